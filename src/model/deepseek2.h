@@ -1,0 +1,87 @@
+// The deepseek2 model (DeepSeek-V2, V2-Lite, V3, R1): loading from GGUF or a Hugging Face
+// directory, and one forward pass for prefill and decode alike (tokens + positions of one
+// sequence, causal over a latent KV cache). Math: ../shared/docs/reference/deepseek-arch.md.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "model/deepseek2_config.h"
+#include "model/deepseek2_weights.h"
+#include "model/kv_cache.h"
+
+namespace frugal {
+
+class GgufFile;
+class SafetensorsModel;
+struct Deepseek2Activations;
+
+enum class AttentionImpl {
+  Absorbed,  // W_UK folded into the query, attention over the latent cache (the engine's path)
+  Naive,     // k_nope and v expanded per head from the cache (reference/test path; allocates)
+};
+
+enum class LogitsMode { All, Last };
+
+struct ModelOptions {
+  int64_t max_batch = 64;       // tokens per internal chunk; activations are sized for this
+  int64_t max_context = 4096;   // longest cache the model attends over (clamped to context_length)
+  AttentionImpl attention = AttentionImpl::Absorbed;
+};
+
+// Tokens of one sequence at consecutive positions; positions[0] may be at most cache.n_past()
+// (a smaller value rewinds the cache). Several sequences: later, one Batch per sequence.
+struct Batch {
+  std::span<const int32_t> tokens;     // [n_tokens]
+  std::span<const int32_t> positions;  // [n_tokens]
+  LogitsMode logits = LogitsMode::All;
+};
+
+// Optional debugging record of a forward pass (allocates; never needed for inference).
+struct ForwardTrace {
+  std::vector<std::vector<float>> hidden;            // [n_layers + 1] -> [n_tokens, dim]
+  std::vector<std::vector<int32_t>> router_indices;  // [n_moe_layers] -> [n_tokens, k]
+  std::vector<std::vector<float>> router_weights;    // [n_moe_layers] -> [n_tokens, k]
+};
+
+class Deepseek2Model {
+ public:
+  // A GGUF file, or a directory with config.json + safetensors. Throws frugal::Error.
+  static Deepseek2Model load(const std::string& path, const ModelOptions& opt = {});
+
+  Deepseek2Model(Deepseek2Model&&) noexcept;
+  Deepseek2Model& operator=(Deepseek2Model&&) noexcept;
+  ~Deepseek2Model();
+
+  const Deepseek2Config& config() const { return config_; }
+  const Deepseek2Weights& weights() const { return weights_; }
+  const ModelOptions& options() const { return opt_; }
+  void set_attention(AttentionImpl impl) { opt_.attention = impl; }
+
+  // A cache of n_ctx positions (0 = options().max_context).
+  LatentKvCache new_cache(int64_t n_ctx = 0) const;
+
+  // logits: [n_tokens, n_vocab] (LogitsMode::All) or [n_vocab] (Last). Throws frugal::Error for a
+  // token id out of range, bad positions, or a sequence longer than the cache.
+  void forward(const Batch& batch, LatentKvCache& cache, std::span<float> logits,
+               ForwardTrace* trace = nullptr);
+
+ private:
+  Deepseek2Model();
+  void init(const ModelOptions& opt);
+  void check_batch(const Batch& b, const LatentKvCache& cache, size_t n_logits) const;
+  void forward_chunk(const int32_t* tokens, const int32_t* pos, int64_t n, LatentKvCache& cache,
+                     float* logits, bool last_only, ForwardTrace* trace);
+
+  Deepseek2Config config_;
+  ModelOptions opt_;
+  std::shared_ptr<const GgufFile> gguf_;          // keeps the mapping alive (GGUF)
+  std::shared_ptr<const SafetensorsModel> hf_;    // keeps the mappings alive (HF)
+  Deepseek2Weights weights_;
+  std::unique_ptr<Deepseek2Activations> act_;
+};
+
+}  // namespace frugal

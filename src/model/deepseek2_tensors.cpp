@@ -1,0 +1,94 @@
+// The deepseek2 tensor table: GGUF name, HF name, PyTorch shape and destination of every tensor.
+#include <string>
+
+#include "model/deepseek2_weights.h"
+
+namespace frugal {
+namespace {
+
+struct TableBuilder {
+  std::vector<TensorEntry>& out;
+
+  void vec(std::string g, std::string h, int64_t n, const float** dst) {
+    out.push_back({std::move(g), std::move(h), {n}, TensorRole::Vector, true, dst, nullptr, nullptr, nullptr});
+  }
+  void mat(std::string g, std::string h, int64_t rows, int64_t cols, WeightMatrix* dst,
+           bool keep_f32 = false) {
+    out.push_back({std::move(g), std::move(h), {rows, cols}, TensorRole::Matrix, keep_f32, nullptr, dst,
+                   nullptr, nullptr});
+  }
+  void experts(std::string g, std::string h, int64_t n, int64_t rows, int64_t cols,
+               std::vector<WeightMatrix>* dst) {
+    out.push_back({std::move(g), std::move(h), {n, rows, cols}, TensorRole::Experts, false, nullptr,
+                   nullptr, dst, nullptr});
+  }
+};
+
+void attention_entries(const Deepseek2Config& c, int64_t l, AttentionWeights& a, TableBuilder& b) {
+  const std::string g = "blk." + std::to_string(l) + ".", h = "model.layers." + std::to_string(l) + ".";
+  const std::string sa = h + "self_attn.";
+  const int64_t q_rows = c.n_heads * c.qk_head_dim();
+  b.vec(g + "attn_norm.weight", h + "input_layernorm.weight", c.dim, &a.attn_norm);
+  if (c.has_q_lora()) {
+    b.mat(g + "attn_q_a.weight", sa + "q_a_proj.weight", c.q_lora_rank, c.dim, &a.wq_a);
+    b.vec(g + "attn_q_a_norm.weight", sa + "q_a_layernorm.weight", c.q_lora_rank, &a.q_norm);
+    b.mat(g + "attn_q_b.weight", sa + "q_b_proj.weight", q_rows, c.q_lora_rank, &a.wq_b);
+  } else {
+    b.mat(g + "attn_q.weight", sa + "q_proj.weight", q_rows, c.dim, &a.wq);
+  }
+  b.mat(g + "attn_kv_a_mqa.weight", sa + "kv_a_proj_with_mqa.weight", c.kv_values_per_token(), c.dim, &a.wkv_a);
+  b.vec(g + "attn_kv_a_norm.weight", sa + "kv_a_layernorm.weight", c.kv_lora_rank, &a.kv_norm);
+  b.out.push_back({g + "attn_kv_b.weight", sa + "kv_b_proj.weight",
+                   {c.n_heads * (c.qk_nope_head_dim + c.v_head_dim), c.kv_lora_rank}, TensorRole::KvB, false,
+                   nullptr, nullptr, nullptr, &a});
+  b.mat(g + "attn_output.weight", sa + "o_proj.weight", c.dim, c.n_heads * c.v_head_dim, &a.wo);
+}
+
+void ffn_entries(const Deepseek2Config& c, int64_t l, LayerWeights& w, TableBuilder& b) {
+  const std::string g = "blk." + std::to_string(l) + ".", h = "model.layers." + std::to_string(l) + ".";
+  const std::string m = h + "mlp.";
+  b.vec(g + "ffn_norm.weight", h + "post_attention_layernorm.weight", c.dim, &w.ffn_norm);
+  if (!c.is_moe_layer(l)) {
+    b.mat(g + "ffn_gate.weight", m + "gate_proj.weight", c.dense_ffn_dim, c.dim, &w.mlp.gate);
+    b.mat(g + "ffn_up.weight", m + "up_proj.weight", c.dense_ffn_dim, c.dim, &w.mlp.up);
+    b.mat(g + "ffn_down.weight", m + "down_proj.weight", c.dim, c.dense_ffn_dim, &w.mlp.down);
+    return;
+  }
+  MoeWeights& e = w.moe;
+  const int64_t n = c.n_routed_experts, ff = c.moe_ffn_dim;
+  b.mat(g + "ffn_gate_inp.weight", m + "gate.weight", n, c.dim, &e.router, /*keep_f32=*/true);
+  if (c.topk_method == TopkMethod::NoauxTc)
+    b.vec(g + "exp_probs_b.bias", m + "gate.e_score_correction_bias", n, &e.score_bias);
+  b.experts(g + "ffn_gate_exps.weight", m + "experts.{e}.gate_proj.weight", n, ff, c.dim, &e.gate);
+  b.experts(g + "ffn_up_exps.weight", m + "experts.{e}.up_proj.weight", n, ff, c.dim, &e.up);
+  b.experts(g + "ffn_down_exps.weight", m + "experts.{e}.down_proj.weight", n, c.dim, ff, &e.down);
+  if (c.n_shared_experts == 0) return;
+  const int64_t sff = c.n_shared_experts * ff;
+  b.mat(g + "ffn_gate_shexp.weight", m + "shared_experts.gate_proj.weight", sff, c.dim, &e.shared.gate);
+  b.mat(g + "ffn_up_shexp.weight", m + "shared_experts.up_proj.weight", sff, c.dim, &e.shared.up);
+  b.mat(g + "ffn_down_shexp.weight", m + "shared_experts.down_proj.weight", c.dim, sff, &e.shared.down);
+}
+
+}  // namespace
+
+std::vector<TensorEntry> deepseek2_tensor_table(const Deepseek2Config& c, Deepseek2Weights& w) {
+  std::vector<TensorEntry> out;
+  TableBuilder b{out};
+  w.layers.resize(static_cast<size_t>(c.n_layers));
+  b.mat("token_embd.weight", "model.embed_tokens.weight", c.n_vocab, c.dim, &w.token_embd);
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    attention_entries(c, l, w.layers[l].attn, b);
+    ffn_entries(c, l, w.layers[l], b);
+  }
+  b.vec("output_norm.weight", "model.norm.weight", c.dim, &w.output_norm);
+  b.mat("output.weight", "lm_head.weight", c.n_vocab, c.dim, &w.output);
+  return out;
+}
+
+std::string shape_string(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+}  // namespace frugal

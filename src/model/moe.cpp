@@ -1,0 +1,71 @@
+// Feed-forward branches: SwiGLU MLP (dense layers, experts, shared experts) and the MoE block
+//   y = Σ_{e in TopK} w_e Expert_e(x) + Shared(x)        (deepseek-arch.md §3)
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/kernels.h"
+#include "model/deepseek2_internal.h"
+#include "model/router.h"
+
+namespace frugal {
+
+void mlp_forward(const MlpWeights& w, const float* x, int64_t n, Deepseek2Activations& a, float* out) {
+  const int64_t ff = w.gate.rows;
+  matmul(w.gate, x, n, a.ffn_gate.data());  // [n, ff]
+  matmul(w.up, x, n, a.ffn_up.data());      // [n, ff]
+  silu_mul(a.ffn_gate.data(), a.ffn_up.data(), n * ff);
+  matmul(w.down, a.ffn_gate.data(), n, out);  // [n, dim]
+}
+
+namespace {
+
+// Routes every token: a.expert_idx / a.expert_w [n, k].
+void route_tokens(const MoeWeights& w, Step& s) {
+  auto& a = s.a;
+  const RouterParams p = RouterParams::from(s.c);
+  matmul(w.router, a.x.data(), s.n, a.router_logits.data());  // [n, E]
+  for (int64_t t = 0; t < s.n; ++t)
+    route_token(p, &a.router_logits[t * p.n_experts], w.score_bias, a.router_scratch.data(), &a.expert_idx[t * p.k],
+                &a.expert_w[t * p.k]);
+}
+
+// Counting sort of the (token, slot) pairs by expert: expert e owns
+// expert_slots[expert_start[e] .. expert_start[e + 1]), slots in token order.
+void bucket_by_expert(Step& s) {
+  auto& a = s.a;
+  const int64_t E = s.c.n_routed_experts, n_slots = s.n * s.c.n_experts_used;
+  std::vector<int32_t>& start = a.expert_start;  // [E + 2]
+  std::fill(start.begin(), start.end(), 0);
+  for (int64_t i = 0; i < n_slots; ++i) ++start[a.expert_idx[i] + 2];
+  for (int64_t e = 2; e <= E + 1; ++e) start[e] += start[e - 1];  // start[e + 1] = begin of e
+  for (int64_t i = 0; i < n_slots; ++i) a.expert_slots[start[a.expert_idx[i] + 1]++] = static_cast<int32_t>(i);
+}
+
+}  // namespace
+
+void moe_forward(const MoeWeights& w, Step& s, float* out, std::vector<int32_t>* trace_idx,
+                 std::vector<float>* trace_w) {
+  auto& a = s.a;
+  const int64_t dim = s.c.dim, k = s.c.n_experts_used;
+  route_tokens(w, s);
+  if (trace_idx) trace_idx->insert(trace_idx->end(), a.expert_idx.begin(), a.expert_idx.begin() + s.n * k);
+  if (trace_w) trace_w->insert(trace_w->end(), a.expert_w.begin(), a.expert_w.begin() + s.n * k);
+  if (s.c.n_shared_experts > 0)
+    mlp_forward(w.shared, a.x.data(), s.n, a, out);
+  else
+    std::fill(out, out + s.n * dim, 0.0f);
+  bucket_by_expert(s);
+  for (int64_t e = 0; e < s.c.n_routed_experts; ++e) {
+    const int32_t begin = a.expert_start[e], end = a.expert_start[e + 1];
+    if (begin == end) continue;
+    for (int32_t i = begin; i < end; ++i)
+      std::memcpy(&a.xe[(i - begin) * dim], &a.x[(a.expert_slots[i] / k) * dim], static_cast<size_t>(dim) * sizeof(float));
+    mlp_forward({w.gate[e], w.up[e], w.down[e]}, a.xe.data(), end - begin, a, a.ye.data());
+    for (int32_t i = begin; i < end; ++i) {
+      const int32_t slot = a.expert_slots[i];
+      axpy(a.expert_w[slot], &a.ye[(i - begin) * dim], out + (slot / k) * dim, dim);
+    }
+  }
+}
+
+}  // namespace frugal

@@ -1,0 +1,157 @@
+#include "tokenizer/tokenizer.h"
+
+#include <filesystem>
+#include <mutex>
+
+#include "core/error.h"
+#include "format/gguf.h"
+#include "tokenizer/load.h"
+#include "tokenizer/utf8.h"
+
+namespace frugal {
+
+// Piece bytes -> ids. Bounded: cleared when full, so memory stays small on adversarial input.
+struct Tokenizer::PieceCache {
+  static constexpr size_t kMaxEntries = 1 << 17;
+  static constexpr size_t kMaxPieceBytes = 256;
+  std::mutex mu;
+  std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> map;
+};
+
+namespace {
+
+void validate(const VocabData& d) {
+  if (d.tokens.empty()) throw Error("tokenizer: vocabulary is empty");
+  if (d.types.size() != d.tokens.size()) {
+    throw Error("tokenizer: " + std::to_string(d.types.size()) + " token types for " +
+                std::to_string(d.tokens.size()) + " tokens");
+  }
+  auto check_id = [&](int32_t id, const char* what) {
+    if (id < -1 || id >= d.n_tokens()) {
+      throw Error(std::string("tokenizer: ") + what + " id " + std::to_string(id) +
+                  " is outside the vocabulary of " + std::to_string(d.n_tokens()));
+    }
+  };
+  check_id(d.bos_id, "BOS");
+  check_id(d.eos_id, "EOS");
+  if (d.add_bos && d.bos_id < 0) throw Error("tokenizer: add_bos is set but there is no BOS id");
+}
+
+}  // namespace
+
+Tokenizer::Tokenizer(VocabData data)
+    : data_(std::move(data)), pre_((validate(data_), data_.pre)) {
+  token_to_id_.reserve(data_.tokens.size());
+  token_bytes_.resize(data_.tokens.size());
+  for (int32_t id = 0; id < data_.n_tokens(); ++id) {
+    const std::string& text = data_.tokens[id];
+    const TokenType type = data_.types[id];
+    // The first id of a duplicated string wins, except that added tokens override.
+    auto [it, inserted] = token_to_id_.emplace(text, id);
+    if (!inserted && is_added_token_type(type)) it->second = id;
+    if (is_added_token_type(type)) {
+      added_.add(text, id);
+      token_bytes_[id] = text;
+    } else if (!byte_level_to_bytes(text, token_bytes_[id])) {
+      token_bytes_[id] = text;  // not byte-level form ([PAD..] fillers): decodes literally
+    }
+  }
+  bpe_ = std::make_unique<BpeModel>(data_, token_to_id_);
+  cache_ = std::make_unique<PieceCache>();
+}
+
+Tokenizer::~Tokenizer() = default;
+Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
+Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
+
+Tokenizer Tokenizer::from_hf(const std::string& path) { return Tokenizer(load_hf_vocab(path)); }
+
+Tokenizer Tokenizer::from_gguf(const GgufFile& gguf) { return Tokenizer(load_gguf_vocab(gguf)); }
+
+Tokenizer Tokenizer::from_path(const std::string& path) {
+  if (path.size() >= 5 && path.compare(path.size() - 5, 5, ".gguf") == 0) {
+    return from_gguf(GgufFile::open(path));
+  }
+  return from_hf(path);
+}
+
+std::optional<int32_t> Tokenizer::find_token(std::string_view stored_text) const {
+  auto it = token_to_id_.find(stored_text);
+  if (it == token_to_id_.end()) return std::nullopt;
+  return it->second;
+}
+
+void Tokenizer::encode_piece(std::string_view piece, std::vector<int32_t>& out) const {
+  if (data_.ignore_merges) {
+    if (auto it = token_to_id_.find(bytes_to_byte_level(piece)); it != token_to_id_.end()) {
+      out.push_back(it->second);
+      return;
+    }
+  }
+  if (!cache_enabled_ || piece.size() <= 2 || piece.size() > PieceCache::kMaxPieceBytes) {
+    bpe_->encode_piece(piece, out);
+    return;
+  }
+  {
+    std::lock_guard lock(cache_->mu);
+    if (auto it = cache_->map.find(piece); it != cache_->map.end()) {
+      out.insert(out.end(), it->second.begin(), it->second.end());
+      return;
+    }
+  }
+  const size_t start = out.size();
+  bpe_->encode_piece(piece, out);
+  std::lock_guard lock(cache_->mu);
+  if (cache_->map.size() >= PieceCache::kMaxEntries) cache_->map.clear();
+  cache_->map.emplace(std::string(piece), std::vector<int32_t>(out.begin() + start, out.end()));
+}
+
+void Tokenizer::encode_plain(std::string_view text, std::vector<int32_t>& out) const {
+  thread_local std::vector<Piece> pieces;
+  pre_.split(text, pieces);
+  for (const Piece& p : pieces) encode_piece(text.substr(p.offset, p.size), out);
+}
+
+std::vector<int32_t> Tokenizer::encode(std::string_view text, const EncodeOptions& opts) const {
+  std::string repaired;
+  if (!is_valid_utf8(text)) {
+    repaired = repair_utf8(text);
+    text = repaired;
+  }
+  std::vector<int32_t> out;
+  out.reserve(text.size() / 3 + 2);
+  if (opts.add_bos && data_.add_bos) out.push_back(data_.bos_id);
+  if (!opts.parse_special) {
+    encode_plain(text, out);
+    return out;
+  }
+  size_t pos = 0;
+  AddedTokenMatcher::Match m;
+  while (added_.find(text, pos, m)) {
+    encode_plain(text.substr(pos, m.begin - pos), out);
+    out.push_back(m.id);
+    pos = m.end;
+  }
+  encode_plain(text.substr(pos), out);
+  return out;
+}
+
+const std::string& Tokenizer::token_bytes(int32_t id) const {
+  if (id < 0 || id >= n_tokens()) {
+    throw Error("tokenizer: token id " + std::to_string(id) + " is outside the vocabulary of " +
+                std::to_string(n_tokens()));
+  }
+  return token_bytes_[size_t(id)];
+}
+
+std::string Tokenizer::decode(std::span<const int32_t> ids, bool skip_control) const {
+  std::string out;
+  for (int32_t id : ids) {
+    const std::string& bytes = token_bytes(id);
+    if (skip_control && data_.types[size_t(id)] == TokenType::Control) continue;
+    out += bytes;
+  }
+  return out;
+}
+
+}  // namespace frugal
