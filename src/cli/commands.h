@@ -5,6 +5,12 @@
 namespace frugal::cli {
 
 int cmd_info(int argc, char** argv);
+int cmd_run(int argc, char** argv);
+int cmd_chat(int argc, char** argv);
+int cmd_tokenize(int argc, char** argv);
+int cmd_logits(int argc, char** argv);
+int cmd_synth(int argc, char** argv);
+int cmd_serve(int argc, char** argv);
 
 struct Command {
   const char* name;
@@ -15,6 +21,12 @@ struct Command {
 // One line per subcommand; main.cpp lists them in --help in this order.
 inline constexpr Command kCommands[] = {
     {"info", cmd_info, "describe a GGUF file or Hugging Face directory"},
+    {"run", cmd_run, "continue a prompt, streaming the text"},
+    {"chat", cmd_chat, "chat with a model in the terminal"},
+    {"tokenize", cmd_tokenize, "text on stdin -> token ids as JSON (--decode: ids -> text)"},
+    {"logits", cmd_logits, "logits of every position for given token ids, as .npy"},
+    {"synth", cmd_synth, "write a random-weight deepseek2 GGUF of real shapes"},
+    {"serve", cmd_serve, "OpenAI/DeepSeek-compatible HTTP server with continuous batching"},
 };
 
 }  // namespace frugal::cli

@@ -136,7 +136,8 @@ std::string normalize_descr(const std::string& descr, const std::string& source)
 }
 
 // Product of dims, throwing on overflow of the byte count.
-int64_t checked_count(const std::vector<int64_t>& shape, size_t itemsize, const std::string& source) {
+int64_t checked_count(const std::vector<int64_t>& shape, size_t itemsize,
+                      const std::string& source) {
   int64_t count = 1;
   const int64_t limit = std::numeric_limits<int64_t>::max() / static_cast<int64_t>(itemsize);
   for (const int64_t d : shape) {
@@ -167,7 +168,9 @@ int64_t NpyArray::size() const {
   return n;
 }
 
-size_t NpyArray::itemsize() const { return static_cast<size_t>(dtype.at(1) - '0'); }
+size_t NpyArray::itemsize() const {
+  return dtype.size() == 2 ? static_cast<size_t>(dtype[1] - '0') : 0;  // "f4" -> 4
+}
 
 std::vector<float> NpyArray::to_float() const {
   if (dtype == "f4") return load_all<float>(bytes);
@@ -190,9 +193,10 @@ NpyArray parse_npy(std::span<const uint8_t> bytes, const std::string& source) {
   const uint8_t major = cur.read<uint8_t>("npy major version");
   cur.read<uint8_t>("npy minor version");
   if (major < 1 || major > 3)
-    throw Error(source + ": unsupported .npy version " + std::to_string(major) + " (expected 1, 2 or 3)");
-  const uint32_t header_len =
-      major == 1 ? cur.read<uint16_t>("npy header length") : cur.read<uint32_t>("npy header length");
+    throw Error(source + ": unsupported .npy version " + std::to_string(major) +
+                " (expected 1, 2 or 3)");
+  const uint32_t header_len = major == 1 ? cur.read<uint16_t>("npy header length")
+                                         : cur.read<uint32_t>("npy header length");
   const std::string_view header = cur.read_bytes(header_len, "npy header");
   const HeaderParser::Fields f = HeaderParser(header, source).parse();
   if (!f.descr || !f.fortran_order || !f.shape)
@@ -243,7 +247,8 @@ void write_npy_f32(const std::string& path, const float* data, std::span<const i
   bool ok = std::fwrite(kMagic.data(), 1, kMagic.size(), out) == kMagic.size() &&
             std::fwrite(version, 1, 2, out) == 2 && std::fwrite(&header_len, 2, 1, out) == 1 &&
             std::fwrite(header.data(), 1, header.size(), out) == header.size();
-  if (ok && count > 0) ok = std::fwrite(data, sizeof(float), count, out) == static_cast<size_t>(count);
+  if (ok && count > 0)
+    ok = std::fwrite(data, sizeof(float), count, out) == static_cast<size_t>(count);
   ok = (std::fclose(out) == 0) && ok;
   if (!ok) throw Error(path + ": write failed: " + std::strerror(errno));
 }

@@ -16,12 +16,12 @@
 namespace frugal {
 
 struct NpyArray {
-  std::string dtype;            // "f4", "f8", "i4" or "i8" (stored little-endian)
-  std::vector<int64_t> shape;   // C order; empty for a scalar
-  std::vector<uint8_t> bytes;   // size() * itemsize() bytes
+  std::string dtype;           // "f4", "f8", "i4" or "i8" (stored little-endian)
+  std::vector<int64_t> shape;  // C order; empty for a scalar
+  std::vector<uint8_t> bytes;  // size() * itemsize() bytes
 
-  int64_t size() const;         // number of elements (product of shape; 1 for a scalar)
-  size_t itemsize() const;      // bytes per element
+  int64_t size() const;     // number of elements (product of shape; 1 for a scalar)
+  size_t itemsize() const;  // bytes per element
   bool is_float() const { return dtype[0] == 'f'; }
 
   // Elements converted to float (from any supported dtype; f8 and i8 may round).
@@ -37,7 +37,8 @@ NpyArray read_npy(const std::string& path);
 
 // Every member of a .npz, keyed by the member name without its ".npy" suffix.
 std::map<std::string, NpyArray> read_npz(const std::string& path);
-std::map<std::string, NpyArray> parse_npz(std::span<const uint8_t> bytes, const std::string& source);
+std::map<std::string, NpyArray> parse_npz(std::span<const uint8_t> bytes,
+                                          const std::string& source);
 
 // Writes a version 1.0 .npy of dtype '<f4'; throws frugal::Error naming the path on I/O failure.
 void write_npy_f32(const std::string& path, const float* data, std::span<const int64_t> shape);

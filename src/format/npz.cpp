@@ -15,7 +15,7 @@
 namespace frugal {
 namespace {
 
-constexpr uint32_t kEocdSig = 0x06054b50;         // end of central directory
+constexpr uint32_t kEocdSig = 0x06054b50;  // end of central directory
 constexpr uint32_t kZip64LocatorSig = 0x07064b50;
 constexpr uint32_t kZip64EocdSig = 0x06064b50;
 constexpr uint32_t kCentralSig = 0x02014b50;
@@ -76,7 +76,8 @@ CentralDirectory read_central_directory_location(std::span<const uint8_t> bytes,
   if (loc.read<uint32_t>("zip64 locator signature") != kZip64LocatorSig)
     throw Error(source + ": zip64 archive without a zip64 locator");
   loc.read<uint32_t>("zip64 disk");
-  ByteCursor rec = cursor_at(bytes, loc.read<uint64_t>("zip64 record offset"), source, "zip64 record");
+  ByteCursor rec =
+      cursor_at(bytes, loc.read<uint64_t>("zip64 record offset"), source, "zip64 record");
   if (rec.read<uint32_t>("zip64 record signature") != kZip64EocdSig)
     throw Error(source + ": bad zip64 end-of-central-directory signature");
   rec.skip(20, "zip64 record header");
@@ -99,7 +100,8 @@ void apply_zip64_extra(std::string_view extra, ZipEntry* e, const std::string& s
       continue;
     }
     if (e->uncompressed_size == kMax32) e->uncompressed_size = cur.read<uint64_t>("zip64 size");
-    if (e->compressed_size == kMax32) e->compressed_size = cur.read<uint64_t>("zip64 compressed size");
+    if (e->compressed_size == kMax32)
+      e->compressed_size = cur.read<uint64_t>("zip64 compressed size");
     if (e->local_offset == kMax32) e->local_offset = cur.read<uint64_t>("zip64 local offset");
     return;
   }
@@ -164,7 +166,10 @@ std::vector<uint8_t> extract(std::span<const uint8_t> bytes, const ZipEntry& e,
   const std::string_view data = cur.read_bytes(e.compressed_size, "zip member data");
   const std::span<const uint8_t> in(reinterpret_cast<const uint8_t*>(data.data()), data.size());
 
-  if (e.uncompressed_size > (uint64_t{1} << 40)) throw Error(what + " is implausibly large");
+  // DEFLATE expands at most ~1032:1; refuse larger claims before allocating.
+  if (e.uncompressed_size > e.compressed_size * 1032 + 1024)
+    throw Error(what + ": uncompressed size " + std::to_string(e.uncompressed_size) +
+                " is implausible for " + std::to_string(e.compressed_size) + " compressed bytes");
   std::vector<uint8_t> out(e.uncompressed_size);
   if (e.method == 0) {
     if (e.compressed_size != e.uncompressed_size) throw Error(what + ": stored sizes differ");
@@ -177,14 +182,16 @@ std::vector<uint8_t> extract(std::span<const uint8_t> bytes, const ZipEntry& e,
   }
   uLong crc = crc32(0L, Z_NULL, 0);
   for (size_t off = 0; off < out.size(); off += 1u << 30)
-    crc = crc32(crc, out.data() + off, static_cast<uInt>(std::min<size_t>(out.size() - off, 1u << 30)));
+    crc = crc32(crc, out.data() + off,
+                static_cast<uInt>(std::min<size_t>(out.size() - off, 1u << 30)));
   if (crc != e.crc) throw Error(what + ": CRC-32 mismatch");
   return out;
 }
 
 }  // namespace
 
-std::map<std::string, NpyArray> parse_npz(std::span<const uint8_t> bytes, const std::string& source) {
+std::map<std::string, NpyArray> parse_npz(std::span<const uint8_t> bytes,
+                                          const std::string& source) {
   const CentralDirectory cd = read_central_directory_location(bytes, source);
   ByteCursor cur = cursor_at(bytes, cd.offset, source, "central directory");
   std::map<std::string, NpyArray> arrays;

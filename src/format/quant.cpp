@@ -95,11 +95,14 @@ void check_row(const char* what, GgmlType t, int64_t n) {
 void dequantize_row(GgmlType t, const void* src, float* dst, int64_t n) {
   check_row("dequantize_row", t, n);
   const QuantOps* ops = find_ops(t);
-  if (ops == nullptr) throw Error("dequantize_row: no dequantizer for tensor type " + type_label(t));
+  if (ops == nullptr)
+    throw Error("dequantize_row: no dequantizer for tensor type " + type_label(t));
   ops->dequantize(src, dst, n);
 }
 
-bool can_quantize(GgmlType t) { return find_ops(t) != nullptr; }
+bool can_quantize(GgmlType t) {
+  return find_ops(t) != nullptr;
+}
 
 void quantize_row(GgmlType t, const float* src, void* dst, int64_t n) {
   check_row("quantize_row", t, n);

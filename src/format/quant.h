@@ -18,7 +18,9 @@ void dequantize_row(GgmlType t, const void* src, float* dst, int64_t n);
 bool can_quantize(GgmlType t);
 
 // Quantizes n floats (a whole number of blocks) into type t; dst holds row_bytes(t, n) bytes.
-// Throws frugal::Error for types without a quantizer.
+// Throws frugal::Error for types without a quantizer. Reference quality: block scales come from
+// least-squares fits (format/quant_fit.cpp), are stored as f16 saturated at +-65504, and the
+// input is expected to be finite.
 void quantize_row(GgmlType t, const float* src, void* dst, int64_t n);
 
 // float8 e4m3fn (bias 7, no infinities, 0x7F/0xFF = NaN, max 448).

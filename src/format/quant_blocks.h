@@ -19,17 +19,17 @@ constexpr int kQK4 = 32;   // elements per legacy block (Q4_0 ... Q8_0, IQ4_NL)
 constexpr int kQKK = 256;  // elements per K-quant super-block (Q2_K ... Q6_K, IQ4_XS)
 
 struct BlockQ4_0 {
-  uint16_t d;        // f16 scale
-  uint8_t qs[16];    // low nibbles: elements 0..15, high nibbles: 16..31
+  uint16_t d;      // f16 scale
+  uint8_t qs[16];  // low nibbles: elements 0..15, high nibbles: 16..31
 };
 struct BlockQ4_1 {
-  uint16_t d;        // f16 scale
-  uint16_t m;        // f16 offset (min)
+  uint16_t d;  // f16 scale
+  uint16_t m;  // f16 offset (min)
   uint8_t qs[16];
 };
 struct BlockQ5_0 {
   uint16_t d;
-  uint8_t qh[4];     // bit i of the little-endian u32 = fifth bit of element i
+  uint8_t qh[4];  // bit i of the little-endian u32 = fifth bit of element i
   uint8_t qs[16];
 };
 struct BlockQ5_1 {
@@ -64,24 +64,24 @@ struct BlockQ5_K {
   uint16_t d;
   uint16_t dmin;
   uint8_t scales[12];
-  uint8_t qh[32];      // fifth bits
-  uint8_t qs[128];     // low nibbles
+  uint8_t qh[32];   // fifth bits
+  uint8_t qs[128];  // low nibbles
 };
 struct BlockQ6_K {
-  uint8_t ql[128];     // low 4 bits
-  uint8_t qh[64];      // high 2 bits
-  int8_t scales[16];   // one signed scale per 16 elements
+  uint8_t ql[128];    // low 4 bits
+  uint8_t qh[64];     // high 2 bits
+  int8_t scales[16];  // one signed scale per 16 elements
   uint16_t d;
 };
 struct BlockIQ4_NL {
   uint16_t d;
-  uint8_t qs[16];      // codebook indices, ordered like Q4_0
+  uint8_t qs[16];  // codebook indices, ordered like Q4_0
 };
 struct BlockIQ4_XS {
   uint16_t d;
-  uint16_t scales_h;   // 2 high bits of each of the 8 sub-block scales
-  uint8_t scales_l[4]; // 4 low bits of each sub-block scale, two per byte
-  uint8_t qs[128];     // 16 bytes of indices per 32-element sub-block
+  uint16_t scales_h;    // 2 high bits of each of the 8 sub-block scales
+  uint8_t scales_l[4];  // 4 low bits of each sub-block scale, two per byte
+  uint8_t qs[128];      // 16 bytes of indices per 32-element sub-block
 };
 
 static_assert(sizeof(BlockQ4_0) == 18);
@@ -107,7 +107,9 @@ inline uint16_t scale_to_f16(float s) {
   return f32_to_f16(s > kF16Max ? kF16Max : (s < -kF16Max ? -kF16Max : s));
 }
 
-inline float inverse_or_zero(float d) { return d != 0.0f ? 1.0f / d : 0.0f; }
+inline float inverse_or_zero(float d) {
+  return d != 0.0f ? 1.0f / d : 0.0f;
+}
 
 // The element of x[0..n) with the largest magnitude, sign kept (0 for an all-zero input).
 inline float signed_absmax(const float* x, int n) {
@@ -167,10 +169,9 @@ void quantize_iq4_xs(const float* src, void* dst, int64_t n);
 // quant_fit.cpp: least-squares fits shared by the quantizers. Weights w may be null (= all 1).
 
 // Symmetric fit: scale s minimising sum w (x - s*q)^2 with q = clamp(round(x/s), qmin, qmax).
-// Tries a few inverse scales around the one that maps the largest |x| onto the end of the
-// range with the larger magnitude, re-fitting s by least squares for each. Writes q when
-// q_out is non-null. Returns 0 for an all-zero input.
-float fit_symmetric_scale(const float* x, const float* w, int n, int qmin, int qmax, int8_t* q_out);
+// Tries a few inverse scales around the one that maps the largest |x| onto qmin (the end of the
+// range with the larger magnitude), re-fitting s by least squares for each. 0 for all-zero x.
+float fit_symmetric_scale(const float* x, const float* w, int n, int qmin, int qmax);
 
 // Affine fit for y = s*q - m with q in [0, qmax] and m >= 0 (the block minimum, clamped to be
 // <= 0, is -m). Alternates rounding and a weighted least-squares solve for (s, m).

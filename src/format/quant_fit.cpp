@@ -10,7 +10,9 @@
 namespace frugal::quant {
 namespace {
 
-float weight(const float* w, int i) { return w ? w[i] : 1.0f; }
+float weight(const float* w, int i) {
+  return w ? w[i] : 1.0f;
+}
 
 // Weighted squared error of x ~ s*q - m with q = clamp(round((x + m) / s), 0, qmax).
 double affine_error(const float* x, const float* w, int n, int qmax, float s, float m) {
@@ -73,20 +75,13 @@ int nearest_iq4nl(float v) {
   return best;
 }
 
-float fit_symmetric_scale(const float* x, const float* w, int n, int qmin, int qmax, int8_t* q_out) {
-  float amax = 0.0f;  // the element of largest magnitude, sign kept
-  for (int i = 0; i < n; ++i) {
-    if (std::fabs(x[i]) > std::fabs(amax)) amax = x[i];
-  }
-  if (amax == 0.0f) {
-    if (q_out) std::fill(q_out, q_out + n, int8_t{0});
-    return 0.0f;
-  }
+float fit_symmetric_scale(const float* x, const float* w, int n, int qmin, int qmax) {
+  const float amax = signed_absmax(x, n);
+  if (amax == 0.0f) return 0.0f;
   // Candidates: the extreme maps near qmin (the end with the larger magnitude), +-0.9 in 0.1 steps.
   const float nmax = static_cast<float>(-qmin);
   float best_scale = 0.0f;
   double best_gain = -1.0;
-  int best_k = 0;
   for (int k = -9; k <= 9; ++k) {
     const float iscale = -(nmax + 0.1f * static_cast<float>(k)) / amax;
     double sumlx = 0, suml2 = 0;
@@ -100,12 +95,7 @@ float fit_symmetric_scale(const float* x, const float* w, int n, int qmin, int q
     if (gain > best_gain) {
       best_gain = gain;
       best_scale = static_cast<float>(sumlx / suml2);
-      best_k = k;
     }
-  }
-  if (q_out) {
-    const float iscale = -(nmax + 0.1f * static_cast<float>(best_k)) / amax;
-    for (int i = 0; i < n; ++i) q_out[i] = static_cast<int8_t>(round_clamp(x[i] * iscale, qmin, qmax));
   }
   return best_scale;
 }

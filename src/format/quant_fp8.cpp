@@ -36,7 +36,9 @@ const std::array<float, 256>& fp8_table() {
 
 }  // namespace
 
-float fp8_e4m3_to_f32(uint8_t v) { return fp8_table()[v]; }
+float fp8_e4m3_to_f32(uint8_t v) {
+  return fp8_table()[v];
+}
 
 uint8_t f32_to_fp8_e4m3(float f) {
   if (std::isnan(f)) return 0x7F;

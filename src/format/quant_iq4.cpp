@@ -67,7 +67,8 @@ void dequantize_iq4_xs(const void* src, float* dst, int64_t n) {
     const auto b = load_block<BlockIQ4_XS>(src, i);
     const float d = f16_to_f32(b.d);
     for (int s = 0; s < 8; ++s) {
-      const int ls = ((b.scales_l[s / 2] >> (4 * (s % 2))) & 0xF) | (((b.scales_h >> (2 * s)) & 3) << 4);
+      const int ls =
+          ((b.scales_l[s / 2] >> (4 * (s % 2))) & 0xF) | (((b.scales_h >> (2 * s)) & 3) << 4);
       const float dl = d * static_cast<float>(ls - 32);
       const uint8_t* q = b.qs + 16 * s;
       float* y = dst + 32 * s;

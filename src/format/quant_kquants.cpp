@@ -101,7 +101,7 @@ void quantize_symmetric_superblock(const float* x, int qmin, int scale_levels,
                                    SymmetricSuperBlock* out) {
   float scales[16];
   for (int s = 0; s < 16; ++s)
-    scales[s] = fit_symmetric_scale(x + 16 * s, nullptr, 16, qmin, -qmin - 1, nullptr);
+    scales[s] = fit_symmetric_scale(x + 16 * s, nullptr, 16, qmin, -qmin - 1);
   // The largest-magnitude scale maps onto -scale_levels, the end with the larger magnitude.
   out->d = scale_to_f16(signed_absmax(scales, 16) / static_cast<float>(-scale_levels));
   const float id = inverse_or_zero(f16_to_f32(out->d));
@@ -126,34 +126,47 @@ void pack_2bit(const uint8_t codes[kQKK], uint8_t qs[64]) {
 
 // ---- dequantizers -----------------------------------------------------------------------------
 
-// Sub-block s = i/16: y[i] = (d * (sc & 0xF)) * q2 - (dmin * (sc >> 4)), q2 from pack_2bit's layout.
+// Element 128h + 32j + l (h < 2, j < 4, l < 32) takes bits 2j..2j+1 of qs[32h + l] and sub-block
+// s = 8h + 2j + l/16: y = (d * (scales[s] & 0xF)) * q - dmin * (scales[s] >> 4).
 void dequantize_q2_k(const void* src, float* dst, int64_t n) {
   for (int64_t b_i = 0; b_i < n / kQKK; ++b_i, dst += kQKK) {
     const auto b = load_block<BlockQ2_K>(src, b_i);
     const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
-    for (int i = 0; i < kQKK; ++i) {
-      const int h = i / 128, j = (i % 128) / 32, l = i % 32;
-      const int q = (b.qs[32 * h + l] >> (2 * j)) & 3;
-      const uint8_t sc = b.scales[i / 16];
-      dst[i] = (d * static_cast<float>(sc & 0xF)) * static_cast<float>(q) -
-               dmin * static_cast<float>(sc >> 4);
+    for (int h = 0; h < 2; ++h) {
+      for (int j = 0; j < 4; ++j) {
+        for (int half = 0; half < 2; ++half) {
+          const uint8_t sc = b.scales[8 * h + 2 * j + half];
+          const float dl = d * static_cast<float>(sc & 0xF),
+                      ml = dmin * static_cast<float>(sc >> 4);
+          const uint8_t* q = b.qs + 32 * h + 16 * half;
+          float* y = dst + 128 * h + 32 * j + 16 * half;
+          for (int l = 0; l < 16; ++l) y[l] = dl * static_cast<float>((q[l] >> (2 * j)) & 3) - ml;
+        }
+      }
     }
   }
 }
 
-// y[i] = (d * s[i/16]) * (q2 - (hmask bit ? 0 : 4)); the hmask bit of element
-// 128h + 32j + l is bit 4h + j of hmask[l].
+// As Q2_K for the low two bits; the third bit of element 128h + 32j + l is bit 4h + j of
+// hmask[l] (set = no offset, clear = -4): y = (d * s[8h + 2j + l/16]) * (q2 - (bit ? 0 : 4)).
 void dequantize_q3_k(const void* src, float* dst, int64_t n) {
   for (int64_t b_i = 0; b_i < n / kQKK; ++b_i, dst += kQKK) {
     const auto b = load_block<BlockQ3_K>(src, b_i);
     const float d = f16_to_f32(b.d);
-    float dl[16];
-    for (int s = 0; s < 16; ++s) dl[s] = d * static_cast<float>(q3k_scale(b.scales, s));
-    for (int i = 0; i < kQKK; ++i) {
-      const int h = i / 128, j = (i % 128) / 32, l = i % 32;
-      const int low2 = (b.qs[32 * h + l] >> (2 * j)) & 3;
-      const bool high = (b.hmask[l] >> (4 * h + j)) & 1;
-      dst[i] = dl[i / 16] * static_cast<float>(low2 - (high ? 0 : 4));
+    for (int h = 0; h < 2; ++h) {
+      for (int j = 0; j < 4; ++j) {
+        for (int half = 0; half < 2; ++half) {
+          const float dl = d * static_cast<float>(q3k_scale(b.scales, 8 * h + 2 * j + half));
+          const uint8_t* q = b.qs + 32 * h + 16 * half;
+          const uint8_t* hm = b.hmask + 16 * half;
+          float* y = dst + 128 * h + 32 * j + 16 * half;
+          for (int l = 0; l < 16; ++l) {
+            const int low2 = (q[l] >> (2 * j)) & 3;
+            const int offset = ((hm[l] >> (4 * h + j)) & 1) ? 0 : 4;
+            y[l] = dl * static_cast<float>(low2 - offset);
+          }
+        }
+      }
     }
   }
 }
@@ -170,7 +183,8 @@ void dequantize_q4_k(const void* src, float* dst, int64_t n) {
       const float dl = d * static_cast<float>(sc), ml = dmin * static_cast<float>(m);
       const uint8_t* qs = b.qs + 32 * (s / 2);
       const int shift = 4 * (s % 2);
-      for (int l = 0; l < 32; ++l) dst[32 * s + l] = dl * static_cast<float>((qs[l] >> shift) & 0xF) - ml;
+      for (int l = 0; l < 32; ++l)
+        dst[32 * s + l] = dl * static_cast<float>((qs[l] >> shift) & 0xF) - ml;
     }
   }
 }
@@ -194,18 +208,29 @@ void dequantize_q5_k(const void* src, float* dst, int64_t n) {
   }
 }
 
-// Element 128h + 32k + l (k = 0..3, l < 32): low 4 bits from ql[64h + l + 32*(k%2)] (nibble k/2),
-// high 2 bits from bits 2k of qh[32h + l]; y = (d * scales[i/16]) * (q - 32).
+// Element 128h + 32k + l (k < 4, l < 32): low 4 bits from ql[64h + l + 32*(k%2)] (low nibble for
+// k < 2, high for k >= 2), high 2 bits from bits 2k of qh[32h + l];
+// y = (d * scales[8h + 2k + l/16]) * (q - 32).
 void dequantize_q6_k(const void* src, float* dst, int64_t n) {
   for (int64_t b_i = 0; b_i < n / kQKK; ++b_i, dst += kQKK) {
     const auto b = load_block<BlockQ6_K>(src, b_i);
     const float d = f16_to_f32(b.d);
-    for (int i = 0; i < kQKK; ++i) {
-      const int h = i / 128, k = (i % 128) / 32, l = i % 32;
-      const int low4 = (b.ql[64 * h + l + 32 * (k % 2)] >> (4 * (k / 2))) & 0xF;
-      const int high2 = (b.qh[32 * h + l] >> (2 * k)) & 3;
-      const float dl = d * static_cast<float>(b.scales[i / 16]);
-      dst[i] = dl * static_cast<float>((low4 | (high2 << 4)) - 32);
+    for (int h = 0; h < 2; ++h) {
+      const uint8_t* ql = b.ql + 64 * h;
+      const uint8_t* qh = b.qh + 32 * h;
+      const int8_t* sc = b.scales + 8 * h;
+      float* y = dst + 128 * h;
+      for (int l = 0; l < 32; ++l) {
+        const int is = l / 16;
+        const int q1 = ((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+        const int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+        const int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+        const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+        y[l] = (d * static_cast<float>(sc[is + 0])) * static_cast<float>(q1);
+        y[l + 32] = (d * static_cast<float>(sc[is + 2])) * static_cast<float>(q2);
+        y[l + 64] = (d * static_cast<float>(sc[is + 4])) * static_cast<float>(q3);
+        y[l + 96] = (d * static_cast<float>(sc[is + 6])) * static_cast<float>(q4);
+      }
     }
   }
 }

@@ -14,13 +14,18 @@ namespace frugal::quant {
 namespace {
 
 // Fifth bit of element j (0..31) from the little-endian u32 qh.
-uint32_t load_qh(const uint8_t qh[4]) { return load_le<uint32_t>(qh); }
+uint32_t load_qh(const uint8_t qh[4]) {
+  return load_le<uint32_t>(qh);
+}
 
-void store_qh(uint8_t qh[4], uint32_t bits) { std::memcpy(qh, &bits, 4); }
+void store_qh(uint8_t qh[4], uint32_t bits) {
+  std::memcpy(qh, &bits, 4);
+}
 
 // Packs 32 4-bit codes: element j in the low nibble of byte j, element j+16 in the high nibble.
 void pack_nibbles(const uint8_t q[32], uint8_t qs[16]) {
-  for (int j = 0; j < 16; ++j) qs[j] = static_cast<uint8_t>((q[j] & 0xF) | ((q[j + 16] & 0xF) << 4));
+  for (int j = 0; j < 16; ++j)
+    qs[j] = static_cast<uint8_t>((q[j] & 0xF) | ((q[j + 16] & 0xF) << 4));
 }
 
 // Symmetric 4/5-bit block (Q4_0, Q5_0): d = max / -half, so the extreme maps onto -half, the
@@ -28,7 +33,8 @@ void pack_nibbles(const uint8_t q[32], uint8_t qs[16]) {
 uint16_t quantize_symmetric_block(const float* x, int half, uint8_t q[32]) {
   const uint16_t d_bits = scale_to_f16(signed_absmax(x, kQK4) / static_cast<float>(-half));
   const float id = inverse_or_zero(f16_to_f32(d_bits));
-  for (int j = 0; j < kQK4; ++j) q[j] = static_cast<uint8_t>(round_clamp(x[j] * id, -half, half - 1) + half);
+  for (int j = 0; j < kQK4; ++j)
+    q[j] = static_cast<uint8_t>(round_clamp(x[j] * id, -half, half - 1) + half);
   return d_bits;
 }
 
@@ -164,7 +170,8 @@ void quantize_q8_0(const float* src, void* dst, int64_t n) {
     BlockQ8_0 b;
     b.d = scale_to_f16(std::fabs(signed_absmax(src, kQK4)) / 127.0f);
     const float id = inverse_or_zero(f16_to_f32(b.d));
-    for (int j = 0; j < kQK4; ++j) b.qs[j] = static_cast<int8_t>(round_clamp(src[j] * id, -127, 127));
+    for (int j = 0; j < kQK4; ++j)
+      b.qs[j] = static_cast<int8_t>(round_clamp(src[j] * id, -127, 127));
     store_block(dst, i, b);
   }
 }

@@ -31,7 +31,11 @@ struct WeightMatrix {
 WeightMatrix make_weight_matrix(GgmlType type, int64_t rows, int64_t cols, const void* data);
 
 // y[t, r] = sum_c w[r, c] * x[t, c].   x: [n_tok, w.cols], y: [n_tok, w.rows] (both contiguous).
+// Quantized weights with a fast kernel (kernels/gemm.h) multiply x quantized per block (Q8_0 or
+// Q8_K activations, gguf.md §6); F32/F16/BF16 weights multiply x in float.
 void matmul(const WeightMatrix& w, const float* x, int64_t n_tok, float* y);
+// The plain reference: each weight row dequantized to float and dotted with x in float.
+void matmul_reference(const WeightMatrix& w, const float* x, int64_t n_tok, float* y);
 
 // Dequantizes row r of w into out [w.cols].
 void weight_row(const WeightMatrix& w, int64_t r, float* out);

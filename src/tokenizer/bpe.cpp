@@ -28,12 +28,12 @@ BpeModel::BpeModel(const VocabData& data,
   for (int b = 0; b < 256; ++b) {
     std::string mapped;
     append_utf8(mapped, byte_to_unicode(uint8_t(b)));
-    auto it = token_to_id.find(mapped);
-    if (it == token_to_id.end()) {
+    const int32_t id = token_to_id.find(mapped);
+    if (id < 0) {
       throw Error("tokenizer: vocabulary has no token for byte " + std::to_string(b) + " ('" +
                   mapped + "'); a byte-level BPE vocabulary needs all 256");
     }
-    byte_id_[b] = it->second;
+    byte_id_[b] = id;
   }
   size_t cap = 16;
   while (cap < data.merges.size() * 2) cap <<= 1;
@@ -42,16 +42,16 @@ BpeModel::BpeModel(const VocabData& data,
   std::string joined;
   for (size_t rank = 0; rank < data.merges.size(); ++rank) {
     const auto& [l, r] = data.merges[rank];
-    auto li = token_to_id.find(l), ri = token_to_id.find(r);
+    const int32_t li = token_to_id.find(l), ri = token_to_id.find(r);
     joined.assign(l).append(r);
-    auto mi = token_to_id.find(joined);
-    if (li == token_to_id.end() || ri == token_to_id.end() || mi == token_to_id.end()) {
+    const int32_t mi = token_to_id.find(joined);
+    if (li < 0 || ri < 0 || mi < 0) {
       throw Error("tokenizer: merge " + std::to_string(rank) + " ('" + l + "' '" + r +
                   "') names a token missing from the vocabulary");
     }
     // The first (lowest-rank) occurrence of a pair wins, as in Hugging Face.
-    if (!find_merge(li->second, ri->second)) {
-      insert_merge(li->second, ri->second, int32_t(rank), mi->second);
+    if (!find_merge(li, ri)) {
+      insert_merge(li, ri, int32_t(rank), mi);
     }
   }
 }

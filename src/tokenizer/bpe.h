@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "tokenizer/token_index.h"
 #include "tokenizer/vocab.h"
 
 namespace frugal {

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "tokenizer/json_scan.h"
 #include "tokenizer/load.h"
 
 namespace frugal {
@@ -84,7 +85,57 @@ std::string token_content(const json& v) {
   return "";
 }
 
-void read_model(const json& model, VocabData& d, const std::string& where) {
+void split_merge(const std::string& m, VocabData& d, const std::string& where) {
+  const size_t sp = m.find(' ', 1);
+  if (sp == std::string::npos) throw Error(where + ": merge '" + m + "' is not 'left right'");
+  d.merges.emplace_back(m.substr(0, sp), m.substr(sp + 1));
+}
+
+// Reads "model" with the scanner: vocab and merges straight into `d`, the other (small) fields
+// into `rest` for nlohmann.
+void scan_model(JsonScanner& js, VocabData& d, json& rest, const std::string& where) {
+  std::string key, token, right;
+  bool first = true;
+  js.begin_object();
+  while (js.next_key(first, key)) {
+    if (key == "vocab") {
+      bool first_entry = true;
+      js.begin_object();
+      while (js.next_key(first_entry, token)) {
+        const int64_t id = js.read_int();
+        if (id < 0 || id > (1 << 24)) {
+          throw Error(where + ": token '" + token + "' has id " + std::to_string(id));
+        }
+        if (size_t(id) >= d.tokens.size()) {
+          d.tokens.resize(size_t(id) + 1);
+          d.types.resize(size_t(id) + 1, TokenType::Unused);
+        }
+        d.tokens[size_t(id)].swap(token);
+        d.types[size_t(id)] = TokenType::Normal;
+      }
+    } else if (key == "merges") {
+      bool first_merge = true;
+      js.begin_array();
+      while (js.next_element(first_merge)) {
+        if (js.peek() == '"') {  // legacy "left right"
+          js.read_string(token);
+          split_merge(token, d, where);
+        } else {  // ["left", "right"]
+          js.begin_array();
+          js.read_string(token);
+          js.expect(',');
+          js.read_string(right);
+          js.expect(']');
+          d.merges.emplace_back(token, right);
+        }
+      }
+    } else {
+      rest[key] = json::parse(js.skip_value());
+    }
+  }
+}
+
+void check_model(const json& model, VocabData& d, const std::string& where) {
   if (model.value("type", "BPE") != "BPE") {
     throw Error(where + ": model type '" + model.value("type", "") + "' is not BPE");
   }
@@ -92,29 +143,6 @@ void read_model(const json& model, VocabData& d, const std::string& where) {
     throw Error(where + ": BPE with byte_fallback (SentencePiece style) is not supported");
   }
   d.ignore_merges = model.value("ignore_merges", false);
-  const json& vocab = model.at("vocab");
-  int64_t max_id = -1;
-  for (auto it = vocab.begin(); it != vocab.end(); ++it) max_id = std::max<int64_t>(max_id, *it);
-  d.tokens.resize(size_t(max_id + 1));
-  d.types.assign(size_t(max_id + 1), TokenType::Unused);
-  for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-    const int64_t id = it.value().get<int64_t>();
-    if (id < 0) throw Error(where + ": negative id for token '" + it.key() + "'");
-    d.tokens[size_t(id)] = it.key();
-    d.types[size_t(id)] = TokenType::Normal;
-  }
-  const json& merges = model.at("merges");
-  d.merges.reserve(merges.size());
-  for (const json& m : merges) {
-    if (m.is_array() && m.size() == 2) {
-      d.merges.emplace_back(m[0].get<std::string>(), m[1].get<std::string>());
-      continue;
-    }
-    const std::string& s = m.get_ref<const std::string&>();
-    const size_t sp = s.find(' ', 1);
-    if (sp == std::string::npos) throw Error(where + ": merge '" + s + "' is not 'left right'");
-    d.merges.emplace_back(s.substr(0, sp), s.substr(sp + 1));
-  }
 }
 
 void read_added_tokens(const json& added, VocabData& d, const std::string& where) {
@@ -128,6 +156,10 @@ void read_added_tokens(const json& added, VocabData& d, const std::string& where
     d.tokens[size_t(id)] = t.at("content").get<std::string>();
     d.types[size_t(id)] = t.value("special", false) ? TokenType::Control : TokenType::UserDefined;
   }
+}
+
+// Ids that neither the vocab nor the added tokens define get GGUF-style "[PAD<id>]" fillers.
+void fill_unused(VocabData& d) {
   for (size_t id = 0; id < d.tokens.size(); ++id) {
     if (d.types[id] == TokenType::Unused) d.tokens[id] = "[PAD" + std::to_string(id) + "]";
   }
@@ -167,9 +199,24 @@ VocabData parse_hf_vocab(const std::string& tokenizer_json, const std::string& c
                          const std::string& source) {
   VocabData d;
   try {
-    const json tok = json::parse(tokenizer_json);
-    read_model(tok.at("model"), d, source);
+    // Everything but model.vocab / model.merges goes through nlohmann as small values.
+    json tok = json::object(), model = json::object();
+    JsonScanner js(tokenizer_json, source);
+    std::string key;
+    bool first = true;
+    js.begin_object();
+    while (js.next_key(first, key)) {
+      if (key == "model") {
+        scan_model(js, d, model, source);
+      } else {
+        tok[key] = json::parse(js.skip_value());
+      }
+    }
+    if (js.peek() != '\0') js.fail("trailing text after the top-level object");
+    if (d.tokens.empty()) throw Error(source + ": model.vocab is missing or empty");
+    check_model(model, d, source);
     if (tok.contains("added_tokens")) read_added_tokens(tok["added_tokens"], d, source);
+    fill_unused(d);
     add_pre_tokenizer(tok.value("pre_tokenizer", json()), d.pre.splits, source);
     d.pre.name = pre_tokenizer_name_of(d.pre.splits);
     const json& norm = tok.value("normalizer", json());

@@ -47,8 +47,7 @@ Tokenizer::Tokenizer(VocabData data)
     const std::string& text = data_.tokens[id];
     const TokenType type = data_.types[id];
     // The first id of a duplicated string wins, except that added tokens override.
-    auto [it, inserted] = token_to_id_.emplace(text, id);
-    if (!inserted && is_added_token_type(type)) it->second = id;
+    if (!token_to_id_.insert(text, id) && is_added_token_type(type)) token_to_id_.assign(text, id);
     if (is_added_token_type(type)) {
       added_.add(text, id);
       token_bytes_[id] = text;
@@ -76,15 +75,15 @@ Tokenizer Tokenizer::from_path(const std::string& path) {
 }
 
 std::optional<int32_t> Tokenizer::find_token(std::string_view stored_text) const {
-  auto it = token_to_id_.find(stored_text);
-  if (it == token_to_id_.end()) return std::nullopt;
-  return it->second;
+  const int32_t id = token_to_id_.find(stored_text);
+  if (id < 0) return std::nullopt;
+  return id;
 }
 
 void Tokenizer::encode_piece(std::string_view piece, std::vector<int32_t>& out) const {
   if (data_.ignore_merges) {
-    if (auto it = token_to_id_.find(bytes_to_byte_level(piece)); it != token_to_id_.end()) {
-      out.push_back(it->second);
+    if (const int32_t id = token_to_id_.find(bytes_to_byte_level(piece)); id >= 0) {
+      out.push_back(id);
       return;
     }
   }

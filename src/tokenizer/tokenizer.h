@@ -16,6 +16,7 @@
 #include "tokenizer/added_tokens.h"
 #include "tokenizer/bpe.h"
 #include "tokenizer/pre_tokenizer.h"
+#include "tokenizer/token_index.h"
 #include "tokenizer/vocab.h"
 
 namespace frugal {
@@ -73,7 +74,7 @@ class Tokenizer {
   void encode_piece(std::string_view piece, std::vector<int32_t>& out) const;
 
   VocabData data_;
-  TokenIndex token_to_id_;
+  TokenIndex token_to_id_;  // views into data_.tokens
   std::vector<std::string> token_bytes_;  // by id
   PreTokenizer pre_;
   std::unique_ptr<BpeModel> bpe_;

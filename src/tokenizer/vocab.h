@@ -54,12 +54,11 @@ PreTokenizerSpec pre_tokenizer_by_name(std::string_view name);
 // The GGUF name of the known pre-tokenizer with exactly these splits, or "" when none matches.
 std::string pre_tokenizer_name_of(const std::vector<PreTokenizerSplit>& splits);
 
-// Stored token text -> id, searchable by string_view.
+// Hash for string-keyed maps searchable by string_view.
 struct StringHash {
   using is_transparent = void;
   size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
-using TokenIndex = std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>>;
 
 struct VocabData {
   std::vector<std::string> tokens;  // by id; Normal tokens byte-level-mapped, added tokens literal

@@ -27,7 +27,8 @@ void put_f16(std::vector<uint8_t>& b, size_t off, float v) {
 }
 
 std::vector<float> dequantize(GgmlType t, const std::vector<uint8_t>& block) {
-  const int64_t n = type_traits(t).block_elems * static_cast<int64_t>(block.size() / type_traits(t).block_bytes);
+  const int64_t n =
+      type_traits(t).block_elems * static_cast<int64_t>(block.size() / type_traits(t).block_bytes);
   std::vector<float> y(n);
   dequantize_row(t, block.data(), y.data(), n);
   return y;
@@ -59,8 +60,8 @@ TEST(Dequantize, Q4_0NibbleOrder) {
   for (int j = 0; j < 16; ++j) b[2 + j] = static_cast<uint8_t>(j | ((15 - j) << 4));
   const auto y = dequantize(GgmlType::Q4_0, b);
   for (int j = 0; j < 16; ++j) {
-    EXPECT_EQ(y[j], 0.5f * (j - 8)) << j;             // low nibbles: elements 0..15
-    EXPECT_EQ(y[j + 16], 0.5f * (15 - j - 8)) << j;   // high nibbles: elements 16..31
+    EXPECT_EQ(y[j], 0.5f * (j - 8)) << j;            // low nibbles: elements 0..15
+    EXPECT_EQ(y[j + 16], 0.5f * (15 - j - 8)) << j;  // high nibbles: elements 16..31
   }
 }
 
@@ -115,8 +116,7 @@ TEST(Dequantize, Q2_KScalesAndMinsAtBlockEnd) {
   put_f16(b, 82, 0.25f);
   const auto y = dequantize(GgmlType::Q2_K, b);
   // element 32k is in sub-block 2k: y = d*sc*q - dmin*m with sc = 2k, m = 15 - 2k
-  for (int k = 0; k < 4; ++k)
-    EXPECT_EQ(y[32 * k], 0.5f * (2 * k) * k - 0.25f * (15 - 2 * k)) << k;
+  for (int k = 0; k < 4; ++k) EXPECT_EQ(y[32 * k], 0.5f * (2 * k) * k - 0.25f * (15 - 2 * k)) << k;
   EXPECT_EQ(y[1], -0.25f * 15);  // q = 0
 }
 
@@ -126,13 +126,13 @@ TEST(Dequantize, Q3_KSignedScalesAndHmask) {
   // scale 8 = 0 - 32 = -32 (all zero bits).
   b[96 + 0] = 0x0F;
   b[96 + 8] = 0x03;
-  b[0] = 0x01;          // hmask[0] bit 0: element 0 has no -4 offset
-  b[32 + 0] = 0x03;     // element 0: low2 = 3; element 32: low2 = 0
+  b[0] = 0x01;       // hmask[0] bit 0: element 0 has no -4 offset
+  b[32 + 0] = 0x03;  // element 0: low2 = 3; element 32: low2 = 0
   put_f16(b, 108, 1.0f);
   const auto y = dequantize(GgmlType::Q3_K, b);
-  EXPECT_EQ(y[0], 31.0f * 3);          // (3 - 0)
-  EXPECT_EQ(y[1], 31.0f * -4);         // hmask clear: 0 - 4
-  EXPECT_EQ(y[128], -32.0f * -4);      // sub-block 8, scale -32
+  EXPECT_EQ(y[0], 31.0f * 3);      // (3 - 0)
+  EXPECT_EQ(y[1], 31.0f * -4);     // hmask clear: 0 - 4
+  EXPECT_EQ(y[128], -32.0f * -4);  // sub-block 8, scale -32
 }
 
 TEST(Dequantize, Q4_KSixBitScalesAndMins) {
@@ -142,11 +142,11 @@ TEST(Dequantize, Q4_KSixBitScalesAndMins) {
   // sub-block 0: sc = 5, m = 7; sub-block 5: sc = 0x25 = 37, m = 0x31 = 49
   b[4 + 0] = 5;
   b[4 + 4] = 7;
-  b[4 + 9] = 0x15;                         // low 4 bits: sc5 = 5, m5 = 1
-  b[4 + 1] |= (0x25 >> 4) << 6;            // high 2 bits of sc5 in byte 1
-  b[4 + 5] |= (0x31 >> 4) << 6;            // high 2 bits of m5 in byte 5
-  b[16 + 0] = 0x9A;                        // element 0: 0xA, element 32: 0x9
-  b[16 + 64] = 0x30;                       // element 160 (sub-block 5): high nibble 3
+  b[4 + 9] = 0x15;               // low 4 bits: sc5 = 5, m5 = 1
+  b[4 + 1] |= (0x25 >> 4) << 6;  // high 2 bits of sc5 in byte 1
+  b[4 + 5] |= (0x31 >> 4) << 6;  // high 2 bits of m5 in byte 5
+  b[16 + 0] = 0x9A;              // element 0: 0xA, element 32: 0x9
+  b[16 + 64] = 0x30;             // element 160 (sub-block 5): high nibble 3
   const auto y = dequantize(GgmlType::Q4_K, b);
   EXPECT_EQ(y[0], 5.0f * 10 - 0.5f * 7);
   EXPECT_EQ(y[160], 37.0f * 3 - 0.5f * 49);
@@ -155,8 +155,8 @@ TEST(Dequantize, Q4_KSixBitScalesAndMins) {
 TEST(Dequantize, Q5_KFifthBits) {
   std::vector<uint8_t> b(176, 0);
   put_f16(b, 0, 1.0f);
-  b[4 + 0] = 1;  // sc0 = 1
-  b[4 + 1] = 1;  // sc1 = 1
+  b[4 + 0] = 1;      // sc0 = 1
+  b[4 + 1] = 1;      // sc1 = 1
   b[16 + 3] = 0x03;  // qh[3]: fifth bits of elements 3 (sub-block 0) and 35 (sub-block 1)
   b[48 + 3] = 0x21;
   const auto y = dequantize(GgmlType::Q5_K, b);
@@ -180,7 +180,8 @@ TEST(Dequantize, Q6_KLayout) {
 }
 
 TEST(Dequantize, IQ4_NLCodebook) {
-  static constexpr int kv[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+  static constexpr int kv[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                 1,    13,   25,  38,  53,  69,  89,  113};
   std::vector<uint8_t> b(18, 0);
   put_f16(b, 0, 0.5f);
   for (int j = 0; j < 16; ++j) b[2 + j] = static_cast<uint8_t>(j | ((15 - j) << 4));
@@ -196,9 +197,9 @@ TEST(Dequantize, IQ4_XSSubBlockScales) {
   put_f16(b, 0, 1.0f);
   const uint16_t scales_h = 0x3 << 14;  // sub-block 7: high bits 3
   std::memcpy(b.data() + 2, &scales_h, 2);
-  b[4] = 0x0F;  // sub-block 0: low 4 = 15 -> ls = 15 - 32 = -17
-  b[7] = 0xF0;  // sub-block 7: low 4 = 15 -> ls = 63 - 32 = 31
-  b[8] = 0x0F;  // element 0 -> kv[15] = 113
+  b[4] = 0x0F;           // sub-block 0: low 4 = 15 -> ls = 15 - 32 = -17
+  b[7] = 0xF0;           // sub-block 7: low 4 = 15 -> ls = 63 - 32 = 31
+  b[8] = 0x0F;           // element 0 -> kv[15] = 113
   b[8 + 16 * 7] = 0x80;  // element 7*32 -> kv[0]; element 7*32+16 -> kv[8]
   const auto y = dequantize(GgmlType::IQ4_XS, b);
   EXPECT_EQ(y[0], -17.0f * 113);
@@ -227,7 +228,8 @@ TEST(Dequantize, ExtremeScales) {
 
 TEST(Dequantize, AllZeroBlocksGiveZeros) {
   for (const GgmlType t : kQuantTypes) {
-    std::vector<uint8_t> b(type_traits(t).block_bytes * (type_traits(t).block_elems == 1 ? 8 : 1), 0);
+    std::vector<uint8_t> b(type_traits(t).block_bytes * (type_traits(t).block_elems == 1 ? 8 : 1),
+                           0);
     for (const float v : dequantize(t, b)) EXPECT_EQ(v, 0.0f) << type_name(t);
   }
 }
@@ -291,11 +293,11 @@ struct ErrorBound {
 // on 16 values ~ 27%. Least-squares scale fits land a little below these; each bound is the
 // estimate plus ~15% margin. f16/bf16 round to 11/8 significant bits: 2^-11/sqrt(3), 2^-8/sqrt(3).
 constexpr ErrorBound kBounds[] = {
-    {GgmlType::F32, 0.0},      {GgmlType::F16, 0.0003},   {GgmlType::BF16, 0.0023},
-    {GgmlType::Q8_0, 0.0065},  {GgmlType::Q6_K, 0.021},   {GgmlType::Q5_0, 0.050},
-    {GgmlType::Q5_1, 0.044},   {GgmlType::Q5_K, 0.044},   {GgmlType::Q4_0, 0.100},
-    {GgmlType::Q4_1, 0.090},   {GgmlType::Q4_K, 0.088},   {GgmlType::IQ4_NL, 0.085},
-    {GgmlType::IQ4_XS, 0.086}, {GgmlType::Q3_K, 0.165},   {GgmlType::Q2_K, 0.31},
+    {GgmlType::F32, 0.0},      {GgmlType::F16, 0.0003}, {GgmlType::BF16, 0.0023},
+    {GgmlType::Q8_0, 0.0065},  {GgmlType::Q6_K, 0.021}, {GgmlType::Q5_0, 0.050},
+    {GgmlType::Q5_1, 0.044},   {GgmlType::Q5_K, 0.044}, {GgmlType::Q4_0, 0.100},
+    {GgmlType::Q4_1, 0.090},   {GgmlType::Q4_K, 0.088}, {GgmlType::IQ4_NL, 0.085},
+    {GgmlType::IQ4_XS, 0.086}, {GgmlType::Q3_K, 0.165}, {GgmlType::Q2_K, 0.31},
 };
 
 TEST(Quantize, GaussianRoundTripErrorBounds) {
@@ -319,7 +321,8 @@ TEST(Quantize, OffsetUniformAndScaledData) {
     std::vector<float> x(256 * 16);
     for (float& v : x) v = scale * uniform(rng);
     for (const auto& b : kBounds) {
-      EXPECT_LE(relative_rmse(x, round_trip(b.type, x)), b.gaussian) << type_name(b.type) << " scale " << scale;
+      EXPECT_LE(relative_rmse(x, round_trip(b.type, x)), b.gaussian)
+          << type_name(b.type) << " scale " << scale;
     }
   }
 }
@@ -334,7 +337,8 @@ TEST(Quantize, RequantizingDequantizedDataIsStable) {
   for (const GgmlType t : {GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::Q8_0, GgmlType::IQ4_NL}) {
     const auto y = round_trip(t, x);
     const auto z = round_trip(t, y);
-    for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(z[i], y[i], 1e-3f * std::fabs(y[i]) + 1e-6f) << type_name(t) << " " << i;
+    for (size_t i = 0; i < y.size(); ++i)
+      ASSERT_NEAR(z[i], y[i], 1e-3f * std::fabs(y[i]) + 1e-6f) << type_name(t) << " " << i;
   }
 }
 

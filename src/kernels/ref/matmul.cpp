@@ -1,11 +1,13 @@
 // Reference matmul over a weight view: each weight row is dequantized once into a thread-local
-// scratch and dotted with every token's activation in float. Rows are split across threads.
+// scratch and dotted with every token's activation in float. Rows are split across the thread
+// pool. matmul() (kernels/matmul.cpp) uses it for types without a fast kernel.
 #include <algorithm>
 #include <atomic>
 #include <thread>
 #include <vector>
 
 #include "core/error.h"
+#include "core/thread_pool.h"
 #include "format/quant.h"
 #include "kernels/kernels.h"
 
@@ -41,7 +43,10 @@ WeightMatrix make_weight_matrix(GgmlType type, int64_t rows, int64_t cols, const
   return {type, rows, cols, static_cast<const uint8_t*>(data), row_bytes(type, cols)};
 }
 
-void set_kernel_threads(int n) { g_threads = std::max(1, n); }
+void set_kernel_threads(int n) {
+  g_threads = std::max(1, n);
+  ThreadPool::set_global_threads(g_threads);
+}
 int kernel_threads() { return g_threads; }
 
 void weight_row(const WeightMatrix& w, int64_t r, float* out) {
@@ -49,7 +54,7 @@ void weight_row(const WeightMatrix& w, int64_t r, float* out) {
   dequantize_row(w.type, w.row(r), out, w.cols);
 }
 
-void matmul(const WeightMatrix& w, const float* x, int64_t n_tok, float* y) {
+void matmul_reference(const WeightMatrix& w, const float* x, int64_t n_tok, float* y) {
   FRUGAL_CHECK(w.data != nullptr, "matmul on an empty weight view");
   const int64_t work = w.rows * w.cols * n_tok;
   const int64_t n_threads =
@@ -58,15 +63,10 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tok, float* y) {
     matmul_rows(w, x, n_tok, y, 0, w.rows);
     return;
   }
-  std::vector<std::thread> workers;
-  workers.reserve(static_cast<size_t>(n_threads - 1));
   const int64_t per = (w.rows + n_threads - 1) / n_threads;
-  for (int64_t i = 1; i < n_threads; ++i) {
-    const int64_t r0 = std::min(w.rows, i * per), r1 = std::min(w.rows, r0 + per);
-    workers.emplace_back(matmul_rows, std::cref(w), x, n_tok, y, r0, r1);
-  }
-  matmul_rows(w, x, n_tok, y, 0, std::min(w.rows, per));
-  for (auto& t : workers) t.join();
+  ThreadPool::global().parallel_for(
+      w.rows, per, [&](int64_t r0, int64_t r1) { matmul_rows(w, x, n_tok, y, r0, r1); },
+      static_cast<int>(n_threads));
 }
 
 }  // namespace frugal

@@ -1,0 +1,66 @@
+#include "cli/model_args.h"
+
+#include <atomic>
+#include <csignal>
+
+#include "core/error.h"
+
+namespace frugal::cli {
+
+const char* const kModelFlagsHelp =
+    "  --tokenizer PATH  tokenizer.json (or a directory / GGUF holding one) when the model has none\n"
+    "  --ctx N           context length in tokens (default 4096, at most the model's)\n";
+const char* const kSamplingFlagsHelp =
+    "  --temp T          temperature; 0 = greedy (default 0.8)\n"
+    "  --top-k K         keep the K most likely tokens (0 = off, default 40)\n"
+    "  --top-p P         nucleus sampling (1 = off, default 0.95)\n"
+    "  --min-p M         drop tokens below M x the top probability (default 0.05)\n"
+    "  --repeat-penalty R  repetition penalty (1 = off, default 1)\n"
+    "  --seed S          random seed (default 0)\n";
+
+const std::set<std::string>& model_value_flags() {
+  static const std::set<std::string> flags = {"--tokenizer", "--ctx",  "--temp", "--top-k",
+                                              "--top-p",     "--min-p", "--seed", "--repeat-penalty"};
+  return flags;
+}
+
+LoadedModel load_model_and_tokenizer(const std::string& path, const Args& args) {
+  LoadedModel m;
+  ModelOptions opt;
+  opt.max_context = args.get_int_or("--ctx", 4096);
+  if (opt.max_context < 1) throw Error("--ctx must be at least 1");
+  const std::string tok_path = args.get_or("--tokenizer", path);
+  m.tokenizer = std::make_unique<Tokenizer>(Tokenizer::from_path(tok_path));
+  m.model = std::make_unique<Deepseek2Model>(Deepseek2Model::load(path, opt));
+  if (m.tokenizer->n_tokens() > m.model->config().n_vocab)
+    throw Error("tokenizer " + tok_path + " has " + std::to_string(m.tokenizer->n_tokens()) +
+                " tokens but the model's vocabulary has only " + std::to_string(m.model->config().n_vocab));
+  return m;
+}
+
+SamplingParams sampling_from_args(const Args& args, SamplingParams d) {
+  SamplingParams p = d;
+  p.temperature = static_cast<float>(args.get_float_or("--temp", d.temperature));
+  p.top_k = static_cast<int32_t>(args.get_int_or("--top-k", d.top_k));
+  p.top_p = static_cast<float>(args.get_float_or("--top-p", d.top_p));
+  p.min_p = static_cast<float>(args.get_float_or("--min-p", d.min_p));
+  p.repetition_penalty = static_cast<float>(args.get_float_or("--repeat-penalty", d.repetition_penalty));
+  p.seed = static_cast<uint64_t>(args.get_int_or("--seed", static_cast<int64_t>(d.seed)));
+  return p;
+}
+
+namespace {
+std::atomic<bool> g_interrupted{false};
+extern "C" void on_sigint(int) { g_interrupted.store(true); }
+}  // namespace
+
+void install_interrupt_handler() {
+  struct sigaction sa {};
+  sa.sa_handler = on_sigint;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+}
+
+bool take_interrupt() { return g_interrupted.exchange(false); }
+
+}  // namespace frugal::cli

@@ -1,0 +1,33 @@
+// Flags shared by the subcommands that load a model and sample from it (run, chat, serve).
+#pragma once
+
+#include <memory>
+#include <set>
+#include <string>
+
+#include "cli/args.h"
+#include "model/deepseek2.h"
+#include "runtime/sampler.h"
+#include "tokenizer/tokenizer.h"
+
+namespace frugal::cli {
+
+// --tokenizer --ctx --temp --top-k --top-p --min-p --seed --repeat-penalty
+const std::set<std::string>& model_value_flags();
+extern const char* const kModelFlagsHelp;
+extern const char* const kSamplingFlagsHelp;
+
+struct LoadedModel {
+  std::unique_ptr<Deepseek2Model> model;
+  std::unique_ptr<Tokenizer> tokenizer;
+};
+
+// Loads MODEL (GGUF or HF directory) and its tokenizer (--tokenizer overrides the model's own).
+LoadedModel load_model_and_tokenizer(const std::string& path, const Args& args);
+SamplingParams sampling_from_args(const Args& args, SamplingParams defaults = {});
+
+// SIGINT sets a flag instead of killing the program, so Ctrl-C stops a generation.
+void install_interrupt_handler();
+bool take_interrupt();  // true once after each Ctrl-C
+
+}  // namespace frugal::cli

@@ -1,0 +1,423 @@
+// AVX-512 (F/BW/VL/DQ/VNNI) GEMM kernels; this file alone is compiled with the AVX-512 flags and
+// is only reached through avx512_kernel_table() on CPUs that have them (dispatch.cpp).
+//
+// Tiles of R weight rows x T tokens: each weight block is loaded and unpacked once per tile and
+// reused for the T tokens. Legacy blocks (32 elements) go two at a time into one 512-bit vector.
+// Integer products use vpdpbusd (u8 x s8 -> s32) or vpmaddubsw + vpdpwssd (K-quants, where the
+// per-16/32 scale multiplies the int16 pair sums).
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/gemm.h"
+
+namespace frugal::kern {
+namespace {
+
+#define FRUGAL_INLINE inline __attribute__((always_inline))
+
+FRUGAL_INLINE __m512i load512(const void* p) { return _mm512_loadu_si512(p); }
+FRUGAL_INLINE __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+FRUGAL_INLINE __m128i load128(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
+
+// ---- activation quantizers (same rounding as the reference: round-half-even of x * id) ----
+
+void quantize_act_q8_0(const float* x, int64_t n, uint8_t* out) {
+  const ActQ8_0Layout l = act_q8_0_layout(n);
+  auto* qs = reinterpret_cast<int8_t*>(out + l.qs_offset());
+  auto* nsum4 = reinterpret_cast<int32_t*>(out + l.nsum4_offset());
+  auto* d8 = reinterpret_cast<float*>(out + l.d8_offset());
+  const int64_t nb = n / 32;
+  const __m512 sign_off = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FFFFFFF));
+  for (int64_t b = 0; b < nb; ++b) {
+    const __m512 v0 = _mm512_loadu_ps(x + b * 32), v1 = _mm512_loadu_ps(x + b * 32 + 16);
+    const __m512 a = _mm512_max_ps(_mm512_and_ps(v0, sign_off), _mm512_and_ps(v1, sign_off));
+    const float amax = _mm512_reduce_max_ps(a);
+    const float d = amax / 127.0f;
+    const float id = amax > 0.0f ? 127.0f / amax : 0.0f;
+    const __m512 vid = _mm512_set1_ps(id);
+    const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, vid));
+    const __m512i q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, vid));
+    const __m128i b0 = _mm512_cvtsepi32_epi8(q0), b1 = _mm512_cvtsepi32_epi8(q1);
+    const __m256i q8 = _mm256_inserti128_si256(_mm256_castsi128_si256(b0), b1, 1);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs + b * 32), q8);
+    // minus the sum of each 4 consecutive quants: vpdpbusd with all-ones bytes.
+    const __m256i s4 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), q8);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(nsum4 + b * 8), _mm256_sub_epi32(_mm256_setzero_si256(), s4));
+    _mm256_storeu_ps(d8 + b * 8, _mm256_set1_ps(d));
+  }
+  if (nb % 2 == 1) {  // the zero padding block
+    std::memset(qs + nb * 32, 0, 32);
+    std::memset(nsum4 + nb * 8, 0, 32);
+    std::memset(d8 + nb * 8, 0, 32);
+  }
+}
+
+void quantize_act_q8_k(const float* x, int64_t n, uint8_t* out) {
+  auto* blocks = reinterpret_cast<ActQ8K*>(out);
+  const __m512 sign_off = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FFFFFFF));
+  for (int64_t b = 0; b < n / 256; ++b) {
+    const float* xb = x + b * 256;
+    ActQ8K& o = blocks[b];
+    __m512 a = _mm512_setzero_ps();
+    for (int i = 0; i < 256; i += 16) a = _mm512_max_ps(a, _mm512_and_ps(_mm512_loadu_ps(xb + i), sign_off));
+    const float amax = _mm512_reduce_max_ps(a);
+    o.d = amax / 127.0f;
+    const __m512 vid = _mm512_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
+    for (int i = 0; i < 256; i += 16) {
+      const __m512i q = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xb + i), vid));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(o.qs + i), _mm512_cvtsepi32_epi8(q));
+      o.bsums[i / 16] = static_cast<int16_t>(_mm512_reduce_add_epi32(q));
+    }
+    std::memset(o.pad, 0, sizeof(o.pad));
+  }
+}
+
+// ---- tiling driver ----
+
+// Runs Tile<R, T>(args, r0, t0) over the whole row x token range: R = kRows except a remainder of
+// single rows, T = up to 4 tokens.
+template <int R, int T, template <int, int> class Tile>
+FRUGAL_INLINE void run_tile(const GemmArgs& a, int64_t r0, int64_t t0) { Tile<R, T>::run(a, r0, t0); }
+
+template <int kRows, template <int, int> class Tile>
+void gemm_tiled(const GemmArgs& a) {
+  for (int64_t t0 = 0; t0 < a.n_tok; t0 += 4) {
+    const int64_t nt = a.n_tok - t0 < 4 ? a.n_tok - t0 : 4;
+    int64_t r0 = 0;
+    for (; r0 + kRows <= a.n_rows; r0 += kRows) {
+      switch (nt) {
+        case 1: run_tile<kRows, 1, Tile>(a, r0, t0); break;
+        case 2: run_tile<kRows, 2, Tile>(a, r0, t0); break;
+        case 3: run_tile<kRows, 3, Tile>(a, r0, t0); break;
+        default: run_tile<kRows, 4, Tile>(a, r0, t0); break;
+      }
+    }
+    for (; r0 < a.n_rows; ++r0) {
+      switch (nt) {
+        case 1: run_tile<1, 1, Tile>(a, r0, t0); break;
+        case 2: run_tile<1, 2, Tile>(a, r0, t0); break;
+        case 3: run_tile<1, 3, Tile>(a, r0, t0); break;
+        default: run_tile<1, 4, Tile>(a, r0, t0); break;
+      }
+    }
+  }
+}
+
+template <int R, int T>
+FRUGAL_INLINE void store_tile(const GemmArgs& a, int64_t r0, int64_t t0, __m512 (&acc)[R][T]) {
+  for (int t = 0; t < T; ++t)
+    for (int r = 0; r < R; ++r) a.y[(t0 + t) * a.y_stride + r0 + r] = _mm512_reduce_add_ps(acc[r][t]);
+}
+
+// ---- Q8_0 and Q4_0 weights x Q8_0 activations, two blocks per step ----
+
+// f16 scales of two blocks as [d0 x8, d1 x8] floats (d1 = 0 when `pair` is false).
+FRUGAL_INLINE __m512 scales_pair(const uint8_t* blk0, const uint8_t* blk1, bool pair) {
+  uint16_t d0, d1 = 0;
+  std::memcpy(&d0, blk0, 2);
+  if (pair) std::memcpy(&d1, blk1, 2);
+  const __m256i h = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(static_cast<short>(d0))),
+                                            _mm_set1_epi16(static_cast<short>(d1)), 1);
+  return _mm512_cvtph_ps(h);
+}
+
+struct Q8_0Block {
+  static constexpr int kBytes = 34;
+  // Signed quants of two blocks in one vector, as |w| (u8) and the mask of negative w.
+  struct Decoded {
+    __m512i abs;
+    __mmask64 neg;
+    __m512 d;
+  };
+  static FRUGAL_INLINE Decoded decode(const uint8_t* blk, bool pair) {
+    const __m256i lo = load256(blk + 2);
+    const __m256i hi = pair ? load256(blk + kBytes + 2) : _mm256_setzero_si256();
+    const __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+    return {_mm512_abs_epi8(w), _mm512_movepi8_mask(w), scales_pair(blk, blk + kBytes, pair)};
+  }
+  // Lane sums of w * x (x signed): |w| * (x with w's sign).
+  static FRUGAL_INLINE __m512i dot(const Decoded& w, __m512i x, __m512i /*nsum4*/) {
+    const __m512i xs = _mm512_mask_sub_epi8(x, w.neg, _mm512_setzero_si512(), x);
+    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), w.abs, xs);
+  }
+};
+
+struct Q4_0Block {
+  static constexpr int kBytes = 18;
+  struct Decoded {
+    __m512i q;  // nibbles 0..15 as u8, elements in order
+    __m512 d;
+  };
+  static FRUGAL_INLINE Decoded decode(const uint8_t* blk, bool pair) {
+    const __m128i lo = load128(blk + 2);
+    const __m128i hi = pair ? load128(blk + kBytes + 2) : _mm_setzero_si128();
+    const __m256i both = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+    // [qs0, qs0, qs1, qs1], then the second copy of each shifted down by 4: [lo0 hi0 lo1 hi1].
+    const __m512i dup = _mm512_permutexvar_epi64(_mm512_set_epi64(3, 2, 3, 2, 1, 0, 1, 0),
+                                                 _mm512_castsi256_si512(both));
+    const __m512i shifts = _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0);
+    const __m512i q = _mm512_and_si512(_mm512_srlv_epi64(dup, shifts), _mm512_set1_epi8(0x0F));
+    return {q, scales_pair(blk, blk + kBytes, pair)};
+  }
+  // sum (q - 8) x = sum q x - 8 sum x, with -8 sum x per lane from the activation's nsum4.
+  static FRUGAL_INLINE __m512i dot(const Decoded& w, __m512i x, __m512i nsum4) {
+    return _mm512_dpbusd_epi32(_mm512_slli_epi32(nsum4, 3), w.q, x);
+  }
+};
+
+template <typename Block>
+struct LegacyTile {
+  template <int R, int T>
+  struct Tile {
+    static FRUGAL_INLINE void step(const GemmArgs& a, int64_t r0, int64_t t0, int64_t b, bool pair,
+                                   __m512 (&acc)[R][T]) {
+      typename Block::Decoded w[R];
+      for (int r = 0; r < R; ++r) w[r] = Block::decode(a.w + (r0 + r) * a.w_stride + b * Block::kBytes, pair);
+      const ActQ8_0Layout l = act_q8_0_layout(a.n_cols);
+      for (int t = 0; t < T; ++t) {
+        const uint8_t* xa = a.x + (t0 + t) * a.x_stride;
+        const __m512i x = load512(xa + l.qs_offset() + b * 32);
+        const __m512i ns = load512(xa + l.nsum4_offset() + b * 32);
+        const __m512 xd = _mm512_loadu_ps(xa + l.d8_offset() + b * 32);
+        for (int r = 0; r < R; ++r) {
+          const __m512 s = _mm512_cvtepi32_ps(Block::dot(w[r], x, ns));
+          acc[r][t] = _mm512_fmadd_ps(s, _mm512_mul_ps(w[r].d, xd), acc[r][t]);
+        }
+      }
+    }
+    static void run(const GemmArgs& a, int64_t r0, int64_t t0) {
+      __m512 acc[R][T];
+      for (auto& row : acc)
+        for (auto& v : row) v = _mm512_setzero_ps();
+      const int64_t nb = a.n_cols / 32;
+      int64_t b = 0;
+      for (; b + 2 <= nb; b += 2) step(a, r0, t0, b, true, acc);
+      if (b < nb) step(a, r0, t0, b, false, acc);
+      store_tile<R, T>(a, r0, t0, acc);
+    }
+  };
+};
+
+template <int R, int T>
+using Q8_0Tile = LegacyTile<Q8_0Block>::Tile<R, T>;
+template <int R, int T>
+using Q4_0Tile = LegacyTile<Q4_0Block>::Tile<R, T>;
+
+// ---- K-quants x Q8_K activations ----
+
+// Lane i of the result = int16 element idx[i] of v (16 int16 in a 256-bit vector).
+FRUGAL_INLINE __m512i spread16(__m256i v, __m512i idx) { return _mm512_permutexvar_epi16(idx, _mm512_castsi256_si512(v)); }
+
+// Index vectors: 32 lanes, lane i -> base + i / group.
+FRUGAL_INLINE __m512i lane_index(int base, int group) {
+  alignas(64) int16_t idx[32];
+  for (int i = 0; i < 32; ++i) idx[i] = static_cast<int16_t>(base + i / group);
+  return _mm512_load_si512(idx);
+}
+
+// Q4_K (144 bytes): d @0, dmin @2, scales[12] @4, qs[128] @16.
+struct Q4KTileBase {
+  // scales (6-bit) as int16 lanes 0..7, mins as lanes 8..15 (gguf.md §5.8 unpacking, done on
+  // 32-bit words: bytes 0-3 of the result are sc0-3, 4-7 sc4-7, 8-11 mn0-3, 12-15 mn4-7).
+  static FRUGAL_INLINE __m256i scales_mins(const uint8_t* s) {
+    uint32_t u[3];
+    std::memcpy(u, s, 12);
+    constexpr uint32_t k6 = 0x3f3f3f3f, k4 = 0x0f0f0f0f, k2 = 0x03030303;
+    const uint32_t sc_lo = u[0] & k6;
+    const uint32_t sc_hi = (u[2] & k4) | (((u[0] >> 6) & k2) << 4);
+    const uint32_t mn_lo = u[1] & k6;
+    const uint32_t mn_hi = ((u[2] >> 4) & k4) | (((u[1] >> 6) & k2) << 4);
+    return _mm256_cvtepu8_epi16(_mm_set_epi32(static_cast<int>(mn_hi), static_cast<int>(mn_lo),
+                                              static_cast<int>(sc_hi), static_cast<int>(sc_lo)));
+  }
+};
+
+template <int R, int T>
+struct Q4KTile : Q4KTileBase {
+  static void run(const GemmArgs& a, int64_t r0, int64_t t0) {
+    __m512 acc[R][T];
+    for (auto& row : acc)
+      for (auto& v : row) v = _mm512_setzero_ps();
+    const __m512i sc_idx[4] = {lane_index(0, 16), lane_index(2, 16), lane_index(4, 16), lane_index(6, 16)};
+    // mins per pair of bsums: lanes 2j, 2j+1 -> min j (int16 lanes 8 + j of the scales vector)
+    const __m256i mn_idx = _mm512_castsi512_si256(lane_index(8, 2));
+    const __m512i shifts = _mm512_set_epi64(4, 4, 4, 4, 0, 0, 0, 0);
+    const __m512i mask4 = _mm512_set1_epi8(0x0F);
+    const int64_t nsb = a.n_cols / 256;
+    for (int64_t b = 0; b < nsb; ++b) {
+      __m512i isum[R][T];
+      __m256i msum[R][T];
+      __m512 dd[R], dm[R];
+      __m256i mins[R];
+      for (int r = 0; r < R; ++r) {
+        const uint8_t* blk = a.w + (r0 + r) * a.w_stride + b * 144;
+        uint16_t h[2];
+        std::memcpy(h, blk, 4);
+        const __m128 f = _mm_cvtph_ps(_mm_set_epi16(0, 0, 0, 0, 0, 0, static_cast<short>(h[1]), static_cast<short>(h[0])));
+        dd[r] = _mm512_broadcastss_ps(f);
+        dm[r] = _mm512_broadcastss_ps(_mm_movehdup_ps(f));
+        const __m256i sm = scales_mins(blk + 4);
+        mins[r] = _mm256_permutexvar_epi16(mn_idx, sm);
+        for (int t = 0; t < T; ++t) isum[r][t] = _mm512_setzero_si512();
+        for (int c = 0; c < 4; ++c) {
+          const __m256i raw = load256(blk + 16 + 32 * c);
+          const __m512i q = _mm512_and_si512(
+              _mm512_srlv_epi64(_mm512_inserti64x4(_mm512_castsi256_si512(raw), raw, 1), shifts), mask4);
+          const __m512i sc = spread16(sm, sc_idx[c]);
+          for (int t = 0; t < T; ++t) {
+            const auto* x = reinterpret_cast<const ActQ8K*>(a.x + (t0 + t) * a.x_stride) + b;
+            const __m512i p = _mm512_maddubs_epi16(q, load512(x->qs + 64 * c));
+            isum[r][t] = _mm512_dpwssd_epi32(isum[r][t], p, sc);
+          }
+        }
+        for (int t = 0; t < T; ++t) {
+          const auto* x = reinterpret_cast<const ActQ8K*>(a.x + (t0 + t) * a.x_stride) + b;
+          msum[r][t] = _mm256_madd_epi16(load256(x->bsums), mins[r]);
+        }
+      }
+      for (int t = 0; t < T; ++t) {
+        const auto* x = reinterpret_cast<const ActQ8K*>(a.x + (t0 + t) * a.x_stride) + b;
+        const __m512 xd = _mm512_set1_ps(x->d);
+        for (int r = 0; r < R; ++r) {
+          acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][t]), _mm512_mul_ps(dd[r], xd), acc[r][t]);
+          const __m512 m = _mm512_zextps256_ps512(_mm256_cvtepi32_ps(msum[r][t]));
+          acc[r][t] = _mm512_fnmadd_ps(m, _mm512_mul_ps(dm[r], xd), acc[r][t]);
+        }
+      }
+    }
+    store_tile<R, T>(a, r0, t0, acc);
+  }
+};
+
+// Q6_K (210 bytes): ql[128] @0, qh[64] @128, scales int8[16] @192, d @208.
+template <int R, int T>
+struct Q6KTile {
+  static void run(const GemmArgs& a, int64_t r0, int64_t t0) {
+    __m512 acc[R][T];
+    for (auto& row : acc)
+      for (auto& v : row) v = _mm512_setzero_ps();
+    // scale lanes for the four 64-element groups (h, part): sub-blocks 8h + 4 part + i / 8
+    const __m512i sc_idx[4] = {lane_index(0, 8), lane_index(4, 8), lane_index(8, 8), lane_index(12, 8)};
+    const __m512i sh_a = _mm512_set_epi64(2, 2, 2, 2, 0, 0, 0, 0);
+    const __m512i sh_b = _mm512_set_epi64(6, 6, 6, 6, 4, 4, 4, 4);
+    const __m512i mask4 = _mm512_set1_epi8(0x0F), mask2 = _mm512_set1_epi8(0x03);
+    const int64_t nsb = a.n_cols / 256;
+    for (int64_t b = 0; b < nsb; ++b) {
+      for (int r = 0; r < R; ++r) {
+        const uint8_t* blk = a.w + (r0 + r) * a.w_stride + b * 210;
+        const __m256i sc16 = _mm256_cvtepi8_epi16(load128(blk + 192));
+        uint16_t dh;
+        std::memcpy(&dh, blk + 208, 2);
+        const __m512 dw = _mm512_broadcastss_ps(_mm_cvtph_ps(_mm_set1_epi16(static_cast<short>(dh))));
+        __m512i isum[T];
+        for (int t = 0; t < T; ++t) {
+          // -32 * sum_k sc_k * bsum_k, folded into the integer sum up front.
+          const auto* x = reinterpret_cast<const ActQ8K*>(a.x + (t0 + t) * a.x_stride) + b;
+          const __m256i corr = _mm256_slli_epi32(_mm256_madd_epi16(load256(x->bsums), sc16), 5);
+          isum[t] = _mm512_castsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), corr));
+          isum[t] = _mm512_inserti64x4(isum[t], _mm256_setzero_si256(), 1);
+        }
+        for (int h = 0; h < 2; ++h) {
+          const __m512i ql = load512(blk + 64 * h);
+          const __m256i qh = load256(blk + 128 + 32 * h);
+          const __m512i qh2 = _mm512_inserti64x4(_mm512_castsi256_si512(qh), qh, 1);
+          const __m512i hi_a = _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi64(qh2, sh_a), mask2), 4);
+          const __m512i hi_b = _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi64(qh2, sh_b), mask2), 4);
+          const __m512i qa = _mm512_or_si512(_mm512_and_si512(ql, mask4), hi_a);
+          const __m512i qb = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), mask4), hi_b);
+          const __m512i sca = spread16(sc16, sc_idx[2 * h]);
+          const __m512i scb = spread16(sc16, sc_idx[2 * h + 1]);
+          for (int t = 0; t < T; ++t) {
+            const auto* x = reinterpret_cast<const ActQ8K*>(a.x + (t0 + t) * a.x_stride) + b;
+            isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_maddubs_epi16(qa, load512(x->qs + 128 * h)), sca);
+            isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_maddubs_epi16(qb, load512(x->qs + 128 * h + 64)), scb);
+          }
+        }
+        for (int t = 0; t < T; ++t) {
+          const auto* x = reinterpret_cast<const ActQ8K*>(a.x + (t0 + t) * a.x_stride) + b;
+          acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(dw, _mm512_set1_ps(x->d)), acc[r][t]);
+        }
+      }
+    }
+    store_tile<R, T>(a, r0, t0, acc);
+  }
+};
+
+// ---- float weights (F32, F16, BF16) x float activations: exact conversions, FMA ----
+
+struct F32Load {
+  static constexpr int kBytes = 4;
+  static FRUGAL_INLINE __m512 load(const uint8_t* p) { return _mm512_loadu_ps(p); }
+  static FRUGAL_INLINE __m512 load_masked(const uint8_t* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+};
+struct F16Load {
+  static constexpr int kBytes = 2;
+  static FRUGAL_INLINE __m512 load(const uint8_t* p) { return _mm512_cvtph_ps(load256(p)); }
+  static FRUGAL_INLINE __m512 load_masked(const uint8_t* p, __mmask16 m) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
+  }
+};
+struct BF16Load {
+  static constexpr int kBytes = 2;
+  static FRUGAL_INLINE __m512 widen(__m256i v) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16));
+  }
+  static FRUGAL_INLINE __m512 load(const uint8_t* p) { return widen(load256(p)); }
+  static FRUGAL_INLINE __m512 load_masked(const uint8_t* p, __mmask16 m) { return widen(_mm256_maskz_loadu_epi16(m, p)); }
+};
+
+template <typename Load>
+struct FloatTile {
+  template <int R, int T>
+  struct Tile {
+    static FRUGAL_INLINE void step(const GemmArgs& a, int64_t r0, int64_t t0, int64_t c, __mmask16 m, bool full,
+                                   __m512 (&acc)[R][T]) {
+      __m512 w[R];
+      for (int r = 0; r < R; ++r) {
+        const uint8_t* p = a.w + (r0 + r) * a.w_stride + c * Load::kBytes;
+        w[r] = full ? Load::load(p) : Load::load_masked(p, m);
+      }
+      for (int t = 0; t < T; ++t) {
+        const float* xp = reinterpret_cast<const float*>(a.x + (t0 + t) * a.x_stride) + c;
+        const __m512 x = full ? _mm512_loadu_ps(xp) : _mm512_maskz_loadu_ps(m, xp);
+        for (int r = 0; r < R; ++r) acc[r][t] = _mm512_fmadd_ps(w[r], x, acc[r][t]);
+      }
+    }
+    static void run(const GemmArgs& a, int64_t r0, int64_t t0) {
+      __m512 acc[R][T];
+      for (auto& row : acc)
+        for (auto& v : row) v = _mm512_setzero_ps();
+      int64_t c = 0;
+      for (; c + 16 <= a.n_cols; c += 16) step(a, r0, t0, c, 0xFFFF, true, acc);
+      if (c < a.n_cols) step(a, r0, t0, c, static_cast<__mmask16>((1u << (a.n_cols - c)) - 1), false, acc);
+      store_tile<R, T>(a, r0, t0, acc);
+    }
+  };
+};
+
+template <int R, int T>
+using F32Tile = FloatTile<F32Load>::Tile<R, T>;
+template <int R, int T>
+using F16Tile = FloatTile<F16Load>::Tile<R, T>;
+template <int R, int T>
+using BF16Tile = FloatTile<BF16Load>::Tile<R, T>;
+
+constexpr KernelTable kAvx512Table = {
+    "avx512",
+    quantize_act_q8_0,
+    quantize_act_q8_k,
+    gemm_tiled<4, F32Tile>,
+    gemm_tiled<4, F16Tile>,
+    gemm_tiled<4, BF16Tile>,
+    gemm_tiled<4, Q8_0Tile>,
+    gemm_tiled<4, Q4_0Tile>,
+    gemm_tiled<2, Q4KTile>,
+    gemm_tiled<2, Q6KTile>,
+};
+
+}  // namespace
+
+const KernelTable& avx512_kernel_table() { return kAvx512Table; }
+
+}  // namespace frugal::kern

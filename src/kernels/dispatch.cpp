@@ -1,0 +1,59 @@
+// Chooses the kernel family once from the CPU's features.
+#include <cstdlib>
+#include <string_view>
+
+#include "core/cpu_features.h"
+#include "kernels/gemm.h"
+
+namespace frugal::kern {
+namespace {
+
+const KernelTable& choose() {
+  const CpuFeatures& f = cpu_features();
+  const char* forced = std::getenv("FRUGAL_KERNELS");
+  const std::string_view want = forced ? forced : "";
+  if (want == "ref") return ref_kernel_table();
+  if (f.has_avx512_set() && want != "avx2") return avx512_kernel_table();
+  if (f.has_avx2_set()) return avx2_kernel_table();
+  return ref_kernel_table();
+}
+
+}  // namespace
+
+size_t act_row_bytes(ActFormat f, int64_t n) {
+  switch (f) {
+    case ActFormat::F32: return (static_cast<size_t>(n) * 4 + 63) / 64 * 64;
+    case ActFormat::Q8_0: return act_q8_0_layout(n).bytes();
+    case ActFormat::Q8_K: return static_cast<size_t>(n / 256) * sizeof(ActQ8K);
+  }
+  return 0;
+}
+
+TypeKernel find_kernel(const KernelTable& k, GgmlType t) {
+  switch (t) {
+    case GgmlType::F32: return {ActFormat::F32, k.f32};
+    case GgmlType::F16: return {ActFormat::F32, k.f16};
+    case GgmlType::BF16: return {ActFormat::F32, k.bf16};
+    case GgmlType::Q8_0: return {ActFormat::Q8_0, k.q8_0};
+    case GgmlType::Q4_0: return {ActFormat::Q8_0, k.q4_0};
+    case GgmlType::Q4_K: return {ActFormat::Q8_K, k.q4_k};
+    case GgmlType::Q6_K: return {ActFormat::Q8_K, k.q6_k};
+    default: return {};
+  }
+}
+
+QuantizeActFn find_quantizer(const KernelTable& k, ActFormat f) {
+  switch (f) {
+    case ActFormat::Q8_0: return k.quantize_q8_0;
+    case ActFormat::Q8_K: return k.quantize_q8_k;
+    case ActFormat::F32: return nullptr;
+  }
+  return nullptr;
+}
+
+const KernelTable& active_kernel_table() {
+  static const KernelTable& t = choose();
+  return t;
+}
+
+}  // namespace frugal::kern

@@ -1,0 +1,197 @@
+// Scalar reference twins of the fast GEMM kernels: the same activation quantization and the same
+// per-block integer sums as avx2/ and avx512/, written for clarity. Block layouts: gguf.md §5.
+#include <cmath>
+#include <cstring>
+
+#include "core/half.h"
+#include "kernels/gemm.h"
+
+namespace frugal::kern {
+namespace {
+
+// ---- activation quantizers ----
+
+// max|x| over n values.
+float abs_max(const float* x, int64_t n) {
+  float m = 0.0f;
+  for (int64_t i = 0; i < n; ++i) m = std::fmax(m, std::fabs(x[i]));
+  return m;
+}
+
+// q = round-half-even(x * id), as the vector convert instructions do.
+int8_t quant(float x, float id) { return static_cast<int8_t>(std::nearbyint(x * id)); }
+
+void quantize_act_q8_0(const float* x, int64_t n, uint8_t* out) {
+  const ActQ8_0Layout l = act_q8_0_layout(n);
+  auto* qs = reinterpret_cast<int8_t*>(out + l.qs_offset());
+  auto* nsum4 = reinterpret_cast<int32_t*>(out + l.nsum4_offset());
+  auto* d8 = reinterpret_cast<float*>(out + l.d8_offset());
+  std::memset(out, 0, l.bytes());
+  for (int64_t b = 0; b < n / 32; ++b) {
+    const float amax = abs_max(x + b * 32, 32);
+    const float d = amax / 127.0f;
+    const float id = amax > 0.0f ? 127.0f / amax : 0.0f;
+    for (int j = 0; j < 32; ++j) qs[b * 32 + j] = quant(x[b * 32 + j], id);
+    for (int j = 0; j < 8; ++j) {
+      const int8_t* q = qs + b * 32 + 4 * j;
+      nsum4[b * 8 + j] = -(q[0] + q[1] + q[2] + q[3]);
+      d8[b * 8 + j] = d;
+    }
+  }
+}
+
+void quantize_act_q8_k(const float* x, int64_t n, uint8_t* out) {
+  auto* blocks = reinterpret_cast<ActQ8K*>(out);
+  for (int64_t b = 0; b < n / 256; ++b) {
+    ActQ8K& o = blocks[b];
+    std::memset(&o, 0, sizeof(o));
+    const float amax = abs_max(x + b * 256, 256);
+    o.d = amax / 127.0f;
+    const float id = amax > 0.0f ? 127.0f / amax : 0.0f;
+    for (int j = 0; j < 256; ++j) o.qs[j] = quant(x[b * 256 + j], id);
+    for (int k = 0; k < 16; ++k) {
+      int s = 0;
+      for (int j = 0; j < 16; ++j) s += o.qs[16 * k + j];
+      o.bsums[k] = static_cast<int16_t>(s);
+    }
+  }
+}
+
+// ---- per-row dot products against one activation row ----
+
+float f16_at(const uint8_t* p) { return f16_to_f32(load_le<uint16_t>(p)); }
+
+// Q8_0: d f16 @0, qs int8[32] @2.
+float dot_q8_0(const uint8_t* w, const uint8_t* xa, int64_t n) {
+  const ActQ8_0Layout l = act_q8_0_layout(n);
+  const auto* xq = reinterpret_cast<const int8_t*>(xa + l.qs_offset());
+  const auto* xd = reinterpret_cast<const float*>(xa + l.d8_offset());
+  float acc = 0.0f;
+  for (int64_t b = 0; b < n / 32; ++b) {
+    const uint8_t* blk = w + b * 34;
+    int32_t s = 0;
+    for (int j = 0; j < 32; ++j) s += static_cast<int8_t>(blk[2 + j]) * xq[b * 32 + j];
+    acc += f16_at(blk) * xd[b * 8] * static_cast<float>(s);
+  }
+  return acc;
+}
+
+// Q4_0: d f16 @0, qs[16] @2; element j = low nibble of qs[j], element j+16 = high nibble; minus 8.
+float dot_q4_0(const uint8_t* w, const uint8_t* xa, int64_t n) {
+  const ActQ8_0Layout l = act_q8_0_layout(n);
+  const auto* xq = reinterpret_cast<const int8_t*>(xa + l.qs_offset());
+  const auto* xd = reinterpret_cast<const float*>(xa + l.d8_offset());
+  float acc = 0.0f;
+  for (int64_t b = 0; b < n / 32; ++b) {
+    const uint8_t* blk = w + b * 18;
+    const int8_t* x = xq + b * 32;
+    int32_t s = 0;
+    for (int j = 0; j < 16; ++j) {
+      s += ((blk[2 + j] & 0x0F) - 8) * x[j];
+      s += ((blk[2 + j] >> 4) - 8) * x[j + 16];
+    }
+    acc += f16_at(blk) * xd[b * 8] * static_cast<float>(s);
+  }
+  return acc;
+}
+
+// Q4_K (144 bytes): d @0, dmin @2, scales[12] @4, qs[128] @16 (gguf.md §5.8).
+void q4_k_scale_min(const uint8_t* s, int j, int* sc, int* mn) {
+  if (j < 4) {
+    *sc = s[j] & 63;
+    *mn = s[j + 4] & 63;
+  } else {
+    *sc = (s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4);
+    *mn = (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+  }
+}
+
+float dot_q4_k(const uint8_t* w, const uint8_t* xa, int64_t n) {
+  const auto* xb = reinterpret_cast<const ActQ8K*>(xa);
+  float acc = 0.0f;
+  for (int64_t b = 0; b < n / 256; ++b) {
+    const uint8_t* blk = w + b * 144;
+    const ActQ8K& x = xb[b];
+    int32_t isum = 0, msum = 0;
+    for (int j = 0; j < 8; ++j) {
+      int sc, mn;
+      q4_k_scale_min(blk + 4, j, &sc, &mn);
+      const uint8_t* q = blk + 16 + 32 * (j / 2);
+      const int shift = 4 * (j % 2);
+      int32_t s = 0;
+      for (int l = 0; l < 32; ++l) s += ((q[l] >> shift) & 0x0F) * x.qs[32 * j + l];
+      isum += sc * s;
+      msum += mn * (x.bsums[2 * j] + x.bsums[2 * j + 1]);
+    }
+    acc += x.d * (f16_at(blk) * static_cast<float>(isum) - f16_at(blk + 2) * static_cast<float>(msum));
+  }
+  return acc;
+}
+
+// Q6_K (210 bytes): ql[128] @0, qh[64] @128, scales int8[16] @192, d @208 (gguf.md §5.10).
+float dot_q6_k(const uint8_t* w, const uint8_t* xa, int64_t n) {
+  const auto* xb = reinterpret_cast<const ActQ8K*>(xa);
+  float acc = 0.0f;
+  for (int64_t b = 0; b < n / 256; ++b) {
+    const uint8_t* blk = w + b * 210;
+    const ActQ8K& x = xb[b];
+    int q[256];
+    for (int h = 0; h < 2; ++h) {
+      const uint8_t* ql = blk + 64 * h;
+      const uint8_t* qh = blk + 128 + 32 * h;
+      for (int l = 0; l < 32; ++l) {
+        q[128 * h + l] = ((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+        q[128 * h + l + 32] = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+        q[128 * h + l + 64] = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+        q[128 * h + l + 96] = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+      }
+    }
+    const auto* sc = reinterpret_cast<const int8_t*>(blk + 192);
+    int32_t isum = 0;
+    for (int k = 0; k < 16; ++k) {
+      int32_t s = 0;
+      for (int l = 0; l < 16; ++l) s += q[16 * k + l] * x.qs[16 * k + l];
+      isum += sc[k] * s;
+    }
+    acc += f16_at(blk + 208) * x.d * static_cast<float>(isum);
+  }
+  return acc;
+}
+
+// Float weights against float x (exact conversions, float accumulation).
+template <float (*Load)(const uint8_t*), int kBytes>
+float dot_float(const uint8_t* w, const uint8_t* xa, int64_t n) {
+  const auto* x = reinterpret_cast<const float*>(xa);
+  float acc = 0.0f;
+  for (int64_t i = 0; i < n; ++i) acc += Load(w + i * kBytes) * x[i];
+  return acc;
+}
+float load_f32(const uint8_t* p) { return load_le<float>(p); }
+float load_f16(const uint8_t* p) { return f16_to_f32(load_le<uint16_t>(p)); }
+float load_bf16(const uint8_t* p) { return bf16_to_f32(load_le<uint16_t>(p)); }
+
+template <float (*Dot)(const uint8_t*, const uint8_t*, int64_t)>
+void gemm(const GemmArgs& a) {
+  for (int64_t t = 0; t < a.n_tok; ++t)
+    for (int64_t r = 0; r < a.n_rows; ++r)
+      a.y[t * a.y_stride + r] = Dot(a.w + r * a.w_stride, a.x + t * a.x_stride, a.n_cols);
+}
+
+constexpr KernelTable kRefTable = {
+    "ref",
+    quantize_act_q8_0,
+    quantize_act_q8_k,
+    gemm<dot_float<load_f32, 4>>,
+    gemm<dot_float<load_f16, 2>>,
+    gemm<dot_float<load_bf16, 2>>,
+    gemm<dot_q8_0>,
+    gemm<dot_q4_0>,
+    gemm<dot_q4_k>,
+    gemm<dot_q6_k>,
+};
+
+}  // namespace
+
+const KernelTable& ref_kernel_table() { return kRefTable; }
+
+}  // namespace frugal::kern

@@ -1,0 +1,116 @@
+#include "runtime/generator.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "core/error.h"
+#include "tokenizer/stream_decoder.h"
+
+namespace frugal {
+
+const char* finish_reason_name(FinishReason r) { return r == FinishReason::Stop ? "stop" : "length"; }
+
+StopStringFilter::StopStringFilter(std::vector<std::string> stops) : stops_(std::move(stops)) {
+  std::erase_if(stops_, [](const std::string& s) { return s.empty(); });
+}
+
+std::string StopStringFilter::push(std::string_view text) {
+  if (stopped_) return {};
+  held_.append(text);
+  size_t first_stop = std::string::npos;
+  for (const auto& s : stops_) first_stop = std::min(first_stop, held_.find(s));
+  if (first_stop != std::string::npos) {
+    stopped_ = true;
+    std::string out = held_.substr(0, first_stop);
+    held_.clear();
+    return out;
+  }
+  // Keep the longest suffix of held_ that is a proper prefix of some stop string.
+  size_t keep = 0;
+  for (const auto& s : stops_)
+    for (size_t k = std::min(s.size() - 1, held_.size()); k > keep; --k)
+      if (held_.compare(held_.size() - k, k, s, 0, k) == 0) {
+        keep = k;
+        break;
+      }
+  std::string out = held_.substr(0, held_.size() - keep);
+  held_.erase(0, held_.size() - keep);
+  return out;
+}
+
+std::string StopStringFilter::flush() {
+  std::string out;
+  if (!stopped_) out.swap(held_);
+  return out;
+}
+
+Generator::Generator(Deepseek2Model& model, const Tokenizer& tokenizer)
+    : model_(model), tokenizer_(tokenizer), cache_(model.new_cache()),
+      logits_(static_cast<size_t>(model.config().n_vocab)) {}
+
+bool Generator::is_end_of_generation(int32_t id) const {
+  return id == tokenizer_.eos_id();
+}
+
+GenerationResult Generator::generate(const GenerationRequest& req, const TextCallback& on_text) {
+  using Clock = std::chrono::steady_clock;
+  if (req.prompt.empty()) throw Error("the prompt is empty");
+  const int64_t n_ctx = cache_.n_ctx();
+  if (static_cast<int64_t>(req.prompt.size()) >= n_ctx)
+    throw Error("the prompt has " + std::to_string(req.prompt.size()) +
+                " tokens, more than the context of " + std::to_string(n_ctx) + " allows");
+  GenerationResult result;
+  Sampler sampler(req.sampling);
+  TokenStreamDecoder detok(tokenizer_);
+  StopStringFilter stops(req.stop);
+
+  // Reuse the cached prefix; at least the last prompt token is run again to get its logits.
+  size_t reuse = 0;
+  while (reuse < cached_tokens_.size() && reuse + 1 < req.prompt.size() &&
+         cached_tokens_[reuse] == req.prompt[reuse])
+    ++reuse;
+  result.n_prompt_reused = static_cast<int64_t>(reuse);
+  cached_tokens_.assign(req.prompt.begin(), req.prompt.end());
+  std::span<const int32_t> todo(req.prompt.data() + reuse, req.prompt.size() - reuse);
+  std::vector<int32_t> positions(todo.size());
+  for (size_t i = 0; i < positions.size(); ++i) positions[i] = static_cast<int32_t>(reuse + i);
+  auto t0 = Clock::now();
+  cached_tokens_.resize(reuse);  // if forward throws, only the reused part is known good
+  model_.forward({todo, positions, LogitsMode::Last}, cache_, logits_);
+  cached_tokens_.assign(req.prompt.begin(), req.prompt.end());
+  result.prefill_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+
+  auto emit = [&](const std::string& piece) {
+    if (piece.empty()) return true;
+    result.text += piece;
+    return on_text ? on_text(piece) : true;
+  };
+  auto t1 = Clock::now();
+  int32_t pos = static_cast<int32_t>(req.prompt.size());
+  bool keep_going = true;
+  while (keep_going) {
+    const int32_t id = sampler.sample(logits_, req.prompt, result.tokens);
+    if (!req.ignore_eos && is_end_of_generation(id)) {
+      result.finish = FinishReason::Stop;
+      break;
+    }
+    result.tokens.push_back(id);
+    keep_going = emit(stops.push(detok.push(id)));
+    if (stops.stopped()) {
+      result.finish = FinishReason::Stop;
+      break;
+    }
+    if (static_cast<int64_t>(result.tokens.size()) >= req.max_tokens || pos >= n_ctx) {
+      result.finish = FinishReason::Length;
+      break;
+    }
+    model_.forward({std::span<const int32_t>(&id, 1), std::span<const int32_t>(&pos, 1), LogitsMode::Last}, cache_, logits_);
+    cached_tokens_.push_back(id);
+    ++pos;
+  }
+  if (!stops.stopped()) emit(stops.push(detok.flush()) + stops.flush());
+  result.decode_seconds = std::chrono::duration<double>(Clock::now() - t1).count();
+  return result;
+}
+
+}  // namespace frugal

@@ -1,0 +1,73 @@
+// Single-sequence generation: prefill the prompt, then sample one token at a time until EOS, a
+// stop string, max_tokens or the context end. Text is streamed as valid UTF-8 pieces; text that
+// could still become a stop string is held back until it is known not to be one.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "model/deepseek2.h"
+#include "runtime/sampler.h"
+#include "tokenizer/tokenizer.h"
+
+namespace frugal {
+
+enum class FinishReason { Stop, Length };
+const char* finish_reason_name(FinishReason r);
+
+struct GenerationRequest {
+  std::vector<int32_t> prompt;     // token ids, BOS included if wanted
+  int64_t max_tokens = 256;        // generated tokens at most
+  SamplingParams sampling;
+  std::vector<std::string> stop;   // stop strings (not returned)
+  bool ignore_eos = false;
+};
+
+struct GenerationResult {
+  std::vector<int32_t> tokens;  // generated ids (EOS excluded)
+  std::string text;             // their text, cut before a stop string
+  FinishReason finish = FinishReason::Length;
+  int64_t n_prompt_reused = 0;  // prompt tokens whose cache entries were kept from the last call
+  double prefill_seconds = 0, decode_seconds = 0;
+};
+
+// Called with each new piece of text; return false to stop early (e.g. Ctrl-C, client gone).
+using TextCallback = std::function<bool(std::string_view piece)>;
+
+class Generator {
+ public:
+  Generator(Deepseek2Model& model, const Tokenizer& tokenizer);
+
+  // Throws frugal::Error when the prompt is empty or does not fit the context. The cache entries
+  // of the longest common prefix with the previous call's tokens are reused (multi-turn chat).
+  GenerationResult generate(const GenerationRequest& req, const TextCallback& on_text = {});
+
+ private:
+  bool is_end_of_generation(int32_t id) const;
+
+  Deepseek2Model& model_;
+  const Tokenizer& tokenizer_;
+  LatentKvCache cache_;
+  std::vector<int32_t> cached_tokens_;  // the tokens whose entries cache_ holds, in order
+  std::vector<float> logits_;           // [n_vocab]
+};
+
+// Holds back the tail of streamed text that may be the start of a stop string.
+class StopStringFilter {
+ public:
+  explicit StopStringFilter(std::vector<std::string> stops);
+  // Returns text safe to emit; sets stopped() when a stop string completed.
+  std::string push(std::string_view text);
+  std::string flush();  // end of generation: everything held back
+  bool stopped() const { return stopped_; }
+
+ private:
+  std::vector<std::string> stops_;
+  std::string held_;
+  bool stopped_ = false;
+};
+
+}  // namespace frugal

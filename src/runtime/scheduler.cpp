@@ -1,0 +1,296 @@
+#include "runtime/scheduler.h"
+
+#include <algorithm>
+#include <optional>
+
+#include "model/deepseek2.h"
+#include "runtime/generator.h"
+#include "tokenizer/stream_decoder.h"
+#include "tokenizer/tokenizer.h"
+
+namespace frugal {
+
+bool SequenceStream::wait(std::vector<SequenceEvent>& out, std::chrono::milliseconds timeout) {
+  out.clear();
+  std::unique_lock lk(mu_);
+  if (!cv_.wait_for(lk, timeout, [&] { return !events_.empty(); })) return false;
+  while (!events_.empty()) {
+    out.push_back(std::move(events_.front()));
+    events_.pop_front();
+  }
+  return true;
+}
+
+void SequenceStream::push(SequenceEvent ev) {
+  {
+    std::lock_guard lk(mu_);
+    events_.push_back(std::move(ev));
+  }
+  cv_.notify_all();
+}
+
+// The state of the sequence a slot is serving.
+struct Scheduler::Active {
+  Active(SequenceRequest r, std::shared_ptr<SequenceStream> s, const Tokenizer& tok)
+      : req(std::move(r)), stream(std::move(s)), sampler(req.sampling), detok(tok), stops(req.stop) {}
+  SequenceRequest req;
+  std::shared_ptr<SequenceStream> stream;
+  Sampler sampler;
+  TokenStreamDecoder detok;
+  StopStringFilter stops;
+  size_t n_prefilled = 0;          // prompt tokens whose cache entries exist
+  int64_t n_cached = 0;            // of those, reused from an earlier sequence
+  std::vector<int32_t> generated;  // sampled ids (EOS excluded)
+  bool has_pending = false;        // generated.back() is sampled but not yet run forward
+};
+
+static SequenceEvent finished_event(SequenceEnd end) {
+  SequenceEvent ev;
+  ev.kind = SequenceEvent::Kind::Finished;
+  ev.end = end;
+  return ev;
+}
+
+struct Scheduler::Slot {
+  LatentKvCache cache;
+  std::vector<int32_t> cached_tokens;  // the tokens whose entries `cache` holds, in order
+  std::unique_ptr<Active> active;      // null when free
+  uint64_t last_used = 0;
+};
+
+Scheduler::Scheduler(Deepseek2Model& model, const Tokenizer& tokenizer, SchedulerOptions opt)
+    : model_(model), tokenizer_(tokenizer), opt_(opt) {
+  if (opt_.n_slots < 1) throw Error("--parallel must be at least 1, found " + std::to_string(opt_.n_slots));
+  if (opt_.prefill_chunk < 1) throw Error("the prefill chunk must be at least 1 token");
+  for (int i = 0; i < opt_.n_slots; ++i) {
+    auto s = std::make_unique<Slot>();
+    s->cache = model_.new_cache(opt_.n_ctx);
+    slots_.push_back(std::move(s));
+  }
+  n_ctx_ = slots_.front()->cache.n_ctx();
+  logits_.resize(static_cast<size_t>(model_.config().n_vocab));
+  engine_ = std::thread([this] { engine_loop(); });
+}
+
+Scheduler::~Scheduler() {
+  cancel_all();
+  {
+    std::lock_guard lk(mu_);
+    closed_ = quit_ = true;
+  }
+  cv_.notify_all();
+  engine_.join();
+}
+
+std::shared_ptr<SequenceStream> Scheduler::submit(SequenceRequest req) {
+  if (req.prompt.empty()) throw Error("the prompt is empty");
+  if (static_cast<int64_t>(req.prompt.size()) >= n_ctx_)
+    throw Error("the prompt has " + std::to_string(req.prompt.size()) + " tokens; the context holds " +
+                std::to_string(n_ctx_) + " (prompt and generated tokens together)");
+  for (int32_t id : req.prompt)
+    if (id < 0 || id >= model_.config().n_vocab) throw Error("token id " + std::to_string(id) + " is out of range");
+  auto stream = std::make_shared<SequenceStream>();
+  {
+    std::lock_guard lk(mu_);
+    if (closed_) throw Error("the server is shutting down");
+    const int64_t capacity = opt_.n_slots + opt_.max_waiting;
+    if (n_active_ + static_cast<int64_t>(waiting_.size()) >= capacity)
+      throw QueueFullError("too many requests: " + std::to_string(n_active_) + " running and " +
+                           std::to_string(waiting_.size()) + " queued; try again later");
+    waiting_.push_back({std::move(req), stream});
+  }
+  cv_.notify_all();
+  return stream;
+}
+
+void Scheduler::close() {
+  std::lock_guard lk(mu_);
+  closed_ = true;
+}
+
+void Scheduler::cancel_all() {
+  std::lock_guard lk(mu_);
+  for (auto& w : waiting_) w.stream->cancel();
+  for (auto& s : slots_)
+    if (s->active) s->active->stream->cancel();
+}
+
+bool Scheduler::wait_idle(std::chrono::milliseconds timeout) {
+  std::unique_lock lk(mu_);
+  return idle_cv_.wait_for(lk, timeout, [&] { return waiting_.empty() && n_active_ == 0; });
+}
+
+SchedulerStats Scheduler::stats() const {
+  SchedulerStats st;
+  std::lock_guard lk(mu_);
+  st.n_waiting = static_cast<int64_t>(waiting_.size());
+  st.n_active = n_active_;
+  st.n_slots = opt_.n_slots;
+  st.n_ctx = n_ctx_;
+  st.n_cached_tokens = n_cached_now_.load();
+  st.prompt_cache_hit_tokens = n_hit_total_.load();
+  st.prompt_tokens = n_prompt_total_.load();
+  st.n_steps = n_steps_.load();
+  return st;
+}
+
+void Scheduler::engine_loop() {
+  std::vector<Slot*> active;
+  while (true) {
+    {
+      std::unique_lock lk(mu_);
+      cv_.wait(lk, [&] { return quit_ || !waiting_.empty() || n_active_ > 0; });
+      if (quit_ && n_active_ == 0) {
+        for (auto& w : waiting_) w.stream->push(finished_event(SequenceEnd::Cancelled));
+        waiting_.clear();
+        break;
+      }
+      admit_locked();
+      active.clear();
+      for (auto& s : slots_)
+        if (s->active) active.push_back(s.get());
+    }
+    step(active);
+    n_steps_.fetch_add(1);
+  }
+  idle_cv_.notify_all();
+}
+
+// Length of the common prefix of a and b.
+static size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
+  const size_t n = std::min(a.size(), b.size());
+  size_t i = 0;
+  while (i < n && a[i] == b[i]) ++i;
+  return i;
+}
+
+Scheduler::Slot* Scheduler::pick_slot_locked(const std::vector<int32_t>& prompt) {
+  Slot* best = nullptr;
+  size_t best_len = 0;
+  for (auto& s : slots_) {
+    if (s->active) continue;
+    const size_t len = common_prefix(s->cached_tokens, prompt);
+    // Longest shared prefix first; among equals the least recently used keeps the others' caches.
+    if (!best || len > best_len || (len == best_len && s->last_used < best->last_used)) {
+      best = s.get();
+      best_len = len;
+    }
+  }
+  return best;
+}
+
+void Scheduler::admit_locked() {
+  while (!waiting_.empty()) {
+    Waiting& w = waiting_.front();
+    if (w.stream->cancelled()) {
+      w.stream->push(finished_event(SequenceEnd::Cancelled));
+      waiting_.pop_front();
+      continue;
+    }
+    Slot* s = pick_slot_locked(w.req.prompt);
+    if (!s) return;
+    // At least the last prompt token runs again, to get the logits of the first new token.
+    const size_t reuse = std::min(common_prefix(s->cached_tokens, w.req.prompt), w.req.prompt.size() - 1);
+    s->active = std::make_unique<Active>(std::move(w.req), std::move(w.stream), tokenizer_);
+    s->active->n_prefilled = reuse;
+    s->active->n_cached = static_cast<int64_t>(reuse);
+    s->cached_tokens.resize(reuse);
+    s->last_used = ++use_clock_;
+    n_hit_total_.fetch_add(static_cast<int64_t>(reuse));
+    n_prompt_total_.fetch_add(static_cast<int64_t>(s->active->req.prompt.size()));
+    ++n_active_;
+    waiting_.pop_front();
+  }
+}
+
+void Scheduler::step(std::vector<Slot*>& active) {
+  // One forward per sequence for now; a multi-sequence forward will take `active` whole.
+  for (Slot* s : active) {
+    try {
+      advance(*s);
+    } catch (const std::exception& e) {
+      finish(*s, SequenceEnd::Failed, e.what());
+    }
+  }
+  int64_t n_cached = 0;
+  for (auto& s : slots_) n_cached += static_cast<int64_t>(s->cached_tokens.size());
+  n_cached_now_.store(n_cached);
+}
+
+void Scheduler::advance(Slot& s) {
+  Active& a = *s.active;
+  if (a.stream->cancelled()) return finish(s, SequenceEnd::Cancelled);
+  const std::vector<int32_t>& prompt = a.req.prompt;
+  std::vector<int32_t> positions;
+  if (a.n_prefilled < prompt.size()) {
+    const size_t n = std::min(prompt.size() - a.n_prefilled, static_cast<size_t>(opt_.prefill_chunk));
+    std::span<const int32_t> chunk(prompt.data() + a.n_prefilled, n);
+    positions.resize(n);
+    for (size_t i = 0; i < n; ++i) positions[i] = static_cast<int32_t>(a.n_prefilled + i);
+    model_.forward({chunk, positions, LogitsMode::Last}, s.cache, logits_);
+    s.cached_tokens.insert(s.cached_tokens.end(), chunk.begin(), chunk.end());
+    a.n_prefilled += n;
+    if (a.n_prefilled < prompt.size()) return;  // more prompt next step
+  } else {
+    FRUGAL_CHECK(a.has_pending, "a decoding sequence has no token to run");
+    const int32_t id = a.generated.back();
+    const int32_t pos = static_cast<int32_t>(s.cached_tokens.size());
+    model_.forward({std::span<const int32_t>(&id, 1), std::span<const int32_t>(&pos, 1), LogitsMode::Last},
+                   s.cache, logits_);
+    s.cached_tokens.push_back(id);
+  }
+  a.has_pending = false;
+  sample_and_emit(s);
+}
+
+bool Scheduler::is_end_of_generation(int32_t id) const { return id == tokenizer_.eos_id(); }
+
+void Scheduler::sample_and_emit(Slot& s) {
+  Active& a = *s.active;
+  const bool want_logprobs = a.req.n_top_logprobs >= 0;
+  if (want_logprobs) raw_logits_.assign(logits_.begin(), logits_.end());
+  const int32_t id = a.sampler.sample(logits_, a.req.prompt, a.generated);
+  if (!a.req.ignore_eos && is_end_of_generation(id)) return finish(s, SequenceEnd::Stop);
+  a.generated.push_back(id);
+  a.has_pending = true;
+  SequenceEvent ev;
+  ev.token = id;
+  ev.text = a.stops.push(a.detok.push(id));
+  if (want_logprobs) {
+    ev.logprob = token_logprob(raw_logits_, id);
+    if (a.req.n_top_logprobs > 0) ev.top = top_logprobs(raw_logits_, a.req.n_top_logprobs);
+  }
+  a.stream->push(std::move(ev));
+  if (a.stops.stopped()) return finish(s, SequenceEnd::Stop);
+  const bool context_full = static_cast<int64_t>(s.cached_tokens.size()) + 1 >= n_ctx_;
+  if (static_cast<int64_t>(a.generated.size()) >= a.req.max_tokens || context_full)
+    finish(s, SequenceEnd::Length);
+}
+
+void Scheduler::finish(Slot& s, SequenceEnd end, const std::string& error) {
+  Active& a = *s.active;
+  if (end == SequenceEnd::Stop || end == SequenceEnd::Length) {
+    std::string tail = a.stops.stopped() ? std::string() : a.stops.push(a.detok.flush());
+    if (!a.stops.stopped()) tail += a.stops.flush();
+    if (!tail.empty()) {
+      SequenceEvent ev;  // token -1: held-back text only
+      ev.text = std::move(tail);
+      a.stream->push(std::move(ev));
+    }
+  }
+  if (end == SequenceEnd::Failed) s.cached_tokens.clear();  // the cache may be half written
+  SequenceEvent done = finished_event(end);
+  done.error = error;
+  done.n_prompt = static_cast<int64_t>(a.req.prompt.size());
+  done.n_cached = a.n_cached;
+  done.n_generated = static_cast<int64_t>(a.generated.size());
+  a.stream->push(std::move(done));
+  s.active.reset();
+  {
+    std::lock_guard lk(mu_);
+    --n_active_;
+  }
+  idle_cv_.notify_all();
+}
+
+}  // namespace frugal

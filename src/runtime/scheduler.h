@@ -1,0 +1,155 @@
+// Continuous batching: an engine thread serves up to n_slots sequences at once. Requests join
+// and leave at step boundaries; each step advances every active sequence by one token, or by
+// one prefill chunk of at most prefill_chunk tokens, so a long prompt never stalls running
+// decodes. Each slot owns a LatentKvCache and keeps it after its sequence ends: a new request
+// goes to the free slot whose cached tokens share the longest prefix with its prompt, and that
+// prefix is not computed again (prompt-cache hits).
+//
+// Batch invariance: every sequence runs through its own forward calls over its own cache, so a
+// request's output does not depend on what else runs. The step is written over the list of
+// active slots (collect -> forward -> sample) so one multi-sequence forward can replace the
+// per-sequence calls later without touching admission, sampling or streaming.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/error.h"
+#include "runtime/sampler.h"
+
+namespace frugal {
+
+class Deepseek2Model;
+class Tokenizer;
+
+struct SequenceRequest {
+  std::vector<int32_t> prompt;  // token ids, BOS included if wanted
+  int64_t max_tokens = 256;     // generated tokens at most (the context end also stops)
+  SamplingParams sampling;
+  std::vector<std::string> stop;  // stop strings (not returned)
+  int n_top_logprobs = -1;        // < 0: no logprobs; else the chosen token's + n alternatives
+  bool ignore_eos = false;
+};
+
+enum class SequenceEnd { Stop, Length, Cancelled, Failed };
+
+// What the engine reports to the request's owner, in order.
+struct SequenceEvent {
+  enum class Kind { Token, Finished } kind = Kind::Token;
+  // Token: one generated token and the text it released (may be empty while a UTF-8 character
+  // or a possible stop string is held back). token < 0: the final flush of held-back text.
+  int32_t token = -1;
+  std::string text;
+  float logprob = 0;                 // log_softmax of the raw logits (when requested)
+  std::vector<TokenLogprob> top;     // the n_top_logprobs most likely (when requested)
+  // Finished:
+  SequenceEnd end = SequenceEnd::Stop;
+  std::string error;                 // Failed: why
+  int64_t n_prompt = 0, n_cached = 0, n_generated = 0;
+};
+
+// The owner's end of one sequence: events arrive from the engine thread.
+class SequenceStream {
+ public:
+  // Moves pending events into `out` (cleared first), waiting up to `timeout` for at least one.
+  // Returns false when none arrived.
+  bool wait(std::vector<SequenceEvent>& out, std::chrono::milliseconds timeout);
+  // Asks the engine to stop this sequence; its slot is freed at the next step.
+  void cancel() { cancelled_.store(true); }
+  bool cancelled() const { return cancelled_.load(); }
+
+  void push(SequenceEvent ev);  // engine side
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<SequenceEvent> events_;
+  std::atomic<bool> cancelled_{false};
+};
+
+// Thrown by submit() when the queue is full (the server answers 429).
+class QueueFullError : public Error {
+ public:
+  using Error::Error;
+};
+
+struct SchedulerOptions {
+  int n_slots = 1;            // sequences served at once (--parallel)
+  int64_t n_ctx = 0;          // context per slot; 0 = the model's max_context
+  int max_waiting = 16;       // requests queued beyond the busy slots; more -> QueueFullError
+  int64_t prefill_chunk = 256;
+};
+
+struct SchedulerStats {
+  int64_t n_waiting = 0, n_active = 0, n_slots = 0;
+  int64_t n_cached_tokens = 0;     // tokens held in all slots' caches
+  int64_t n_ctx = 0;               // per slot
+  int64_t prompt_cache_hit_tokens = 0, prompt_tokens = 0;  // totals since start
+  int64_t n_steps = 0;
+};
+
+class Scheduler {
+ public:
+  Scheduler(Deepseek2Model& model, const Tokenizer& tokenizer, SchedulerOptions opt);
+  ~Scheduler();  // cancels everything and joins the engine thread
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Queues a request. Throws frugal::Error for an empty prompt or one that does not fit the
+  // context, QueueFullError when the queue is full, Error when shutting down.
+  std::shared_ptr<SequenceStream> submit(SequenceRequest req);
+
+  // Stops accepting; queued and running sequences still finish. cancel_all() ends them now.
+  void close();
+  void cancel_all();
+  // Waits until nothing is queued or running, at most `timeout`; true when idle.
+  bool wait_idle(std::chrono::milliseconds timeout);
+
+  int64_t n_ctx() const { return n_ctx_; }
+  SchedulerStats stats() const;
+
+ private:
+  struct Active;
+  struct Slot;
+  struct Waiting {
+    SequenceRequest req;
+    std::shared_ptr<SequenceStream> stream;
+  };
+
+  void engine_loop();
+  void admit_locked();
+  Slot* pick_slot_locked(const std::vector<int32_t>& prompt);
+  void step(std::vector<Slot*>& active);
+  void advance(Slot& s);
+  void sample_and_emit(Slot& s);
+  void finish(Slot& s, SequenceEnd end, const std::string& error = {});
+  bool is_end_of_generation(int32_t id) const;
+
+  Deepseek2Model& model_;
+  const Tokenizer& tokenizer_;
+  SchedulerOptions opt_;
+  int64_t n_ctx_ = 0;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<float> logits_;       // [n_vocab], shared by the sequential forward calls
+  std::vector<float> raw_logits_;   // [n_vocab], copy before sampling when logprobs are wanted
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;       // engine wakes: new work or shutdown
+  std::condition_variable idle_cv_;  // wait_idle wakes
+  std::deque<Waiting> waiting_;
+  int64_t n_active_ = 0;
+  bool closed_ = false, quit_ = false;
+  uint64_t use_clock_ = 0;
+  std::atomic<int64_t> n_hit_total_{0}, n_prompt_total_{0}, n_steps_{0}, n_cached_now_{0};
+  std::thread engine_;
+};
+
+}  // namespace frugal
