@@ -53,10 +53,10 @@ const frugal::Tokenizer* v3() {
   return tok.get();
 }
 
-#define REQUIRE_DATA(state)                                                   \
-  if (v3() == nullptr || corpus_mix().empty()) {                              \
+#define REQUIRE_DATA(state)                                                    \
+  if (v3() == nullptr || corpus_mix().empty()) {                               \
     state.SkipWithError("DeepSeek-V3 tokenizer/corpus not found (../shared)"); \
-    return;                                                                   \
+    return;                                                                    \
   }
 
 void BM_LoadTokenizerJson(benchmark::State& state) {
@@ -86,11 +86,15 @@ void encode_mix(benchmark::State& state, bool cache) {
       benchmark::Counter(double(n_ids) * double(state.iterations()), benchmark::Counter::kIsRate);
 }
 
-void BM_EncodeCorpusMix(benchmark::State& state) { encode_mix(state, true); }
+void BM_EncodeCorpusMix(benchmark::State& state) {
+  encode_mix(state, true);
+}
 BENCHMARK(BM_EncodeCorpusMix)->Unit(benchmark::kMillisecond);
 
 // Every piece through the BPE merge loop (no per-piece cache).
-void BM_EncodeCorpusMixNoCache(benchmark::State& state) { encode_mix(state, false); }
+void BM_EncodeCorpusMixNoCache(benchmark::State& state) {
+  encode_mix(state, false);
+}
 BENCHMARK(BM_EncodeCorpusMixNoCache)->Unit(benchmark::kMillisecond);
 
 void BM_DecodeCorpusMix(benchmark::State& state) {

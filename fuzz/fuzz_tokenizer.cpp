@@ -1,7 +1,8 @@
-// libFuzzer target: the tokenizer on arbitrary bytes. Checks, beyond not crashing: decode(encode(x))
-// equals x with invalid UTF-8 repaired; the streaming decoder emits only valid UTF-8 and, flushed,
-// the same text. Inputs whose first byte has bit 7 set go to the tokenizer.json parser instead.
-// Vocabulary: DeepSeek-V3 from ../shared/data (or $FRUGAL_TOKENIZER_DIR), else a synthetic one.
+// libFuzzer target: the tokenizer on arbitrary bytes. Checks, beyond not crashing:
+// decode(encode(x)) equals x with invalid UTF-8 repaired; the streaming decoder emits only valid
+// UTF-8 and, flushed, the same text. Inputs whose first byte has bit 7 set go to the tokenizer.json
+// parser instead. Vocabulary: DeepSeek-V3 from ../shared/data (or $FRUGAL_TOKENIZER_DIR), else a
+// synthetic one.
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -35,7 +36,8 @@ frugal::VocabData synthetic_vocab() {
     d.tokens.push_back(std::string(l) + r);
     d.types.push_back(frugal::TokenType::Normal);
   }
-  for (const char* added : {"<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜User｜>", "<think>"}) {
+  for (const char* added :
+       {"<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>", "<｜User｜>", "<think>"}) {
     d.tokens.push_back(added);
     d.types.push_back(d.tokens.size() < 266 ? frugal::TokenType::Control
                                             : frugal::TokenType::UserDefined);

@@ -23,7 +23,7 @@ std::string temp_dir() {
 }
 
 int run_command(const std::string& cmd, std::string* output) {
-  FILE* p = ::popen((cmd + " 2>&1").c_str(), "r");
+  FILE* p = ::popen(("{ " + cmd + "\n} 2>&1").c_str(), "r");
   if (p == nullptr) return -1;
   std::array<char, 4096> buf;
   size_t n;

@@ -44,7 +44,8 @@ std::vector<int32_t> parse_ids(const std::string& text) {
       throw Error("--decode: every element must be an integer token id, found " + v.dump());
     }
     const int64_t id = v.get<int64_t>();
-    if (id < INT32_MIN || id > INT32_MAX) throw Error("--decode: token id " + v.dump() + " is out of range");
+    if (id < INT32_MIN || id > INT32_MAX)
+      throw Error("--decode: token id " + v.dump() + " is out of range");
     ids.push_back(static_cast<int32_t>(id));
   }
   return ids;

@@ -10,6 +10,7 @@ int cmd_chat(int argc, char** argv);
 int cmd_tokenize(int argc, char** argv);
 int cmd_logits(int argc, char** argv);
 int cmd_synth(int argc, char** argv);
+int cmd_bench(int argc, char** argv);
 int cmd_serve(int argc, char** argv);
 
 struct Command {
@@ -26,6 +27,7 @@ inline constexpr Command kCommands[] = {
     {"tokenize", cmd_tokenize, "text on stdin -> token ids as JSON (--decode: ids -> text)"},
     {"logits", cmd_logits, "logits of every position for given token ids, as .npy"},
     {"synth", cmd_synth, "write a random-weight deepseek2 GGUF of real shapes"},
+    {"bench", cmd_bench, "memory bandwidth (--memory) or a model's prefill/decode speed"},
     {"serve", cmd_serve, "OpenAI/DeepSeek-compatible HTTP server with continuous batching"},
 };
 

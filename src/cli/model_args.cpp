@@ -31,10 +31,10 @@ LoadedModel load_model_and_tokenizer(const std::string& path, const Args& args) 
   if (opt.max_context < 1) throw Error("--ctx must be at least 1");
   const std::string tok_path = args.get_or("--tokenizer", path);
   m.tokenizer = std::make_unique<Tokenizer>(Tokenizer::from_path(tok_path));
-  m.model = std::make_unique<Deepseek2Model>(Deepseek2Model::load(path, opt));
-  if (m.tokenizer->n_tokens() > m.model->config().n_vocab)
+  m.model = load_causal_lm(path, opt);
+  if (m.tokenizer->n_tokens() > m.model->n_vocab())
     throw Error("tokenizer " + tok_path + " has " + std::to_string(m.tokenizer->n_tokens()) +
-                " tokens but the model's vocabulary has only " + std::to_string(m.model->config().n_vocab));
+                " tokens but the model's vocabulary has only " + std::to_string(m.model->n_vocab()));
   return m;
 }
 

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "cli/args.h"
-#include "model/deepseek2.h"
+#include "model/causal_lm.h"
 #include "runtime/sampler.h"
 #include "tokenizer/tokenizer.h"
 
@@ -18,7 +18,7 @@ extern const char* const kModelFlagsHelp;
 extern const char* const kSamplingFlagsHelp;
 
 struct LoadedModel {
-  std::unique_ptr<Deepseek2Model> model;
+  std::unique_ptr<CausalLm> model;
   std::unique_ptr<Tokenizer> tokenizer;
 };
 

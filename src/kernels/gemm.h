@@ -74,12 +74,17 @@ struct TypeKernel {
   GemmFn gemm = nullptr;  // null: no kernel for this type in this table
 };
 
+// Reads n bytes at p (64-byte aligned, n a multiple of 256) with the family's widest loads and
+// returns a checksum so the reads cannot be optimised away (`frugal bench --memory`).
+using StreamReadFn = uint64_t (*)(const uint8_t* p, size_t n);
+
 // One implementation family. Entries may be null (the caller falls back to the reference).
 struct KernelTable {
   const char* name;  // "ref", "avx2", "avx512"
   QuantizeActFn quantize_q8_0;
   QuantizeActFn quantize_q8_k;
   GemmFn f32, f16, bf16, q8_0, q4_0, q4_k, q6_k;
+  StreamReadFn stream_read;
 };
 
 // The GEMM of weight type t in table k ({F32, null} when the table has none).

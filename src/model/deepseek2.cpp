@@ -37,7 +37,6 @@ Deepseek2Activations::Deepseek2Activations(const Deepseek2Config& c, int64_t B, 
   q_abs = sized(B * H * r);
   ctx = sized(B * H * r);
   o = sized(B * H * c.v_head_dim);
-  scores = sized(C);
   ffn_gate = sized(B * ff);
   ffn_up = sized(B * ff);
   router_logits = sized(B * E);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "model/causal_lm.h"
 #include "model/deepseek2_config.h"
 #include "model/deepseek2_weights.h"
 #include "model/kv_cache.h"
@@ -18,27 +19,6 @@ namespace frugal {
 class GgufFile;
 class SafetensorsModel;
 struct Deepseek2Activations;
-
-enum class AttentionImpl {
-  Absorbed,  // W_UK folded into the query, attention over the latent cache (the engine's path)
-  Naive,     // k_nope and v expanded per head from the cache (reference/test path; allocates)
-};
-
-enum class LogitsMode { All, Last };
-
-struct ModelOptions {
-  int64_t max_batch = 64;       // tokens per internal chunk; activations are sized for this
-  int64_t max_context = 4096;   // longest cache the model attends over (clamped to context_length)
-  AttentionImpl attention = AttentionImpl::Absorbed;
-};
-
-// Tokens of one sequence at consecutive positions; positions[0] may be at most cache.n_past()
-// (a smaller value rewinds the cache). Several sequences: later, one Batch per sequence.
-struct Batch {
-  std::span<const int32_t> tokens;     // [n_tokens]
-  std::span<const int32_t> positions;  // [n_tokens]
-  LogitsMode logits = LogitsMode::All;
-};
 
 // Optional debugging record of a forward pass (allocates; never needed for inference).
 struct ForwardTrace {

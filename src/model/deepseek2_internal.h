@@ -23,7 +23,6 @@ struct Deepseek2Activations {
   std::vector<float> q_abs;          // [B, H, kv_lora_rank] W_UK[h]^T q_nope
   std::vector<float> ctx;            // [B, H, kv_lora_rank] attention-weighted latents
   std::vector<float> o;              // [B, H * d_v] attention output before wo
-  std::vector<float> scores;         // [C] one query's attention scores
   std::vector<float> rope_cos;       // [C, d_r / 2]
   std::vector<float> rope_sin;       // [C, d_r / 2]
   std::vector<float> ffn_gate;       // [B, max ffn width]

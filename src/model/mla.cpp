@@ -3,6 +3,9 @@
 //   o[h] = W_UV[h] Σ_t p_t kv_latent_t;  out = wo o
 #include <algorithm>
 #include <cstring>
+#include <vector>
+
+#include "core/thread_pool.h"
 
 #include "kernels/kernels.h"
 #include "model/deepseek2_internal.h"
@@ -64,28 +67,44 @@ void per_head_matmul(const WeightMatrix& m, const float* src, int64_t src_stride
     std::memcpy(dst + (t * H + h) * m.rows, out + t * m.rows, static_cast<size_t>(m.rows) * sizeof(float));
 }
 
-// ctx[t, h] = Σ_{j <= pos[t]} softmax_j(score(t, h, j)) kv_latent_j
-void attend_absorbed(Step& s, const LatentKvCache& cache, int64_t layer) {
+// Scores of one query against cache positions [0, n_kv); grows once per thread, then reused.
+float* score_scratch(int64_t n_kv) {
+  thread_local std::vector<float> scores;
+  if (static_cast<int64_t>(scores.size()) < n_kv) scores.resize(static_cast<size_t>(n_kv));
+  return scores.data();
+}
+
+// ctx[t, h] = Σ_{j <= pos[t]} softmax_j(score(t, h, j)) kv_latent_j, for one (token, head).
+void attend_one(Step& s, const LatentKvCache& cache, int64_t layer, int64_t t, int64_t h) {
   const Deepseek2Config& c = s.c;
   auto& a = s.a;
   const int64_t H = c.n_heads, r = c.kv_lora_rank, d_r = c.qk_rope_head_dim, dq = c.qk_head_dim();
   const float scale = static_cast<float>(c.softmax_scale());
-  float* scores = a.scores.data();  // [pos + 1]
-  for (int64_t t = 0; t < s.n; ++t) {
-    const int64_t n_kv = s.pos[t] + 1;
-    for (int64_t h = 0; h < H; ++h) {
-      const float* q_abs = &a.q_abs[(t * H + h) * r];
-      const float* q_pe = &a.q[(t * H + h) * dq + c.qk_nope_head_dim];
-      for (int64_t j = 0; j < n_kv; ++j) {
-        const float* row = cache.row(layer, j);
-        scores[j] = scale * (dot(q_abs, row, r) + dot(q_pe, row + r, d_r));
-      }
-      softmax(scores, n_kv);
-      float* ctx = &a.ctx[(t * H + h) * r];
-      std::fill(ctx, ctx + r, 0.0f);
-      for (int64_t j = 0; j < n_kv; ++j) axpy(scores[j], cache.row(layer, j), ctx, r);
-    }
+  const int64_t n_kv = s.pos[t] + 1;  // causal: positions <= pos[t]
+  float* scores = score_scratch(n_kv);
+  const float* q_abs = &a.q_abs[(t * H + h) * r];
+  const float* q_pe = &a.q[(t * H + h) * dq + c.qk_nope_head_dim];
+  for (int64_t j = 0; j < n_kv; ++j) {
+    const float* row = cache.row(layer, j);  // [kv_latent (r) ; k_pe (d_r)]
+    scores[j] = scale * (dot(q_abs, row, r) + dot(q_pe, row + r, d_r));
   }
+  softmax(scores, n_kv);
+  float* ctx = &a.ctx[(t * H + h) * r];
+  std::fill(ctx, ctx + r, 0.0f);
+  for (int64_t j = 0; j < n_kv; ++j) axpy(scores[j], cache.row(layer, j), ctx, r);
+}
+
+// Every (token, head) pair is independent: split them across the thread pool.
+void attend_absorbed(Step& s, const LatentKvCache& cache, int64_t layer) {
+  const int64_t H = s.c.n_heads, n_items = s.n * H;
+  const int64_t work = n_items * (s.pos[s.n - 1] + 1) * s.c.kv_values_per_token();
+  const int n_threads = work < (int64_t{1} << 16) ? 1 : kernel_threads();
+  ThreadPool::global().parallel_for(
+      n_items, std::max<int64_t>(1, n_items / (4 * n_threads)),
+      [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) attend_one(s, cache, layer, i / H, i % H);
+      },
+      n_threads);
 }
 
 void mla_attend_absorbed(const AttentionWeights& w, Step& s, const LatentKvCache& cache, int64_t layer) {

@@ -44,9 +44,9 @@ std::string StopStringFilter::flush() {
   return out;
 }
 
-Generator::Generator(Deepseek2Model& model, const Tokenizer& tokenizer)
-    : model_(model), tokenizer_(tokenizer), cache_(model.new_cache()),
-      logits_(static_cast<size_t>(model.config().n_vocab)) {}
+Generator::Generator(CausalLm& model, const Tokenizer& tokenizer)
+    : model_(model), tokenizer_(tokenizer), state_(model.new_sequence()),
+      logits_(static_cast<size_t>(model.n_vocab())) {}
 
 bool Generator::is_end_of_generation(int32_t id) const {
   return id == tokenizer_.eos_id();
@@ -55,7 +55,7 @@ bool Generator::is_end_of_generation(int32_t id) const {
 GenerationResult Generator::generate(const GenerationRequest& req, const TextCallback& on_text) {
   using Clock = std::chrono::steady_clock;
   if (req.prompt.empty()) throw Error("the prompt is empty");
-  const int64_t n_ctx = cache_.n_ctx();
+  const int64_t n_ctx = state_->n_ctx();
   if (static_cast<int64_t>(req.prompt.size()) >= n_ctx)
     throw Error("the prompt has " + std::to_string(req.prompt.size()) +
                 " tokens, more than the context of " + std::to_string(n_ctx) + " allows");
@@ -76,7 +76,7 @@ GenerationResult Generator::generate(const GenerationRequest& req, const TextCal
   for (size_t i = 0; i < positions.size(); ++i) positions[i] = static_cast<int32_t>(reuse + i);
   auto t0 = Clock::now();
   cached_tokens_.resize(reuse);  // if forward throws, only the reused part is known good
-  model_.forward({todo, positions, LogitsMode::Last}, cache_, logits_);
+  model_.forward({todo, positions, LogitsMode::Last}, *state_, logits_);
   cached_tokens_.assign(req.prompt.begin(), req.prompt.end());
   result.prefill_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
 
@@ -104,7 +104,7 @@ GenerationResult Generator::generate(const GenerationRequest& req, const TextCal
       result.finish = FinishReason::Length;
       break;
     }
-    model_.forward({std::span<const int32_t>(&id, 1), std::span<const int32_t>(&pos, 1), LogitsMode::Last}, cache_, logits_);
+    model_.forward({std::span<const int32_t>(&id, 1), std::span<const int32_t>(&pos, 1), LogitsMode::Last}, *state_, logits_);
     cached_tokens_.push_back(id);
     ++pos;
   }

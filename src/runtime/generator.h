@@ -5,11 +5,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "model/deepseek2.h"
+#include "model/causal_lm.h"
 #include "runtime/sampler.h"
 #include "tokenizer/tokenizer.h"
 
@@ -39,7 +40,7 @@ using TextCallback = std::function<bool(std::string_view piece)>;
 
 class Generator {
  public:
-  Generator(Deepseek2Model& model, const Tokenizer& tokenizer);
+  Generator(CausalLm& model, const Tokenizer& tokenizer);
 
   // Throws frugal::Error when the prompt is empty or does not fit the context. The cache entries
   // of the longest common prefix with the previous call's tokens are reused (multi-turn chat).
@@ -48,10 +49,10 @@ class Generator {
  private:
   bool is_end_of_generation(int32_t id) const;
 
-  Deepseek2Model& model_;
+  CausalLm& model_;
   const Tokenizer& tokenizer_;
-  LatentKvCache cache_;
-  std::vector<int32_t> cached_tokens_;  // the tokens whose entries cache_ holds, in order
+  std::unique_ptr<SequenceState> state_;
+  std::vector<int32_t> cached_tokens_;  // the tokens whose entries state_ holds, in order
   std::vector<float> logits_;           // [n_vocab]
 };
 

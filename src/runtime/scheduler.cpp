@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <optional>
 
-#include "model/deepseek2.h"
+#include "model/causal_lm.h"
 #include "runtime/generator.h"
 #include "tokenizer/stream_decoder.h"
 #include "tokenizer/tokenizer.h"
@@ -52,23 +52,23 @@ static SequenceEvent finished_event(SequenceEnd end) {
 }
 
 struct Scheduler::Slot {
-  LatentKvCache cache;
+  std::unique_ptr<SequenceState> cache;  // the model's state for this slot
   std::vector<int32_t> cached_tokens;  // the tokens whose entries `cache` holds, in order
   std::unique_ptr<Active> active;      // null when free
   uint64_t last_used = 0;
 };
 
-Scheduler::Scheduler(Deepseek2Model& model, const Tokenizer& tokenizer, SchedulerOptions opt)
+Scheduler::Scheduler(CausalLm& model, const Tokenizer& tokenizer, SchedulerOptions opt)
     : model_(model), tokenizer_(tokenizer), opt_(opt) {
   if (opt_.n_slots < 1) throw Error("--parallel must be at least 1, found " + std::to_string(opt_.n_slots));
   if (opt_.prefill_chunk < 1) throw Error("the prefill chunk must be at least 1 token");
   for (int i = 0; i < opt_.n_slots; ++i) {
     auto s = std::make_unique<Slot>();
-    s->cache = model_.new_cache(opt_.n_ctx);
+    s->cache = model_.new_sequence(opt_.n_ctx);
     slots_.push_back(std::move(s));
   }
-  n_ctx_ = slots_.front()->cache.n_ctx();
-  logits_.resize(static_cast<size_t>(model_.config().n_vocab));
+  n_ctx_ = slots_.front()->cache->n_ctx();
+  logits_.resize(static_cast<size_t>(model_.n_vocab()));
   engine_ = std::thread([this] { engine_loop(); });
 }
 
@@ -88,7 +88,7 @@ std::shared_ptr<SequenceStream> Scheduler::submit(SequenceRequest req) {
     throw Error("the prompt has " + std::to_string(req.prompt.size()) + " tokens; the context holds " +
                 std::to_string(n_ctx_) + " (prompt and generated tokens together)");
   for (int32_t id : req.prompt)
-    if (id < 0 || id >= model_.config().n_vocab) throw Error("token id " + std::to_string(id) + " is out of range");
+    if (id < 0 || id >= model_.n_vocab()) throw Error("token id " + std::to_string(id) + " is out of range");
   auto stream = std::make_shared<SequenceStream>();
   {
     std::lock_guard lk(mu_);
@@ -227,7 +227,7 @@ void Scheduler::advance(Slot& s) {
     std::span<const int32_t> chunk(prompt.data() + a.n_prefilled, n);
     positions.resize(n);
     for (size_t i = 0; i < n; ++i) positions[i] = static_cast<int32_t>(a.n_prefilled + i);
-    model_.forward({chunk, positions, LogitsMode::Last}, s.cache, logits_);
+    model_.forward({chunk, positions, LogitsMode::Last}, *s.cache, logits_);
     s.cached_tokens.insert(s.cached_tokens.end(), chunk.begin(), chunk.end());
     a.n_prefilled += n;
     if (a.n_prefilled < prompt.size()) return;  // more prompt next step
@@ -236,7 +236,7 @@ void Scheduler::advance(Slot& s) {
     const int32_t id = a.generated.back();
     const int32_t pos = static_cast<int32_t>(s.cached_tokens.size());
     model_.forward({std::span<const int32_t>(&id, 1), std::span<const int32_t>(&pos, 1), LogitsMode::Last},
-                   s.cache, logits_);
+                   *s.cache, logits_);
     s.cached_tokens.push_back(id);
   }
   a.has_pending = false;

@@ -1,7 +1,7 @@
 // Continuous batching: an engine thread serves up to n_slots sequences at once. Requests join
 // and leave at step boundaries; each step advances every active sequence by one token, or by
 // one prefill chunk of at most prefill_chunk tokens, so a long prompt never stalls running
-// decodes. Each slot owns a LatentKvCache and keeps it after its sequence ends: a new request
+// decodes. Each slot owns a SequenceState (KV cache) and keeps it after its sequence ends: a new request
 // goes to the free slot whose cached tokens share the longest prefix with its prompt, and that
 // prefix is not computed again (prompt-cache hits).
 //
@@ -27,7 +27,7 @@
 
 namespace frugal {
 
-class Deepseek2Model;
+class CausalLm;
 class Tokenizer;
 
 struct SequenceRequest {
@@ -98,7 +98,7 @@ struct SchedulerStats {
 
 class Scheduler {
  public:
-  Scheduler(Deepseek2Model& model, const Tokenizer& tokenizer, SchedulerOptions opt);
+  Scheduler(CausalLm& model, const Tokenizer& tokenizer, SchedulerOptions opt);
   ~Scheduler();  // cancels everything and joins the engine thread
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
@@ -133,7 +133,7 @@ class Scheduler {
   void finish(Slot& s, SequenceEnd end, const std::string& error = {});
   bool is_end_of_generation(int32_t id) const;
 
-  Deepseek2Model& model_;
+  CausalLm& model_;
   const Tokenizer& tokenizer_;
   SchedulerOptions opt_;
   int64_t n_ctx_ = 0;

@@ -26,9 +26,9 @@ class AddedTokenMatcher {
 
  private:
   int32_t child(int32_t node, uint8_t byte) const;
-  std::vector<int32_t> nodes_{-1};                 // node -> token id ending here, or -1
-  std::unordered_map<uint64_t, int32_t> edges_;    // (node << 8 | byte) -> child node
-  std::array<bool, 256> first_byte_{};             // bytes that can start a token
+  std::vector<int32_t> nodes_{-1};               // node -> token id ending here, or -1
+  std::unordered_map<uint64_t, int32_t> edges_;  // (node << 8 | byte) -> child node
+  std::array<bool, 256> first_byte_{};           // bytes that can start a token
 };
 
 }  // namespace frugal

@@ -23,8 +23,7 @@ inline uint64_t mix(uint64_t k) {  // splitmix64 finaliser
 
 }  // namespace
 
-BpeModel::BpeModel(const VocabData& data,
-                   const TokenIndex& token_to_id) {
+BpeModel::BpeModel(const VocabData& data, const TokenIndex& token_to_id) {
   for (int b = 0; b < 256; ++b) {
     std::string mapped;
     append_utf8(mapped, byte_to_unicode(uint8_t(b)));
@@ -100,11 +99,51 @@ struct LaterCandidate {
 
 }  // namespace
 
+// Short pieces: symbols in a flat array with the rank of each adjacent pair cached; each step
+// scans for the lowest rank (leftmost on ties), merges, and re-ranks the two neighbours. O(n^2),
+// fastest for the few-byte pieces that make up almost all text.
+void BpeModel::encode_short(std::string_view raw, std::vector<int32_t>& out) const {
+  constexpr int32_t kNone = INT32_MAX;
+  const size_t n = raw.size();
+  int32_t ids[kShortPiece];
+  int32_t ranks[kShortPiece];   // ranks[i]: rank of merging ids[i] with ids[i + 1]
+  int32_t merged[kShortPiece];  // merged[i]: the resulting id
+  for (size_t i = 0; i < n; ++i) ids[i] = byte_id_[uint8_t(raw[i])];
+  auto rank_at = [&](size_t i) {
+    if (const Merge* m = find_merge(ids[i], ids[i + 1])) {
+      ranks[i] = m->rank, merged[i] = m->id;
+    } else {
+      ranks[i] = kNone;
+    }
+  };
+  size_t len = n;
+  for (size_t i = 0; i + 1 < len; ++i) rank_at(i);
+  while (len > 1) {
+    size_t best = 0;
+    for (size_t i = 1; i + 1 < len; ++i) {
+      if (ranks[i] < ranks[best]) best = i;
+    }
+    if (ranks[best] == kNone) break;
+    ids[best] = merged[best];
+    for (size_t i = best + 1; i + 1 < len; ++i) {
+      ids[i] = ids[i + 1], ranks[i] = ranks[i + 1], merged[i] = merged[i + 1];
+    }
+    --len;
+    if (best > 0) rank_at(best - 1);
+    if (best + 1 < len) rank_at(best);
+  }
+  out.insert(out.end(), ids, ids + len);
+}
+
 void BpeModel::encode_piece(std::string_view raw, std::vector<int32_t>& out) const {
   const size_t n = raw.size();
   if (n == 0) return;
   if (n == 1) {
     out.push_back(byte_id_[uint8_t(raw[0])]);
+    return;
+  }
+  if (n <= kShortPiece) {
+    encode_short(raw, out);
     return;
   }
   thread_local std::vector<Symbol> syms;

@@ -18,8 +18,7 @@ class BpeModel {
  public:
   // `token_to_id` maps stored token strings to ids. Throws frugal::Error when a byte has no token
   // or a merge names strings that are not tokens.
-  BpeModel(const VocabData& data,
-           const TokenIndex& token_to_id);
+  BpeModel(const VocabData& data, const TokenIndex& token_to_id);
 
   // Appends the ids of `raw` (the piece's UTF-8 bytes, not byte-level-mapped) to `out`.
   void encode_piece(std::string_view raw, std::vector<int32_t>& out) const;
@@ -31,11 +30,14 @@ class BpeModel {
   struct Merge {
     uint64_t key = kEmpty;  // (left id << 32) | right id
     int32_t rank = 0;
-    int32_t id = 0;         // id of the merged token
+    int32_t id = 0;  // id of the merged token
   };
   static constexpr uint64_t kEmpty = ~uint64_t{0};
 
+  static constexpr size_t kShortPiece = 48;  // pieces up to this many bytes use encode_short
+
   const Merge* find_merge(int32_t left, int32_t right) const;
+  void encode_short(std::string_view raw, std::vector<int32_t>& out) const;
   void insert_merge(int32_t left, int32_t right, int32_t rank, int32_t id);
 
   std::array<int32_t, 256> byte_id_{};

@@ -172,8 +172,9 @@ ChatFormat chat_format_for(const Tokenizer& tok, std::string_view override_name)
   const std::string& t = tok.data().chat_template;
   if (t.empty()) throw Error("the model has no chat template; name one (e.g. deepseek-v3)");
   if (auto f = detect_chat_format(t)) return *f;
-  throw Error("the model's chat template is not one Frugal recognises; name one explicitly "
-              "(deepseek-v3, deepseek-r1, deepseek-r1-distill, deepseek-v3.1, deepseek-v2)");
+  throw Error(
+      "the model's chat template is not one Frugal recognises; name one explicitly "
+      "(deepseek-v3, deepseek-r1, deepseek-r1-distill, deepseek-v3.1, deepseek-v2)");
 }
 
 ChatOptions chat_options_for(const Tokenizer& tok) {

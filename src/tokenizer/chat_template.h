@@ -21,15 +21,15 @@ enum class ChatFormat {
 };
 
 struct ChatMessage {
-  std::string role;     // "system", "user" or "assistant"
+  std::string role;  // "system", "user" or "assistant"
   std::string content;
   bool prefix = false;  // V3.1: the assistant message the model continues (opens <think>)
 };
 
 struct ChatOptions {
   bool add_generation_prompt = true;
-  bool thinking = false;   // V3.1 only: start the answer in thinking mode
-  std::string bos_token;   // text of BOS / EOS as the template's bos_token / eos_token
+  bool thinking = false;  // V3.1 only: start the answer in thinking mode
+  std::string bos_token;  // text of BOS / EOS as the template's bos_token / eos_token
   std::string eos_token;
 };
 

@@ -64,8 +64,8 @@ void add_pre_tokenizer(const json& node, std::vector<PreTokenizerSplit>& splits,
   } else if (type == "Digits") {
     // Digits splits on Unicode numeric characters: each alone, or runs joined.
     const bool individual = node.value("individual_digits", false);
-    splits.push_back({R"(\p{N})", individual ? SplitBehavior::Isolated : SplitBehavior::Contiguous,
-                      false});
+    splits.push_back(
+        {R"(\p{N})", individual ? SplitBehavior::Isolated : SplitBehavior::Contiguous, false});
   } else if (type == "ByteLevel") {
     if (node.value("add_prefix_space", false)) {
       throw Error(where + ": ByteLevel add_prefix_space=true is not supported");

@@ -15,7 +15,8 @@ constexpr SplitBehavior kIso = SplitBehavior::Isolated;
 const char* const kDeepSeekV3[] = {
     R"(\p{N}{1,3})",
     "[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+",
-    "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+"
+    "[!\"#$%&'()*+,\\-./"
+    ":;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+"
     "| ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+",
 };
 
@@ -23,8 +24,10 @@ const char* const kDeepSeekV3[] = {
 // trailing whitespace, CJK/Hangul runs, digit runs.
 const char* const kDeepSeekLlm[] = {
     "[\r\n]",
-    "\\s?[A-Za-z\u00b5\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u01ba\u01bc-\u01bf\u01c4-\u0293\u0295-\u02af"
-    "\u0370-\u0373\u0376\u0377\u037b-\u037d\u037f\u0386\u0388-\u038a\u038c\u038e-\u03a1\u03a3-\u03f5"
+    "\\s?[A-Za-z\u00b5\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u01ba\u01bc-\u01bf\u01c4-\u0293\u0295-"
+    "\u02af"
+    "\u0370-\u0373\u0376\u0377\u037b-\u037d\u037f\u0386\u0388-\u038a\u038c\u038e-\u03a1\u03a3-"
+    "\u03f5"
     "\u03f7-\u0481\u048a-\u052f\u0531-\u0556\u10a0-\u10c5\u13a0-\u13f5\u13f8-\u13fd\u1c90-\u1cba"
     "\u1cbd-\u1cbf\u1d00-\u1d2b\u1d6b-\u1d77\u1d79-\u1d9a\u1e00-\u1f15\u1f18-\u1f1d\u1f20-\u1f45"
     "\u1f48-\u1f4d\u1f50-\u1f57\u1f59\u1f5b\u1f5d\u1f5f-\u1f7d\u1f80-\u1fb4\u1fb6-\u1fbc\u1fbe"
@@ -76,10 +79,14 @@ constexpr Kind kind(const char* name, const char* const (&r)[N]) {
 
 // The first entry of a name group is what pre_tokenizer_name_of reports.
 const std::array<Kind, 9> kKinds = {
-    kind("deepseek-v3", kDeepSeekV3),     kind("deepseek-llm", kDeepSeekLlm),
-    kind("deepseek-coder", kDeepSeekCoder), kind("qwen2", kQwen2),
-    kind("deepseek-r1-qwen", kQwen2),     kind("llama-bpe", kLlama3),
-    kind("llama3", kLlama3),              kind("gpt2", kGpt2),
+    kind("deepseek-v3", kDeepSeekV3),
+    kind("deepseek-llm", kDeepSeekLlm),
+    kind("deepseek-coder", kDeepSeekCoder),
+    kind("qwen2", kQwen2),
+    kind("deepseek-r1-qwen", kQwen2),
+    kind("llama-bpe", kLlama3),
+    kind("llama3", kLlama3),
+    kind("gpt2", kGpt2),
     kind("default", kGpt2),
 };
 

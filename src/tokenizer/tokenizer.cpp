@@ -12,10 +12,11 @@ namespace frugal {
 
 // Piece bytes -> ids. Bounded: cleared when full, so memory stays small on adversarial input.
 struct Tokenizer::PieceCache {
-  static constexpr size_t kMaxEntries = 1 << 17;
-  static constexpr size_t kMaxPieceBytes = 256;
+  static constexpr size_t kMaxBytes = 64u << 20;  // cleared when its contents pass this
+  static constexpr size_t kMaxPieceBytes = 64u << 10;
   std::mutex mu;
   std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> map;
+  size_t n_bytes = 0;  // keys + ids + per-entry overhead
 };
 
 namespace {
@@ -39,8 +40,7 @@ void validate(const VocabData& d) {
 
 }  // namespace
 
-Tokenizer::Tokenizer(VocabData data)
-    : data_(std::move(data)), pre_((validate(data_), data_.pre)) {
+Tokenizer::Tokenizer(VocabData data) : data_(std::move(data)), pre_((validate(data_), data_.pre)) {
   token_to_id_.reserve(data_.tokens.size());
   token_bytes_.resize(data_.tokens.size());
   for (int32_t id = 0; id < data_.n_tokens(); ++id) {
@@ -63,9 +63,13 @@ Tokenizer::~Tokenizer() = default;
 Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
 Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 
-Tokenizer Tokenizer::from_hf(const std::string& path) { return Tokenizer(load_hf_vocab(path)); }
+Tokenizer Tokenizer::from_hf(const std::string& path) {
+  return Tokenizer(load_hf_vocab(path));
+}
 
-Tokenizer Tokenizer::from_gguf(const GgufFile& gguf) { return Tokenizer(load_gguf_vocab(gguf)); }
+Tokenizer Tokenizer::from_gguf(const GgufFile& gguf) {
+  return Tokenizer(load_gguf_vocab(gguf));
+}
 
 Tokenizer Tokenizer::from_path(const std::string& path) {
   if (path.size() >= 5 && path.compare(path.size() - 5, 5, ".gguf") == 0) {
@@ -100,9 +104,13 @@ void Tokenizer::encode_piece(std::string_view piece, std::vector<int32_t>& out) 
   }
   const size_t start = out.size();
   bpe_->encode_piece(piece, out);
+  const size_t n_ids = out.size() - start;
   std::lock_guard lock(cache_->mu);
-  if (cache_->map.size() >= PieceCache::kMaxEntries) cache_->map.clear();
-  cache_->map.emplace(std::string(piece), std::vector<int32_t>(out.begin() + start, out.end()));
+  if (cache_->n_bytes > PieceCache::kMaxBytes) cache_->map.clear(), cache_->n_bytes = 0;
+  if (cache_->map.emplace(std::string(piece), std::vector<int32_t>(out.begin() + start, out.end()))
+          .second) {
+    cache_->n_bytes += piece.size() + n_ids * sizeof(int32_t) + 96;
+  }
 }
 
 void Tokenizer::encode_plain(std::string_view text, std::vector<int32_t>& out) const {

@@ -74,7 +74,7 @@ class Tokenizer {
   void encode_piece(std::string_view piece, std::vector<int32_t>& out) const;
 
   VocabData data_;
-  TokenIndex token_to_id_;  // views into data_.tokens
+  TokenIndex token_to_id_;                // views into data_.tokens
   std::vector<std::string> token_bytes_;  // by id
   PreTokenizer pre_;
   std::unique_ptr<BpeModel> bpe_;

@@ -112,7 +112,9 @@ const ByteTable& byte_table() {
 
 }  // namespace
 
-char32_t byte_to_unicode(uint8_t b) { return byte_table().to_cp[b]; }
+char32_t byte_to_unicode(uint8_t b) {
+  return byte_table().to_cp[b];
+}
 
 int unicode_to_byte(char32_t cp) {
   const auto& inv = byte_table().from_cp;

@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <functional>
 #include <string>
-#include <unordered_map>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -15,7 +15,7 @@ namespace frugal {
 // Per-token kind, numbered as GGUF's tokenizer.ggml.token_type.
 enum class TokenType : int32_t {
   Undefined = 0,
-  Normal = 1,       // byte-level-mapped BPE token
+  Normal = 1,  // byte-level-mapped BPE token
   Unknown = 2,
   Control = 3,      // added token with special=true (BOS, EOS, ...)
   UserDefined = 4,  // added token with special=false (<｜User｜>, <think>, ...)

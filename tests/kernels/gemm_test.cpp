@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/cpu_features.h"
+#include "core/half.h"
 #include "format/quant.h"
 #include "kernels/gemm.h"
 #include "kernels/kernels.h"

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "core/error.h"
 #include "format/gguf.h"
 #include "model/deepseek2_synth.h"
 #include "oracle_util.h"

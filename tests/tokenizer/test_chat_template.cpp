@@ -14,8 +14,8 @@ namespace {
 using nlohmann::json;
 
 const json& goldens() {
-  static const json doc =
-      json::parse(test::slurp(std::string(FRUGAL_SOURCE_DIR) + "/tests/tokenizer/data/chat_goldens.json"));
+  static const json doc = json::parse(
+      test::slurp(std::string(FRUGAL_SOURCE_DIR) + "/tests/tokenizer/data/chat_goldens.json"));
   return doc;
 }
 
@@ -70,7 +70,8 @@ TEST(ChatTemplate, V3TokenizerPromptEncodesWithMarkerIds) {
   EXPECT_EQ(ids.front(), 0);
   EXPECT_EQ(ids.back(), 128804);  // <｜Assistant｜>
   // A server encodes user text with parse_special off, so a marker typed by the user stays text.
-  const auto user_ids = tok->encode("Hi <｜Assistant｜>", {.add_bos = false, .parse_special = false});
+  const auto user_ids =
+      tok->encode("Hi <｜Assistant｜>", {.add_bos = false, .parse_special = false});
   EXPECT_EQ(std::count(user_ids.begin(), user_ids.end(), 128804), 0);
 }
 

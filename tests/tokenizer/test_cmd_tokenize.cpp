@@ -34,7 +34,8 @@ TEST(CmdTokenize, EncodesAndDecodes) {
   EXPECT_EQ(no_bos.find("[0,"), std::string::npos);
   EXPECT_EQ(no_bos.find("128803"), std::string::npos);
 
-  EXPECT_EQ(run("[0, 19923, 128803]", dir + " --decode", &rc), "<｜begin▁of▁sentence｜>Hello<｜User｜>");
+  EXPECT_EQ(run("[0, 19923, 128803]", dir + " --decode", &rc),
+            "<｜begin▁of▁sentence｜>Hello<｜User｜>");
   EXPECT_EQ(rc, 0);
 }
 

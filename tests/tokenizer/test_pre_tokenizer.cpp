@@ -38,6 +38,12 @@ TEST(PreTokenizer, Llama3AndQwen2Digits) {
             (Strings{"1", "2", "3", " DON", "'T"}));
 }
 
+TEST(PreTokenizer, DeepSeekLlmPieces) {
+  const auto v2 = pre_tokenizer_by_name("deepseek-llm");
+  EXPECT_EQ(pieces(v2, "Hello world 123\n"), (Strings{"Hello", " world", " ", "123", "\n"}));
+  EXPECT_EQ(pieces(v2, "Ελλάδα, 한국어!  "), (Strings{"Ελλάδα", ",", " ", "한국어", "!", "  "}));
+}
+
 TEST(PreTokenizer, WhitespaceIsUnicodeWhiteSpace) {
   // \s follows Unicode White_Space: NEL and NBSP are spaces, U+180E and U+200B are not.
   const std::string p = to_pcre2_pattern(R"(\s+|[\s\d]|\S)");
@@ -51,7 +57,8 @@ TEST(PreTokenizer, SplitBehaviours) {
   auto spec = [](SplitBehavior b, bool invert = false) {
     return PreTokenizerSpec{"", {{"-", b, invert}}};
   };
-  EXPECT_EQ(pieces(spec(SplitBehavior::Isolated), "a-b--c"), (Strings{"a", "-", "b", "-", "-", "c"}));
+  EXPECT_EQ(pieces(spec(SplitBehavior::Isolated), "a-b--c"),
+            (Strings{"a", "-", "b", "-", "-", "c"}));
   EXPECT_EQ(pieces(spec(SplitBehavior::Removed), "a-b--c"), (Strings{"a", "b", "c"}));
   EXPECT_EQ(pieces(spec(SplitBehavior::Contiguous), "a-b--c"), (Strings{"a", "-", "b", "--", "c"}));
   EXPECT_EQ(pieces(spec(SplitBehavior::MergedWithPrevious), "a-b-c"), (Strings{"a-", "b-", "c"}));
@@ -71,20 +78,21 @@ std::string tiny_tokenizer_json(const std::string& merges, const std::string& pr
   }
   vocab += "\"ab\": 256, \"abc\": 257, \"\\u0120x\": 258";
   return R"({"version": "1.0", "added_tokens": [{"id": 260, "content": "<eot>", "special": true}],
-             "normalizer": null, "pre_tokenizer": )" + pre +
-         R"(, "model": {"type": "BPE", "vocab": {)" + vocab + R"(}, "merges": )" + merges + "}}";
+             "normalizer": null, "pre_tokenizer": )" +
+         pre + R"(, "model": {"type": "BPE", "vocab": {)" + vocab + R"(}, "merges": )" + merges +
+         "}}";
 }
 
 TEST(HfLoader, ParsesBothMergeEncodingsAndDigits) {
   const std::string pre = R"({"type": "Sequence", "pretokenizers": [
       {"type": "Digits", "individual_digits": true},
       {"type": "ByteLevel", "add_prefix_space": false, "use_regex": false}]})";
-  for (const std::string merges : {R"(["a b", "ab c", "\u0120 x"])", R"([["a","b"],["ab","c"],["Ġ","x"]])"}) {
+  for (const std::string merges :
+       {R"(["a b", "ab c", "\u0120 x"])", R"([["a","b"],["ab","c"],["Ġ","x"]])"}) {
     const Tokenizer tok(parse_hf_vocab(tiny_tokenizer_json(merges, pre), "", "tiny"));
     EXPECT_EQ(tok.n_tokens(), 261);
     EXPECT_EQ(tok.token_text(259), "[PAD259]");
-    EXPECT_EQ(tok.encode("abc x12<eot>"),
-              (std::vector<int32_t>{257, 258, '1', '2', 260}));
+    EXPECT_EQ(tok.encode("abc x12<eot>"), (std::vector<int32_t>{257, 258, '1', '2', 260}));
     EXPECT_EQ(tok.data().pre.splits.size(), 1u);
   }
 }
@@ -96,7 +104,8 @@ TEST(HfLoader, RejectsWhatItCannotRun) {
   EXPECT_THROW(parse_hf_vocab("{\"model\": {\"vocab\": {\"a\": 0}", "", "t"), Error);
   EXPECT_THROW(parse_hf_vocab("[]", "", "t"), Error);
   // A merge naming a missing token fails when the tokenizer is built.
-  EXPECT_THROW(Tokenizer(parse_hf_vocab(tiny_tokenizer_json(R"(["q z"])", "null"), "", "t")), Error);
+  EXPECT_THROW(Tokenizer(parse_hf_vocab(tiny_tokenizer_json(R"(["q z"])", "null"), "", "t")),
+               Error);
   // tokenizer_config.json: bos/eos by content, add_bos_token, template list.
   const VocabData d = parse_hf_vocab(
       tiny_tokenizer_json(merges, "null"),

@@ -15,23 +15,41 @@ namespace {
 // Random valid UTF-8 biased toward the interesting classes: ASCII letters/digits/punctuation,
 // whitespace incl. CR/LF/NBSP, Latin-1, CJK, kana, combining marks, emoji, marker fragments.
 std::string random_utf8(std::mt19937& rng, size_t n_chars) {
-  static const char32_t kPicks[] = {' ',    '\n',   '\r',    '\t',    0xA0,   0x3000, 0x2028,
-                                    0x85,   '<',    '>',     '|',     0xFF5C, 0x2581, '\'',
-                                    0x301,  0x4E2D, 0x3042,  0x30A2,  0xAC00, 0x1F600, 0x1F3FD,
-                                    0x200D, 0x0663, 0x09E8,  0xFEFF,  0x180E, '.',    '_'};
+  static const char32_t kPicks[] = {' ',    '\n',   '\r',   '\t',   0xA0,   0x3000,  0x2028,
+                                    0x85,   '<',    '>',    '|',    0xFF5C, 0x2581,  '\'',
+                                    0x301,  0x4E2D, 0x3042, 0x30A2, 0xAC00, 0x1F600, 0x1F3FD,
+                                    0x200D, 0x0663, 0x09E8, 0xFEFF, 0x180E, '.',     '_'};
   std::uniform_int_distribution<int> kind(0, 9);
   std::string s;
   for (size_t i = 0; i < n_chars; ++i) {
     char32_t cp;
     switch (kind(rng)) {
-      case 0: case 1: case 2: cp = U'a' + rng() % 26; break;
-      case 3: cp = U'0' + rng() % 10; break;
-      case 4: cp = 0x21 + rng() % 0x5E; break;
-      case 5: cp = kPicks[rng() % std::size(kPicks)]; break;
-      case 6: cp = 0x80 + rng() % 0x780; break;
-      case 7: cp = 0x800 + rng() % 0xD000; break;   // below the surrogates
-      case 8: cp = 0xE000 + rng() % 0x1F00; break;
-      default: cp = 0x10000 + rng() % 0x20000; break;
+      case 0:
+      case 1:
+      case 2:
+        cp = U'a' + rng() % 26;
+        break;
+      case 3:
+        cp = U'0' + rng() % 10;
+        break;
+      case 4:
+        cp = 0x21 + rng() % 0x5E;
+        break;
+      case 5:
+        cp = kPicks[rng() % std::size(kPicks)];
+        break;
+      case 6:
+        cp = 0x80 + rng() % 0x780;
+        break;
+      case 7:
+        cp = 0x800 + rng() % 0xD000;
+        break;  // below the surrogates
+      case 8:
+        cp = 0xE000 + rng() % 0x1F00;
+        break;
+      default:
+        cp = 0x10000 + rng() % 0x20000;
+        break;
     }
     append_utf8(s, cp);
   }
@@ -80,7 +98,10 @@ TEST(Utf8, StepFollowsTable3_7) {
   EXPECT_FALSE(is_valid_utf8("\xE4\xB8"));          // truncated
   // One U+FFFD per maximal ill-formed subpart (Unicode §3.9 example).
   EXPECT_EQ(repair_utf8("\x61\xF1\x80\x80\xE1\x80\xC2\x62\x80\x63\x80\xBF\x64"),
-            "a\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD" "b\xEF\xBF\xBD" "c\xEF\xBF\xBD\xEF\xBF\xBD" "d");
+            "a\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"
+            "b\xEF\xBF\xBD"
+            "c\xEF\xBF\xBD\xEF\xBF\xBD"
+            "d");
 }
 
 TEST(Utf8, ByteLevelTableIsABijection) {
@@ -104,8 +125,12 @@ TEST(StreamDecoder, HoldsBackSplitCharacters) {
   EXPECT_EQ(d.push("\xAD!"), "\xE4\xB8\xAD!");
   EXPECT_EQ(d.push("\xF0\x9F"), "");
   EXPECT_EQ(d.flush(), "\xEF\xBF\xBD");
-  EXPECT_EQ(d.push("\xFF" "x"), "\xEF\xBF\xBDx");
-  EXPECT_EQ(d.push("\xE4" "x"), "\xEF\xBF\xBDx");  // a start byte followed by a non-continuation
+  EXPECT_EQ(d.push("\xFF"
+                   "x"),
+            "\xEF\xBF\xBDx");
+  EXPECT_EQ(d.push("\xE4"
+                   "x"),
+            "\xEF\xBF\xBDx");  // a start byte followed by a non-continuation
 }
 
 TEST(StreamDecoder, NeverEmitsInvalidUtf8OnRandomChunks) {
@@ -130,9 +155,9 @@ TEST(StreamDecoder, NeverEmitsInvalidUtf8OnRandomChunks) {
 
 TEST(StreamDecoder, TokenStreamReassemblesText) {
   FRUGAL_REQUIRE_V3_TOKENIZER(tok);
-  const std::string text = test::slurp(test::shared_data_dir() + "/tokenizer/corpus/zh_ja_ko.txt") +
-                           test::slurp(test::shared_data_dir() +
-                                       "/tokenizer/corpus/emoji_symbols.txt");
+  const std::string text =
+      test::slurp(test::shared_data_dir() + "/tokenizer/corpus/zh_ja_ko.txt") +
+      test::slurp(test::shared_data_dir() + "/tokenizer/corpus/emoji_symbols.txt");
   const auto ids = tok->encode(text);  // BOS first: a control token, skipped
   TokenStreamDecoder d(*tok);
   std::string out;

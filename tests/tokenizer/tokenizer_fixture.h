@@ -8,8 +8,8 @@
 #include <sstream>
 #include <string>
 
-#include "test_util.h"
 #include "core/error.h"
+#include "test_util.h"
 #include "tokenizer/tokenizer.h"
 
 namespace frugal::test {
@@ -40,7 +40,8 @@ inline std::string slurp(const std::string& path) {
 
 }  // namespace frugal::test
 
-#define FRUGAL_REQUIRE_V3_TOKENIZER(tok)                                                     \
-  const ::frugal::Tokenizer* tok = ::frugal::test::v3_tokenizer();                          \
-  if (tok == nullptr) GTEST_SKIP() << "../shared/data/tokenizer/deepseek-v3/tokenizer.json " \
-                                      "is absent: DeepSeek-V3 tokenizer not available"
+#define FRUGAL_REQUIRE_V3_TOKENIZER(tok)                                 \
+  const ::frugal::Tokenizer* tok = ::frugal::test::v3_tokenizer();       \
+  if (tok == nullptr)                                                    \
+  GTEST_SKIP() << "../shared/data/tokenizer/deepseek-v3/tokenizer.json " \
+                  "is absent: DeepSeek-V3 tokenizer not available"

@@ -15,6 +15,8 @@ namespace frugal::kern {
 namespace {
 
 #define FRUGAL_INLINE inline __attribute__((always_inline))
+// Tile loops have compile-time trip counts; unrolled, their arrays live in registers.
+#define FRUGAL_UNROLL _Pragma("GCC unroll 16")
 
 FRUGAL_INLINE __m512i load512(const void* p) { return _mm512_loadu_si512(p); }
 FRUGAL_INLINE __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
@@ -106,7 +108,9 @@ void gemm_tiled(const GemmArgs& a) {
 
 template <int R, int T>
 FRUGAL_INLINE void store_tile(const GemmArgs& a, int64_t r0, int64_t t0, __m512 (&acc)[R][T]) {
+  FRUGAL_UNROLL
   for (int t = 0; t < T; ++t)
+    FRUGAL_UNROLL
     for (int r = 0; r < R; ++r) a.y[(t0 + t) * a.y_stride + r0 + r] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
@@ -173,13 +177,16 @@ struct LegacyTile {
     static FRUGAL_INLINE void step(const GemmArgs& a, int64_t r0, int64_t t0, int64_t b, bool pair,
                                    __m512 (&acc)[R][T]) {
       typename Block::Decoded w[R];
+      FRUGAL_UNROLL
       for (int r = 0; r < R; ++r) w[r] = Block::decode(a.w + (r0 + r) * a.w_stride + b * Block::kBytes, pair);
       const ActQ8_0Layout l = act_q8_0_layout(a.n_cols);
+      FRUGAL_UNROLL
       for (int t = 0; t < T; ++t) {
         const uint8_t* xa = a.x + (t0 + t) * a.x_stride;
         const __m512i x = load512(xa + l.qs_offset() + b * 32);
         const __m512i ns = load512(xa + l.nsum4_offset() + b * 32);
         const __m512 xd = _mm512_loadu_ps(xa + l.d8_offset() + b * 32);
+        FRUGAL_UNROLL
         for (int r = 0; r < R; ++r) {
           const __m512 s = _mm512_cvtepi32_ps(Block::dot(w[r], x, ns));
           acc[r][t] = _mm512_fmadd_ps(s, _mm512_mul_ps(w[r].d, xd), acc[r][t]);
@@ -188,7 +195,9 @@ struct LegacyTile {
     }
     static void run(const GemmArgs& a, int64_t r0, int64_t t0) {
       __m512 acc[R][T];
+      FRUGAL_UNROLL
       for (auto& row : acc)
+        FRUGAL_UNROLL
         for (auto& v : row) v = _mm512_setzero_ps();
       const int64_t nb = a.n_cols / 32;
       int64_t b = 0;
@@ -237,7 +246,9 @@ template <int R, int T>
 struct Q4KTile : Q4KTileBase {
   static void run(const GemmArgs& a, int64_t r0, int64_t t0) {
     __m512 acc[R][T];
+    FRUGAL_UNROLL
     for (auto& row : acc)
+      FRUGAL_UNROLL
       for (auto& v : row) v = _mm512_setzero_ps();
     const __m512i sc_idx[4] = {lane_index(0, 16), lane_index(2, 16), lane_index(4, 16), lane_index(6, 16)};
     // mins per pair of bsums: lanes 2j, 2j+1 -> min j (int16 lanes 8 + j of the scales vector)
@@ -250,6 +261,7 @@ struct Q4KTile : Q4KTileBase {
       __m256i msum[R][T];
       __m512 dd[R], dm[R];
       __m256i mins[R];
+      FRUGAL_UNROLL
       for (int r = 0; r < R; ++r) {
         const uint8_t* blk = a.w + (r0 + r) * a.w_stride + b * 144;
         uint16_t h[2];
@@ -259,26 +271,32 @@ struct Q4KTile : Q4KTileBase {
         dm[r] = _mm512_broadcastss_ps(_mm_movehdup_ps(f));
         const __m256i sm = scales_mins(blk + 4);
         mins[r] = _mm256_permutexvar_epi16(mn_idx, sm);
+        FRUGAL_UNROLL
         for (int t = 0; t < T; ++t) isum[r][t] = _mm512_setzero_si512();
+        FRUGAL_UNROLL
         for (int c = 0; c < 4; ++c) {
           const __m256i raw = load256(blk + 16 + 32 * c);
           const __m512i q = _mm512_and_si512(
               _mm512_srlv_epi64(_mm512_inserti64x4(_mm512_castsi256_si512(raw), raw, 1), shifts), mask4);
           const __m512i sc = spread16(sm, sc_idx[c]);
+          FRUGAL_UNROLL
           for (int t = 0; t < T; ++t) {
             const auto* x = reinterpret_cast<const ActQ8K*>(a.x + (t0 + t) * a.x_stride) + b;
             const __m512i p = _mm512_maddubs_epi16(q, load512(x->qs + 64 * c));
             isum[r][t] = _mm512_dpwssd_epi32(isum[r][t], p, sc);
           }
         }
+        FRUGAL_UNROLL
         for (int t = 0; t < T; ++t) {
           const auto* x = reinterpret_cast<const ActQ8K*>(a.x + (t0 + t) * a.x_stride) + b;
           msum[r][t] = _mm256_madd_epi16(load256(x->bsums), mins[r]);
         }
       }
+      FRUGAL_UNROLL
       for (int t = 0; t < T; ++t) {
         const auto* x = reinterpret_cast<const ActQ8K*>(a.x + (t0 + t) * a.x_stride) + b;
         const __m512 xd = _mm512_set1_ps(x->d);
+        FRUGAL_UNROLL
         for (int r = 0; r < R; ++r) {
           acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][t]), _mm512_mul_ps(dd[r], xd), acc[r][t]);
           const __m512 m = _mm512_zextps256_ps512(_mm256_cvtepi32_ps(msum[r][t]));
@@ -295,7 +313,9 @@ template <int R, int T>
 struct Q6KTile {
   static void run(const GemmArgs& a, int64_t r0, int64_t t0) {
     __m512 acc[R][T];
+    FRUGAL_UNROLL
     for (auto& row : acc)
+      FRUGAL_UNROLL
       for (auto& v : row) v = _mm512_setzero_ps();
     // scale lanes for the four 64-element groups (h, part): sub-blocks 8h + 4 part + i / 8
     const __m512i sc_idx[4] = {lane_index(0, 8), lane_index(4, 8), lane_index(8, 8), lane_index(12, 8)};
@@ -304,6 +324,7 @@ struct Q6KTile {
     const __m512i mask4 = _mm512_set1_epi8(0x0F), mask2 = _mm512_set1_epi8(0x03);
     const int64_t nsb = a.n_cols / 256;
     for (int64_t b = 0; b < nsb; ++b) {
+      FRUGAL_UNROLL
       for (int r = 0; r < R; ++r) {
         const uint8_t* blk = a.w + (r0 + r) * a.w_stride + b * 210;
         const __m256i sc16 = _mm256_cvtepi8_epi16(load128(blk + 192));
@@ -311,6 +332,7 @@ struct Q6KTile {
         std::memcpy(&dh, blk + 208, 2);
         const __m512 dw = _mm512_broadcastss_ps(_mm_cvtph_ps(_mm_set1_epi16(static_cast<short>(dh))));
         __m512i isum[T];
+        FRUGAL_UNROLL
         for (int t = 0; t < T; ++t) {
           // -32 * sum_k sc_k * bsum_k, folded into the integer sum up front.
           const auto* x = reinterpret_cast<const ActQ8K*>(a.x + (t0 + t) * a.x_stride) + b;
@@ -318,6 +340,7 @@ struct Q6KTile {
           isum[t] = _mm512_castsi256_si512(_mm256_sub_epi32(_mm256_setzero_si256(), corr));
           isum[t] = _mm512_inserti64x4(isum[t], _mm256_setzero_si256(), 1);
         }
+        FRUGAL_UNROLL
         for (int h = 0; h < 2; ++h) {
           const __m512i ql = load512(blk + 64 * h);
           const __m256i qh = load256(blk + 128 + 32 * h);
@@ -328,12 +351,14 @@ struct Q6KTile {
           const __m512i qb = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), mask4), hi_b);
           const __m512i sca = spread16(sc16, sc_idx[2 * h]);
           const __m512i scb = spread16(sc16, sc_idx[2 * h + 1]);
+          FRUGAL_UNROLL
           for (int t = 0; t < T; ++t) {
             const auto* x = reinterpret_cast<const ActQ8K*>(a.x + (t0 + t) * a.x_stride) + b;
             isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_maddubs_epi16(qa, load512(x->qs + 128 * h)), sca);
             isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_maddubs_epi16(qb, load512(x->qs + 128 * h + 64)), scb);
           }
         }
+        FRUGAL_UNROLL
         for (int t = 0; t < T; ++t) {
           const auto* x = reinterpret_cast<const ActQ8K*>(a.x + (t0 + t) * a.x_stride) + b;
           acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(dw, _mm512_set1_ps(x->d)), acc[r][t]);
@@ -374,19 +399,24 @@ struct FloatTile {
     static FRUGAL_INLINE void step(const GemmArgs& a, int64_t r0, int64_t t0, int64_t c, __mmask16 m, bool full,
                                    __m512 (&acc)[R][T]) {
       __m512 w[R];
+      FRUGAL_UNROLL
       for (int r = 0; r < R; ++r) {
         const uint8_t* p = a.w + (r0 + r) * a.w_stride + c * Load::kBytes;
         w[r] = full ? Load::load(p) : Load::load_masked(p, m);
       }
+      FRUGAL_UNROLL
       for (int t = 0; t < T; ++t) {
         const float* xp = reinterpret_cast<const float*>(a.x + (t0 + t) * a.x_stride) + c;
         const __m512 x = full ? _mm512_loadu_ps(xp) : _mm512_maskz_loadu_ps(m, xp);
+        FRUGAL_UNROLL
         for (int r = 0; r < R; ++r) acc[r][t] = _mm512_fmadd_ps(w[r], x, acc[r][t]);
       }
     }
     static void run(const GemmArgs& a, int64_t r0, int64_t t0) {
       __m512 acc[R][T];
+      FRUGAL_UNROLL
       for (auto& row : acc)
+        FRUGAL_UNROLL
         for (auto& v : row) v = _mm512_setzero_ps();
       int64_t c = 0;
       for (; c + 16 <= a.n_cols; c += 16) step(a, r0, t0, c, 0xFFFF, true, acc);
@@ -403,6 +433,18 @@ using F16Tile = FloatTile<F16Load>::Tile<R, T>;
 template <int R, int T>
 using BF16Tile = FloatTile<BF16Load>::Tile<R, T>;
 
+// 256 bytes per step into four independent accumulators.
+uint64_t stream_read(const uint8_t* p, size_t n) {
+  __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+  for (size_t i = 0; i < n; i += 256) {
+    a0 = _mm512_add_epi64(a0, _mm512_load_si512(p + i));
+    a1 = _mm512_add_epi64(a1, _mm512_load_si512(p + i + 64));
+    a2 = _mm512_add_epi64(a2, _mm512_load_si512(p + i + 128));
+    a3 = _mm512_add_epi64(a3, _mm512_load_si512(p + i + 192));
+  }
+  return static_cast<uint64_t>(_mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(a0, a1), _mm512_add_epi64(a2, a3))));
+}
+
 constexpr KernelTable kAvx512Table = {
     "avx512",
     quantize_act_q8_0,
@@ -414,6 +456,7 @@ constexpr KernelTable kAvx512Table = {
     gemm_tiled<4, Q4_0Tile>,
     gemm_tiled<2, Q4KTile>,
     gemm_tiled<2, Q6KTile>,
+    stream_read,
 };
 
 }  // namespace

@@ -177,6 +177,17 @@ void gemm(const GemmArgs& a) {
       a.y[t * a.y_stride + r] = Dot(a.w + r * a.w_stride, a.x + t * a.x_stride, a.n_cols);
 }
 
+uint64_t stream_read(const uint8_t* p, size_t n) {
+  uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  for (size_t i = 0; i < n; i += 32) {
+    s0 += load_le<uint64_t>(p + i);
+    s1 ^= load_le<uint64_t>(p + i + 8);
+    s2 += load_le<uint64_t>(p + i + 16);
+    s3 ^= load_le<uint64_t>(p + i + 24);
+  }
+  return s0 + s1 + s2 + s3;
+}
+
 constexpr KernelTable kRefTable = {
     "ref",
     quantize_act_q8_0,
@@ -188,6 +199,7 @@ constexpr KernelTable kRefTable = {
     gemm<dot_q4_0>,
     gemm<dot_q4_k>,
     gemm<dot_q6_k>,
+    stream_read,
 };
 
 }  // namespace

@@ -1,0 +1,151 @@
+// Kernel benchmarks through the model's entry point matmul() (activation quantization, threading
+// and the dispatched kernel included):
+//   BM_Matvec/<type>/<threads>: one token against a weight of ~256 MiB (far larger than L3);
+//     bytes_per_second = weight bytes streamed (compare with `frugal bench --memory`).
+//   BM_MatvecHot/<type>: the same on a weight that fits in L2, one thread (compute ceiling).
+//   BM_Matmul/<type>/<threads>: 64 tokens against a 4096 x 4096 weight; FLOP/s counter = 2 n k m / s.
+//   BM_Quantize*: activation quantization alone.
+#include <benchmark/benchmark.h>
+
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "core/half.h"
+#include "format/quant.h"
+#include "kernels/gemm.h"
+#include "kernels/kernels.h"
+
+namespace frugal {
+namespace {
+
+const GgmlType kTypes[] = {GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K,
+                           GgmlType::BF16, GgmlType::F16,  GgmlType::F32,  GgmlType::Q5_K};
+
+std::vector<float> random_floats(int64_t n, uint32_t seed, float scale) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& f : v) f = d(rng);
+  return v;
+}
+
+// rows x cols weight of `type`: 64 genuinely quantized rows repeated (content does not change the
+// speed; quantizing hundreds of MiB would dominate the run).
+struct BenchWeight {
+  std::vector<uint8_t> bytes;
+  WeightMatrix w;
+};
+BenchWeight make_weight(GgmlType type, int64_t rows, int64_t cols) {
+  BenchWeight b;
+  const size_t rb = row_bytes(type, cols);
+  b.bytes.resize(rb * static_cast<size_t>(rows));
+  const auto src = random_floats(64 * cols, 7, 0.05f);
+  for (int64_t r = 0; r < std::min<int64_t>(64, rows); ++r) {
+    uint8_t* dst = b.bytes.data() + r * rb;
+    const float* s = src.data() + r * cols;
+    if (type == GgmlType::F32) {
+      std::memcpy(dst, s, rb);
+    } else if (type == GgmlType::F16 || type == GgmlType::BF16) {
+      for (int64_t c = 0; c < cols; ++c) {
+        const uint16_t h = type == GgmlType::F16 ? f32_to_f16(s[c]) : f32_to_bf16(s[c]);
+        std::memcpy(dst + 2 * c, &h, 2);
+      }
+    } else {
+      quantize_row(type, s, dst, cols);
+    }
+  }
+  for (int64_t r = 64; r < rows; ++r) std::memcpy(b.bytes.data() + r * rb, b.bytes.data() + (r % 64) * rb, rb);
+  b.w = make_weight_matrix(type, rows, cols, b.bytes.data());
+  return b;
+}
+
+void BM_Matvec(benchmark::State& state) {
+  const GgmlType type = kTypes[state.range(0)];
+  set_kernel_threads(static_cast<int>(state.range(1)));
+  const int64_t cols = 4096;
+  const int64_t rows = (int64_t{256} << 20) / static_cast<int64_t>(row_bytes(type, cols)) / 64 * 64;
+  const BenchWeight bw = make_weight(type, rows, cols);
+  const auto x = random_floats(cols, 3, 1.0f);
+  std::vector<float> y(static_cast<size_t>(rows));
+  for (auto _ : state) {
+    matmul(bw.w, x.data(), 1, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetLabel(std::string(type_name(type)) + " " + kern::active_kernel_table().name +
+                 (kern::find_kernel(kern::active_kernel_table(), type).gemm ? "" : " (reference)"));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(bw.bytes.size()));
+}
+
+// The kernel's compute ceiling: a ~512 KiB weight that stays in L2, one thread.
+void BM_MatvecHot(benchmark::State& state) {
+  const GgmlType type = kTypes[state.range(0)];
+  set_kernel_threads(1);
+  const int64_t cols = 4096;
+  const int64_t rows = std::max<int64_t>(4, (int64_t{512} << 10) / static_cast<int64_t>(row_bytes(type, cols)) / 4 * 4);
+  const BenchWeight bw = make_weight(type, rows, cols);
+  const auto x = random_floats(cols, 3, 1.0f);
+  std::vector<float> y(static_cast<size_t>(rows));
+  for (auto _ : state) {
+    matmul(bw.w, x.data(), 1, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetLabel(std::string(type_name(type)) + " " + kern::active_kernel_table().name);
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(bw.bytes.size()));
+}
+
+void BM_Matmul(benchmark::State& state) {
+  const GgmlType type = kTypes[state.range(0)];
+  set_kernel_threads(static_cast<int>(state.range(1)));
+  const int64_t rows = 4096, cols = 4096, n_tok = 64;
+  const BenchWeight bw = make_weight(type, rows, cols);
+  const auto x = random_floats(n_tok * cols, 3, 1.0f);
+  std::vector<float> y(static_cast<size_t>(rows * n_tok));
+  for (auto _ : state) {
+    matmul(bw.w, x.data(), n_tok, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetLabel(std::string(type_name(type)) + " " + kern::active_kernel_table().name);
+  state.counters["FLOP/s"] = benchmark::Counter(2.0 * rows * cols * n_tok * static_cast<double>(state.iterations()),
+                                                benchmark::Counter::kIsRate);
+}
+
+void BM_QuantizeQ8_0(benchmark::State& state) {
+  const int64_t n = 4096;
+  const auto x = random_floats(n, 1, 1.0f);
+  std::vector<uint8_t> out(kern::act_row_bytes(kern::ActFormat::Q8_0, n) + 64);
+  uint8_t* o = out.data() + (64 - reinterpret_cast<uintptr_t>(out.data()) % 64) % 64;
+  for (auto _ : state) {
+    kern::active_kernel_table().quantize_q8_0(x.data(), n, o);
+    benchmark::DoNotOptimize(o);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * n * 4);
+}
+
+void BM_QuantizeQ8_K(benchmark::State& state) {
+  const int64_t n = 4096;
+  const auto x = random_floats(n, 1, 1.0f);
+  std::vector<uint8_t> out(kern::act_row_bytes(kern::ActFormat::Q8_K, n) + 64);
+  uint8_t* o = out.data() + (64 - reinterpret_cast<uintptr_t>(out.data()) % 64) % 64;
+  for (auto _ : state) {
+    kern::active_kernel_table().quantize_q8_k(x.data(), n, o);
+    benchmark::DoNotOptimize(o);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * n * 4);
+}
+
+void type_thread_args(benchmark::internal::Benchmark* b) {
+  for (int64_t t = 0; t < static_cast<int64_t>(std::size(kTypes)); ++t)
+    for (int64_t th : {1, 2}) b->Args({t, th});
+}
+
+BENCHMARK(BM_Matvec)->Apply(type_thread_args)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MatvecHot)->DenseRange(0, static_cast<int>(std::size(kTypes)) - 2)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_Matmul)->Apply(type_thread_args)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_QuantizeQ8_0);
+BENCHMARK(BM_QuantizeQ8_K);
+
+}  // namespace
+}  // namespace frugal
+
+BENCHMARK_MAIN();

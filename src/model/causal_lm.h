@@ -1,0 +1,62 @@
+// What every model family offers the runtime: a forward pass over tokens of one sequence whose
+// state (KV cache) the model owns the layout of. Families: deepseek2 (MLA + MoE); dense qwen2 /
+// llama follow the same interface. The runtime and server see only this header.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+namespace frugal {
+
+enum class AttentionImpl {
+  Absorbed,  // MLA: W_UK folded into the query, attention over the latent cache (engine path)
+  Naive,     // MLA: k_nope and v expanded per head from the cache (reference/test path; allocates)
+};
+
+enum class LogitsMode { All, Last };
+
+struct ModelOptions {
+  int64_t max_batch = 64;       // tokens per internal chunk; activations are sized for this
+  int64_t max_context = 4096;   // longest cache the model attends over (clamped to context_length)
+  AttentionImpl attention = AttentionImpl::Absorbed;
+};
+
+// Tokens of one sequence at consecutive positions; positions[0] may be at most the state's
+// n_past() (a smaller value rewinds it).
+struct Batch {
+  std::span<const int32_t> tokens;     // [n_tokens]
+  std::span<const int32_t> positions;  // [n_tokens]
+  LogitsMode logits = LogitsMode::All;
+};
+
+// One sequence's cached state inside a model (its KV cache).
+class SequenceState {
+ public:
+  virtual ~SequenceState() = default;
+  virtual int64_t n_ctx() const = 0;            // positions it can hold
+  virtual int64_t n_past() const = 0;           // positions [0, n_past) are valid
+  virtual void truncate(int64_t n_keep) = 0;    // forget positions >= n_keep
+  virtual size_t bytes_per_token() const = 0;   // cache bytes one position takes
+  virtual size_t bytes() const = 0;             // bytes allocated
+};
+
+class CausalLm {
+ public:
+  virtual ~CausalLm() = default;
+  virtual std::string architecture() const = 0;  // "deepseek2", "qwen2", "llama"
+  virtual int64_t n_vocab() const = 0;
+  virtual int64_t context_length() const = 0;    // the model's trained maximum
+  // A fresh state of n_ctx positions (0 = the options' max_context).
+  virtual std::unique_ptr<SequenceState> new_sequence(int64_t n_ctx = 0) const = 0;
+  // logits: [n_tokens, n_vocab] (All) or [n_vocab] (Last). Throws frugal::Error on bad input.
+  virtual void forward(const Batch& batch, SequenceState& seq, std::span<float> logits) = 0;
+};
+
+// Loads a GGUF file or a Hugging Face directory, choosing the family from
+// general.architecture / config.json model_type. Throws frugal::Error for unsupported ones.
+std::unique_ptr<CausalLm> load_causal_lm(const std::string& path, const ModelOptions& opt = {});
+
+}  // namespace frugal

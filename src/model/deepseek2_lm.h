@@ -1,0 +1,41 @@
+// Deepseek2Model behind the family-neutral CausalLm interface; its SequenceState is the latent
+// KV cache.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "model/causal_lm.h"
+#include "model/deepseek2.h"
+
+namespace frugal {
+
+class Deepseek2Sequence final : public SequenceState {
+ public:
+  explicit Deepseek2Sequence(LatentKvCache cache) : cache_(std::move(cache)) {}
+  int64_t n_ctx() const override { return cache_.n_ctx(); }
+  int64_t n_past() const override { return cache_.n_past(); }
+  void truncate(int64_t n_keep) override;
+  size_t bytes_per_token() const override { return cache_.bytes_per_token(); }
+  size_t bytes() const override { return cache_.bytes(); }
+  LatentKvCache& cache() { return cache_; }
+
+ private:
+  LatentKvCache cache_;
+};
+
+class Deepseek2Lm final : public CausalLm {
+ public:
+  explicit Deepseek2Lm(Deepseek2Model model) : model_(std::move(model)) {}
+  std::string architecture() const override { return "deepseek2"; }
+  int64_t n_vocab() const override { return model_.config().n_vocab; }
+  int64_t context_length() const override { return model_.config().context_length; }
+  std::unique_ptr<SequenceState> new_sequence(int64_t n_ctx = 0) const override;
+  void forward(const Batch& batch, SequenceState& seq, std::span<float> logits) override;
+  Deepseek2Model& model() { return model_; }
+
+ private:
+  Deepseek2Model model_;
+};
+
+}  // namespace frugal

@@ -1,0 +1,31 @@
+// load_causal_lm: picks the model family from the file's own declaration, never from sizes.
+#include <filesystem>
+
+#include "core/error.h"
+#include "format/gguf.h"
+#include "format/hf_config.h"
+#include "model/causal_lm.h"
+#include "model/deepseek2_lm.h"
+
+namespace frugal {
+namespace {
+
+// GGUF general.architecture, or config.json model_type mapped to the GGUF family name.
+std::string architecture_of(const std::string& path) {
+  if (std::filesystem::is_directory(path)) {
+    const std::string type = HfConfig::load(path).get_string_or("model_type", "");
+    if (type == "deepseek_v2" || type == "deepseek_v3") return "deepseek2";
+    return type.empty() ? "(no model_type in config.json)" : type;
+  }
+  return GgufFile::open(path).get_or<std::string>("general.architecture", "(none)");
+}
+
+}  // namespace
+
+std::unique_ptr<CausalLm> load_causal_lm(const std::string& path, const ModelOptions& opt) {
+  const std::string arch = architecture_of(path);
+  if (arch == "deepseek2") return std::make_unique<Deepseek2Lm>(Deepseek2Model::load(path, opt));
+  throw Error(path + ": unsupported architecture '" + arch + "' (supported: deepseek2)");
+}
+
+}  // namespace frugal

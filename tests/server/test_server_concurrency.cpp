@@ -1,0 +1,117 @@
+// Continuous batching against a real `frugal serve`: concurrent greedy requests equal the same
+// requests run one at a time; a full queue answers 429; a client that disconnects frees its slot;
+// SIGTERM lets running requests finish and exits 0.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "server/server_harness.h"
+
+namespace frugal::test {
+namespace {
+
+using json = nlohmann::json;
+
+json request_body(int i, bool stream) {
+  std::string user = "Question number " + std::to_string(i) + ":";
+  for (int k = 0; k < i; ++k) user += " and more";  // prompts of different lengths
+  return {{"messages", {{{"role", "user"}, {"content", user}}}}, {"max_tokens", 10 + i}, {"temperature", 0},
+          {"stream", stream}};
+}
+
+// The answer's text, from a whole response or a stream.
+std::string answer_text(const HttpResult& r, bool stream) {
+  if (r.status != 200) return "<status " + std::to_string(r.status) + ": " + r.body + ">";
+  if (!stream) return json::parse(r.body)["choices"][0]["message"]["content"];
+  std::string text;
+  for (const std::string& d : sse_data(r.body)) {
+    if (d == "[DONE]") break;
+    const json ch = json::parse(d);
+    if (!ch["choices"].empty() && ch["choices"][0]["delta"].contains("content"))
+      text += ch["choices"][0]["delta"]["content"].get<std::string>();
+  }
+  return text;
+}
+
+int active_sequences(int port) {
+  const HttpResult h = http_request(port, "GET", "/health", "", {}, 5000);
+  if (h.status != 200) return -1;
+  return json::parse(h.body)["active"];
+}
+
+// Polls /health until `active` equals want, at most timeout_ms.
+bool wait_active(int port, int want, int timeout_ms) {
+  for (int waited = 0; waited < timeout_ms; waited += 20) {
+    if (active_sequences(port) == want) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+std::string long_stream_request(int max_tokens) {
+  const std::string body = json{{"messages", {{{"role", "user"}, {"content", "go on forever"}}}}, {"max_tokens", max_tokens},
+                                {"temperature", 0}, {"stream", true}}.dump();
+  return "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+TEST(ServerConcurrency, ConcurrentGreedyEqualsSequential) {
+  FRUGAL_REQUIRE_TINY_MODEL(model);
+  ServerProcess server(model, {"--parallel", "4", "--ctx", "512"});
+  ASSERT_TRUE(server.ok()) << server.log();
+  constexpr int kN = 8;
+  std::vector<std::string> alone(kN), together(kN);
+  for (int i = 0; i < kN; ++i)
+    alone[i] = answer_text(http_request(server.port(), "POST", "/v1/chat/completions", request_body(i, false).dump()), false);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kN; ++i)
+    threads.emplace_back([&, i] {
+      const bool stream = i % 2 == 1;
+      together[i] = answer_text(http_request(server.port(), "POST", "/v1/chat/completions", request_body(i, stream).dump(), {}, 60000), stream);
+    });
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kN; ++i) EXPECT_EQ(together[i], alone[i]) << "request " << i;
+  EXPECT_EQ(server.stop(SIGTERM), 0);
+}
+
+TEST(ServerConcurrency, FullQueueAnswers429AndDisconnectFreesTheSlot) {
+  FRUGAL_REQUIRE_TINY_MODEL(model);
+  ServerProcess server(model, {"--parallel", "1", "--queue", "0", "--ctx", "2048"});
+  ASSERT_TRUE(server.ok()) << server.log();
+  const int fd = open_connection(server.port(), long_stream_request(1900));
+  ASSERT_GE(fd, 0);
+  std::string got;
+  ASSERT_TRUE(read_until(fd, "\"content\":\"", &got, 30000)) << got;  // generating now
+  ASSERT_TRUE(read_until(fd, "\"delta\":{\"content\"", &got, 30000)) << got;
+  const HttpResult busy = http_request(server.port(), "POST", "/v1/chat/completions", request_body(0, false).dump());
+  EXPECT_EQ(busy.status, 429) << busy.body;
+  EXPECT_NE(busy.body.find("rate_limit_error"), std::string::npos);
+  ::close(fd);  // the client goes away mid-stream
+  EXPECT_TRUE(wait_active(server.port(), 0, 5000)) << "the slot was not freed";
+  const HttpResult next = http_request(server.port(), "POST", "/v1/chat/completions", request_body(1, false).dump());
+  EXPECT_EQ(next.status, 200) << next.body;
+  EXPECT_EQ(server.stop(SIGTERM), 0);
+}
+
+TEST(ServerConcurrency, SigtermFinishesRunningRequestsAndExitsZero) {
+  FRUGAL_REQUIRE_TINY_MODEL(model);
+  ServerProcess server(model, {"--parallel", "2", "--ctx", "512"});
+  ASSERT_TRUE(server.ok()) << server.log();
+  const int port = server.port();
+  const int fd = open_connection(port, long_stream_request(40));
+  ASSERT_GE(fd, 0);
+  std::string got;
+  ASSERT_TRUE(read_until(fd, "\"delta\":{\"content\"", &got, 30000)) << got;
+  std::thread stopper([&] { EXPECT_EQ(server.stop(SIGTERM, 60000), 0) << server.log(); });
+  EXPECT_TRUE(read_until(fd, "data: [DONE]", &got, 60000)) << "the running stream was not finished";
+  EXPECT_NE(got.find("\"finish_reason\":\"length\""), std::string::npos);
+  ::close(fd);
+  stopper.join();
+  EXPECT_EQ(http_request(port, "GET", "/health", "", {}, 2000).status, 0);  // no longer listening
+}
+
+}  // namespace
+}  // namespace frugal::test
