@@ -1,6 +1,6 @@
 // Kernel benchmarks through the model's entry point matmul() (activation quantization, threading
 // and the dispatched kernel included):
-//   BM_Matvec/<type>/<threads>: one token against a weight of ~256 MiB (far larger than L3);
+//   BM_Matvec/<type>/<threads>: one token against a weight of ~1 GiB (several times the L3);
 //     bytes_per_second = weight bytes streamed (compare with `frugal bench --memory`).
 //   BM_MatvecHot/<type>: the same on a weight that fits in L2, one thread (compute ceiling).
 //   BM_Matmul/<type>/<threads>: 64 tokens against a 4096 x 4096 weight; FLOP/s counter = 2 n k m / s.
@@ -64,7 +64,7 @@ void BM_Matvec(benchmark::State& state) {
   const GgmlType type = kTypes[state.range(0)];
   set_kernel_threads(static_cast<int>(state.range(1)));
   const int64_t cols = 4096;
-  const int64_t rows = (int64_t{256} << 20) / static_cast<int64_t>(row_bytes(type, cols)) / 64 * 64;
+  const int64_t rows = (int64_t{1} << 30) / static_cast<int64_t>(row_bytes(type, cols)) / 64 * 64;
   const BenchWeight bw = make_weight(type, rows, cols);
   const auto x = random_floats(cols, 3, 1.0f);
   std::vector<float> y(static_cast<size_t>(rows));

@@ -18,7 +18,8 @@
 #include "core/thread_pool.h"
 #include "kernels/gemm.h"
 #include "kernels/kernels.h"
-#include "model/deepseek2.h"
+#include "model/deepseek2_lm.h"
+#include "model/dense_lm.h"
 
 namespace frugal::cli {
 namespace {
@@ -78,7 +79,8 @@ struct MemoryResult {
 
 // Each of n threads streams its own contiguous slice of the buffer, `passes` times per run.
 MemoryResult measure_read(const HugeBuffer& buf, int n_threads, int runs) {
-  const kern::StreamReadFn read = kern::active_kernel_table().stream_read;
+  kern::StreamReadFn read = kern::active_kernel_table().stream_read;
+  if (read == nullptr) read = kern::ref_kernel_table().stream_read;
   ThreadPool& pool = ThreadPool::global();
   const size_t slice = buf.size() / static_cast<size_t>(n_threads) / 256 * 256;
   std::vector<uint64_t> sink(static_cast<size_t>(n_threads) * 8);
@@ -165,6 +167,22 @@ double decode_bytes_per_token(const Deepseek2Model& m) {
   return total;
 }
 
+// Dense qwen2 / llama: every matrix but the embedding table (the output head even when tied).
+double decode_bytes_per_token(const DenseModel& m) {
+  const DenseWeights& w = m.weights();
+  double total = static_cast<double>(matrix_bytes(w.output));
+  for (const DenseLayerWeights& l : w.layers)
+    for (const WeightMatrix* x : {&l.wq, &l.wk, &l.wv, &l.wo, &l.mlp.gate, &l.mlp.up, &l.mlp.down})
+      total += static_cast<double>(matrix_bytes(*x));
+  return total;
+}
+
+double decode_bytes_per_token(CausalLm& lm) {
+  if (auto* d = dynamic_cast<Deepseek2Lm*>(&lm)) return decode_bytes_per_token(d->model());
+  if (auto* d = dynamic_cast<DenseLm*>(&lm)) return decode_bytes_per_token(d->model());
+  return 0;
+}
+
 int run_model(const Args& args, const std::string& path) {
   const int64_t n_prompt = args.get_int_or("-p", 512);
   const int64_t n_gen = args.get_int_or("-n", 128);
@@ -176,9 +194,9 @@ int run_model(const Args& args, const std::string& path) {
   ModelOptions opt;
   opt.max_context = n_prompt + n_gen + 1;
   const auto t_load = Clock::now();
-  Deepseek2Model model = Deepseek2Model::load(path, opt);
+  std::unique_ptr<CausalLm> model = load_causal_lm(path, opt);
   const double load_s = seconds_since(t_load);
-  const int64_t vocab = model.config().n_vocab;
+  const int64_t vocab = model->n_vocab();
   std::mt19937 rng(42);
   std::uniform_int_distribution<int32_t> tok(0, static_cast<int32_t>(vocab - 1));
   std::vector<int32_t> tokens(static_cast<size_t>(n_prompt)), pos(static_cast<size_t>(n_prompt + n_gen));
@@ -188,23 +206,23 @@ int run_model(const Args& args, const std::string& path) {
 
   std::vector<double> pp, tg;
   for (int r = 0; r < runs; ++r) {
-    LatentKvCache cache = model.new_cache(n_prompt + n_gen);
+    std::unique_ptr<SequenceState> seq = model->new_sequence(n_prompt + n_gen);
     auto t0 = Clock::now();
-    model.forward({tokens, std::span<const int32_t>(pos.data(), tokens.size()), LogitsMode::Last}, cache, logits);
+    model->forward({tokens, std::span<const int32_t>(pos.data(), tokens.size()), LogitsMode::Last}, *seq, logits);
     pp.push_back(static_cast<double>(n_prompt) / seconds_since(t0));
     int32_t next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
     t0 = Clock::now();
     for (int64_t i = 0; i < n_gen; ++i) {
       const int32_t p = static_cast<int32_t>(n_prompt + i);
-      model.forward({std::span<const int32_t>(&next, 1), std::span<const int32_t>(&pos[static_cast<size_t>(p)], 1),
+      model->forward({std::span<const int32_t>(&next, 1), std::span<const int32_t>(&pos[static_cast<size_t>(p)], 1),
                      LogitsMode::Last},
-                    cache, logits);
+                     *seq, logits);
       next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
     }
     tg.push_back(static_cast<double>(n_gen) / seconds_since(t0));
   }
   const double pp_tps = median(pp), tg_tps = median(tg);
-  const double gb_per_token = decode_bytes_per_token(model) / 1e9;
+  const double gb_per_token = decode_bytes_per_token(*model) / 1e9;
   const double gbs = gb_per_token * tg_tps;
   if (args.has("--json")) {
     nlohmann::json j{{"model", path},       {"kernels", kern::active_kernel_table().name},

@@ -62,7 +62,7 @@ int cmd_logits(int argc, char** argv) {
   opt.max_context = static_cast<int64_t>(tokens.size());
   opt.attention = args.has("--naive") ? AttentionImpl::Naive : AttentionImpl::Absorbed;
   Deepseek2Model model = Deepseek2Model::load(path, opt);
-  LatentKvCache cache = model.new_cache(static_cast<int64_t>(tokens.size()));
+  LatentKvCache cache = model.new_cache();  // min(n_tokens, context length)
   std::vector<int32_t> positions(tokens.size());
   for (size_t i = 0; i < positions.size(); ++i) positions[i] = static_cast<int32_t>(i);
   const int64_t V = model.config().n_vocab;
@@ -70,8 +70,8 @@ int cmd_logits(int argc, char** argv) {
   model.forward({tokens, positions}, cache, logits);
   const int64_t shape[2] = {static_cast<int64_t>(tokens.size()), V};
   write_npy_f32(*out, logits.data(), shape);
-  std::fprintf(stderr, "wrote %s: [%lld, %lld] float32\n", out->c_str(), static_cast<long long>(shape[0]),
-               static_cast<long long>(shape[1]));
+  std::fprintf(stderr, "wrote %s: [%lld, %lld] float32\n", out->c_str(),
+               static_cast<long long>(shape[0]), static_cast<long long>(shape[1]));
   return 0;
 }
 

@@ -59,8 +59,8 @@ std::string default_model_id(const std::string& path) {
 
 int cmd_serve(int argc, char** argv) {
   auto flags = model_value_flags();
-  flags.insert({"--host", "--port", "--parallel", "--queue", "--api-key", "--chat-template", "--model-id",
-                "--max-body-mib", "--threads", "--drain-seconds"});
+  flags.insert({"--host", "--port", "--parallel", "--queue", "--api-key", "--chat-template",
+                "--model-id", "--max-body-mib", "--threads", "--drain-seconds"});
   Args args(argc, argv, flags, {});
   if (args.help()) {
     std::printf(kHelp, kModelFlagsHelp);
@@ -93,9 +93,11 @@ int cmd_serve(int argc, char** argv) {
       [&](int status, const std::string& msg) { return api_server.error_body(status, msg); });
   http.listen();
   install_stop_handlers(http);
-  std::printf("frugal serve: model %s (%s template), %d slot(s) of %lld tokens, listening on http://%s:%d\n",
-              api.model_id.c_str(), chat_format_name(api.chat_format), so.n_slots,
-              static_cast<long long>(scheduler.n_ctx()), ho.host.c_str(), http.port());
+  std::printf(
+      "frugal serve: model %s (%s template), %d slot(s) of %lld tokens, listening on "
+      "http://%s:%d\n",
+      api.model_id.c_str(), chat_format_name(api.chat_format), so.n_slots,
+      static_cast<long long>(scheduler.n_ctx()), ho.host.c_str(), http.port());
   std::fflush(stdout);
   http.run();  // until SIGTERM / SIGINT
   std::fprintf(stderr, "frugal serve: stopping; waiting for running requests\n");

@@ -16,7 +16,8 @@ namespace frugal::cli {
 namespace {
 
 constexpr const char* kHelp =
-    "usage: frugal synth --arch deepseek2 --preset tiny|v2-lite|v3 --out FILE.gguf [options]\n\n"
+    "usage: frugal synth --arch deepseek2 --preset tiny|v2-lite|v3 --out FILE.gguf [options]\n"
+    "       frugal synth --arch qwen2|llama ... (see frugal synth --arch qwen2 --help)\n\n"
     "Writes a deepseek2 model with deterministic random weights (same seed, same file).\n\n"
     "  --preset P          tiny (V3-style, small), v2-lite, v3\n"
     "  --layers N          number of layers (default: the preset's)\n"
@@ -45,7 +46,8 @@ void apply_overrides(const Args& a, Deepseek2Config& c) {
   c.n_groups = a.get_int_or("--groups", c.n_groups);
   c.topk_groups = a.get_int_or("--topk-groups", c.topk_groups);
   if (auto s = a.get("--scoring")) {
-    if (*s != "softmax" && *s != "sigmoid") throw Error("--scoring: expected softmax or sigmoid, found '" + *s + "'");
+    if (*s != "softmax" && *s != "sigmoid")
+      throw Error("--scoring: expected softmax or sigmoid, found '" + *s + "'");
     c.scoring = *s == "sigmoid" ? ExpertScoring::Sigmoid : ExpertScoring::Softmax;
     c.norm_topk_prob = c.scoring == ExpertScoring::Sigmoid;
     if (c.scoring == ExpertScoring::Softmax) c.routed_scaling_factor = 1.0f;
@@ -59,17 +61,24 @@ void apply_overrides(const Args& a, Deepseek2Config& c) {
 
 }  // namespace
 
+int cmd_synth_dense(int argc, char** argv);  // cmd_synth_dense.cpp: --arch qwen2 | llama
+
 int cmd_synth(int argc, char** argv) {
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::string(argv[i]) == "--arch" && (std::string(argv[i + 1]) == "qwen2" || std::string(argv[i + 1]) == "llama"))
+      return cmd_synth_dense(argc, argv);
   Args args(argc, argv,
-            {"--arch", "--preset", "--layers", "--type", "--tokenizer", "--seed", "--out", "--vocab", "--context",
-             "--q-lora", "--yarn", "--scoring", "--experts", "--experts-used", "--groups", "--topk-groups"},
+            {"--arch", "--preset", "--layers", "--type", "--tokenizer", "--seed", "--out",
+             "--vocab", "--context", "--q-lora", "--yarn", "--scoring", "--experts",
+             "--experts-used", "--groups", "--topk-groups"},
             {"--split-kv-b"});
   if (args.help()) {
     std::printf("%s", kHelp);
     return 0;
   }
   const std::string arch = args.get_or("--arch", "deepseek2");
-  if (arch != "deepseek2") throw Error("--arch: unsupported architecture '" + arch + "' (expected deepseek2)");
+  if (arch != "deepseek2")
+    throw Error("--arch: unsupported architecture '" + arch + "' (expected deepseek2, qwen2 or llama)");
   const auto out = args.get("--out");
   if (!out) throw Error("--out FILE.gguf is required");
   const std::string preset = args.get_or("--preset", "tiny");

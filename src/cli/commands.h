@@ -12,6 +12,9 @@ int cmd_logits(int argc, char** argv);
 int cmd_synth(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 int cmd_serve(int argc, char** argv);
+int cmd_quantize(int argc, char** argv);
+int cmd_convert(int argc, char** argv);
+int cmd_perplexity(int argc, char** argv);
 
 struct Command {
   const char* name;
@@ -29,6 +32,9 @@ inline constexpr Command kCommands[] = {
     {"synth", cmd_synth, "write a random-weight deepseek2 GGUF of real shapes"},
     {"bench", cmd_bench, "memory bandwidth (--memory) or a model's prefill/decode speed"},
     {"serve", cmd_serve, "OpenAI/DeepSeek-compatible HTTP server with continuous batching"},
+    {"quantize", cmd_quantize, "re-quantize a GGUF or Hugging Face model to a type or mix (Q4_K_M...)"},
+    {"convert", cmd_convert, "Hugging Face deepseek2 directory (BF16/FP8) -> GGUF"},
+    {"perplexity", cmd_perplexity, "perplexity of a text; KL divergence against a saved run"},
 };
 
 }  // namespace frugal::cli

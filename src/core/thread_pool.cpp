@@ -10,7 +10,7 @@ thread_local bool t_inside_pool = false;
 
 // Spins this many polls before sleeping on the atomic: decode issues hundreds of small
 // matmuls per token, and waking a sleeping thread costs more than the work of some of them.
-constexpr int kSpinPolls = 1 << 14;
+constexpr int kSpinPolls = 1 << 11;
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -35,10 +35,14 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
   for (int i = 0; i < n_threads_ - 1; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
 
+constexpr uint32_t kClosed = 1u << 15;
+constexpr uint32_t kCountMask = kClosed - 1;
+constexpr uint32_t generation_of(uint32_t s) { return s >> 16; }
+
 ThreadPool::~ThreadPool() {
   stop_.store(true);
-  generation_.fetch_add(1);
-  generation_.notify_all();
+  state_.fetch_add(1u << 16);  // a new generation wakes everyone; they see stop_
+  state_.notify_all();
   for (auto& t : workers_) t.join();
 }
 
@@ -52,23 +56,31 @@ void ThreadPool::run_chunks() {
 
 void ThreadPool::worker_loop(int index) {
   t_inside_pool = true;
-  uint32_t seen = 0;
+  uint32_t seen = generation_of(state_.load());
   for (;;) {
-    uint32_t g = generation_.load(std::memory_order_acquire);
-    for (int spin = 0; g == seen && spin < kSpinPolls; ++spin) {
+    uint32_t s = state_.load(std::memory_order_acquire);
+    for (int spin = 0; generation_of(s) == seen && spin < kSpinPolls; ++spin) {
       cpu_relax();
-      g = generation_.load(std::memory_order_acquire);
+      s = state_.load(std::memory_order_acquire);
     }
-    if (g == seen) {
-      generation_.wait(seen, std::memory_order_acquire);
+    if (generation_of(s) == seen) {
+      state_.wait(s, std::memory_order_acquire);
       continue;
     }
-    seen = g;
     if (stop_.load()) return;
-    // Every worker acknowledges every job (idle ones without work), so no worker can lag
-    // behind into the next job's state.
-    if (index < n_active_workers_) run_chunks();
-    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
+    seen = generation_of(s);
+    // Join while the job is open (CAS fails if it closed or a newer job started meanwhile).
+    bool joined = false;
+    while (generation_of(s) == seen && !(s & kClosed) && index < n_active_workers_) {
+      if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) {
+        joined = true;
+        break;
+      }
+    }
+    if (!joined) continue;
+    run_chunks();
+    const uint32_t left = state_.fetch_sub(1, std::memory_order_acq_rel) - 1;
+    if ((left & kCountMask) == 0 && (left & kClosed)) state_.notify_all();
   }
 }
 
@@ -88,21 +100,21 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, RangeFn fn, int max_thre
   grain_ = grain;
   n_active_workers_ = use - 1;
   next_.store(0, std::memory_order_relaxed);
-  pending_.store(n_threads_ - 1, std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_release);
-  generation_.notify_all();
+  // New generation, open, nobody inside (the previous job left the count at zero).
+  const uint32_t gen = generation_of(state_.load(std::memory_order_relaxed)) + 1;
+  state_.store(gen << 16, std::memory_order_release);
+  state_.notify_all();
 
   t_inside_pool = true;
   run_chunks();
   t_inside_pool = false;
 
-  for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
-    if (spin < kSpinPolls) {
-      cpu_relax();
-    } else {
-      const int p = pending_.load(std::memory_order_acquire);
-      if (p != 0) pending_.wait(p, std::memory_order_acquire);
-    }
+  // Close the job; wait for the workers that joined (they may still run a chunk).
+  uint32_t s = state_.fetch_or(kClosed, std::memory_order_acq_rel) | kClosed;
+  for (int spin = 0; (s & kCountMask) != 0; ++spin) {
+    if (spin < kSpinPolls) cpu_relax();
+    else state_.wait(s, std::memory_order_acquire);
+    s = state_.load(std::memory_order_acquire);
   }
 }
 

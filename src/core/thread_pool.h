@@ -51,14 +51,17 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   std::mutex busy_;  // one parallel_for at a time
 
-  // The current job, published by bumping generation_.
+  // The current job. Its fields are written by the caller before it publishes a new generation
+  // in state_ and stay unchanged until every worker that joined has left.
   const RangeFn* fn_ = nullptr;
   int64_t n_ = 0;
   int64_t grain_ = 1;
-  int n_active_workers_ = 0;           // workers taking part in this job (index < n_active)
-  std::atomic<int64_t> next_{0};       // next chunk start
-  std::atomic<uint32_t> generation_{0};
-  std::atomic<int> pending_{0};        // workers that have not yet acknowledged this job
+  int n_active_workers_ = 0;      // workers allowed to join (index < n_active)
+  std::atomic<int64_t> next_{0};  // next chunk start
+  // state_: generation << 16 | closed << 15 | workers inside the job. A worker joins only while
+  // the job is open; the caller closes it once the chunks are all taken and then waits only for
+  // the workers that joined, so a worker that is not running (a busy machine) never delays it.
+  std::atomic<uint32_t> state_{0};
   std::atomic<bool> stop_{false};
 };
 

@@ -8,10 +8,16 @@
 namespace frugal::kern {
 namespace {
 
+// No fast kernels at all: matmul() takes the dequantizing reference for every type (the
+// baseline for before/after figures).
+constexpr KernelTable kNoneTable = {"none", nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
+                                    nullptr, nullptr, nullptr, nullptr};
+
 const KernelTable& choose() {
   const CpuFeatures& f = cpu_features();
   const char* forced = std::getenv("FRUGAL_KERNELS");
   const std::string_view want = forced ? forced : "";
+  if (want == "none") return kNoneTable;
   if (want == "ref") return ref_kernel_table();
   if (f.has_avx512_set() && want != "avx2") return avx512_kernel_table();
   if (f.has_avx2_set()) return avx2_kernel_table();

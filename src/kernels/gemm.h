@@ -27,12 +27,14 @@ enum class ActFormat {
 //   qs    int8  [nb * 32]   round(x / d)
 //   nsum4 int32 [nb * 8]    minus the sum of each 4 consecutive qs (for weights with an offset)
 //   d8    float [nb * 8]    each block's scale d = max|x| / 127, repeated 8 times
+//   d     float [nb]        each block's scale once (rounded up to 16 entries, zero padded)
 struct ActQ8_0Layout {
   int64_t nb;  // blocks, padded to even
   size_t qs_offset() const { return 0; }
   size_t nsum4_offset() const { return static_cast<size_t>(nb) * 32; }
   size_t d8_offset() const { return static_cast<size_t>(nb) * 64; }
-  size_t bytes() const { return (static_cast<size_t>(nb) * 96 + 63) / 64 * 64; }
+  size_t d_offset() const { return static_cast<size_t>(nb) * 96; }
+  size_t bytes() const { return (static_cast<size_t>(nb) * 96 + static_cast<size_t>((nb + 15) / 16 * 64) + 63) / 64 * 64; }
 };
 inline ActQ8_0Layout act_q8_0_layout(int64_t n) { return {(n / 32 + 1) / 2 * 2}; }
 
@@ -97,8 +99,9 @@ const KernelTable& ref_kernel_table();
 const KernelTable& avx2_kernel_table();
 const KernelTable& avx512_kernel_table();
 
-// The best table this CPU runs, chosen once. FRUGAL_KERNELS=ref|avx2|avx512 forces one
-// (ignored when the CPU lacks it).
+// The best table this CPU runs, chosen once. FRUGAL_KERNELS=avx2 or ref forces a lesser family
+// (avx2 is ignored when the CPU lacks it); FRUGAL_KERNELS=none leaves every type to
+// matmul_reference (the baseline for before/after figures).
 const KernelTable& active_kernel_table();
 
 }  // namespace frugal::kern

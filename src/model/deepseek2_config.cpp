@@ -15,7 +15,9 @@ namespace {
 
 constexpr const char* kArch = "deepseek2";
 
-std::string key(const char* k) { return std::string(kArch) + "." + k; }
+std::string key(const char* k) {
+  return std::string(kArch) + "." + k;
+}
 
 TopkMethod topk_method_from_hf(const std::string& s, const std::string& source) {
   if (s == "greedy") return TopkMethod::Greedy;
@@ -96,18 +98,25 @@ void read_hf_rope(const HfConfig& h, Deepseek2Config& c) {
 }
 
 void require_positive(int64_t v, const char* name) {
-  if (v <= 0) throw Error(std::string("deepseek2 config: ") + name + " must be > 0, found " + std::to_string(v));
+  if (v <= 0)
+    throw Error(std::string("deepseek2 config: ") + name + " must be > 0, found " +
+                std::to_string(v));
 }
 
 }  // namespace
 
-const char* scoring_name(ExpertScoring s) { return s == ExpertScoring::Sigmoid ? "sigmoid" : "softmax"; }
+const char* scoring_name(ExpertScoring s) {
+  return s == ExpertScoring::Sigmoid ? "sigmoid" : "softmax";
+}
 
 const char* topk_method_name(TopkMethod m) {
   switch (m) {
-    case TopkMethod::Greedy: return "greedy";
-    case TopkMethod::GroupLimitedGreedy: return "group_limited_greedy";
-    case TopkMethod::NoauxTc: return "noaux_tc";
+    case TopkMethod::Greedy:
+      return "greedy";
+    case TopkMethod::GroupLimitedGreedy:
+      return "group_limited_greedy";
+    case TopkMethod::NoauxTc:
+      return "noaux_tc";
   }
   return "?";
 }
@@ -115,7 +124,8 @@ const char* topk_method_name(TopkMethod m) {
 Deepseek2Config Deepseek2Config::from_gguf(const GgufFile& f) {
   const std::string arch = f.get<std::string>("general.architecture");
   if (arch != kArch)
-    throw Error(f.source() + ": unsupported architecture '" + arch + "' (this loader reads deepseek2)");
+    throw Error(f.source() + ": unsupported architecture '" + arch +
+                "' (this loader reads deepseek2)");
   Deepseek2Config c;
   c.dim = f.get<int64_t>(key("embedding_length"));
   c.n_layers = f.get<int64_t>(key("block_count"));
@@ -128,9 +138,11 @@ Deepseek2Config Deepseek2Config::from_gguf(const GgufFile& f) {
   c.kv_lora_rank = f.get<int64_t>(key("attention.kv_lora_rank"));
   c.qk_rope_head_dim = f.get<int64_t>(key("rope.dimension_count"));
   const bool mla_keys = f.has(key("attention.key_length_mla"));
-  const int64_t key_len = f.get<int64_t>(key(mla_keys ? "attention.key_length_mla" : "attention.key_length"));
+  const int64_t key_len =
+      f.get<int64_t>(key(mla_keys ? "attention.key_length_mla" : "attention.key_length"));
   c.qk_nope_head_dim = key_len - c.qk_rope_head_dim;
-  c.v_head_dim = f.get<int64_t>(key(mla_keys ? "attention.value_length_mla" : "attention.value_length"));
+  c.v_head_dim =
+      f.get<int64_t>(key(mla_keys ? "attention.value_length_mla" : "attention.value_length"));
   read_gguf_rope(f, c);
   read_gguf_moe(f, c);
   c.n_mtp_layers = f.get_or<int64_t>(key("nextn_predict_layers"), 0);
@@ -174,21 +186,24 @@ void Deepseek2Config::validate() const {
   require_positive(v_head_dim, "v_head_dim");
   require_positive(dense_ffn_dim, "dense FFN size");
   if (qk_rope_head_dim <= 0 || qk_rope_head_dim % 2 != 0)
-    throw Error("deepseek2 config: qk_rope_head_dim must be even and > 0, found " + std::to_string(qk_rope_head_dim));
+    throw Error("deepseek2 config: qk_rope_head_dim must be even and > 0, found " +
+                std::to_string(qk_rope_head_dim));
   if (q_lora_rank < 0) throw Error("deepseek2 config: q_lora_rank must be >= 0");
   if (moe_layer_freq <= 0) throw Error("deepseek2 config: moe_layer_freq must be > 0");
   if (n_routed_experts == 0) return;
   require_positive(moe_ffn_dim, "expert FFN size");
   if (n_experts_used <= 0 || n_experts_used > n_routed_experts)
-    throw Error("deepseek2 config: experts used per token must be in 1.." + std::to_string(n_routed_experts) +
-                ", found " + std::to_string(n_experts_used));
+    throw Error("deepseek2 config: experts used per token must be in 1.." +
+                std::to_string(n_routed_experts) + ", found " + std::to_string(n_experts_used));
   if (n_groups <= 0 || n_routed_experts % n_groups != 0)
-    throw Error("deepseek2 config: expert group count " + std::to_string(n_groups) + " must divide " +
-                std::to_string(n_routed_experts) + " experts");
+    throw Error("deepseek2 config: expert group count " + std::to_string(n_groups) +
+                " must divide " + std::to_string(n_routed_experts) + " experts");
   if (topk_groups <= 0 || topk_groups > n_groups)
-    throw Error("deepseek2 config: groups used " + std::to_string(topk_groups) + " must be in 1.." + std::to_string(n_groups));
+    throw Error("deepseek2 config: groups used " + std::to_string(topk_groups) + " must be in 1.." +
+                std::to_string(n_groups));
   if (topk_groups * (n_routed_experts / n_groups) < n_experts_used)
-    throw Error("deepseek2 config: the kept expert groups hold fewer experts than experts used per token");
+    throw Error(
+        "deepseek2 config: the kept expert groups hold fewer experts than experts used per token");
 }
 
 int64_t Deepseek2Config::n_moe_layers() const {
@@ -209,12 +224,15 @@ double Deepseek2Config::softmax_scale() const {
 std::vector<double> Deepseek2Config::rope_freqs() const {
   const int64_t d = qk_rope_head_dim;
   std::vector<double> f(static_cast<size_t>(d / 2));
-  for (int64_t i = 0; i < d / 2; ++i) f[i] = std::pow(static_cast<double>(rope_theta), -2.0 * i / d);
+  for (int64_t i = 0; i < d / 2; ++i)
+    f[i] = std::pow(static_cast<double>(rope_theta), -2.0 * i / d);
   if (!yarn) return f;
   // YaRN: keep high frequencies, interpolate low ones by 1/factor, blend linearly between.
-  const double two_pi = 2.0 * std::numbers::pi, ln_theta = std::log(static_cast<double>(rope_theta));
+  const double two_pi = 2.0 * std::numbers::pi,
+               ln_theta = std::log(static_cast<double>(rope_theta));
   auto corr_dim = [&](double n_rot) {
-    return d * std::log(static_cast<double>(yarn_original_ctx) / (n_rot * two_pi)) / (2.0 * ln_theta);
+    return d * std::log(static_cast<double>(yarn_original_ctx) / (n_rot * two_pi)) /
+           (2.0 * ln_theta);
   };
   const double low = std::max(std::floor(corr_dim(yarn_beta_fast)), 0.0);
   double high = std::min(std::ceil(corr_dim(yarn_beta_slow)), static_cast<double>(d - 1));
@@ -229,20 +247,21 @@ std::vector<double> Deepseek2Config::rope_freqs() const {
 
 std::string Deepseek2Config::summary() const {
   std::ostringstream o;
-  o << architecture << ": " << n_layers << " layers, dim " << dim << ", " << n_heads << " heads, vocab "
-    << n_vocab << ", context " << context_length << "\n"
-    << "  MLA: q_lora " << q_lora_rank << ", kv_lora " << kv_lora_rank << ", qk_nope " << qk_nope_head_dim
-    << ", qk_rope " << qk_rope_head_dim << ", v_head " << v_head_dim << ", softmax scale " << softmax_scale() << "\n"
+  o << architecture << ": " << n_layers << " layers, dim " << dim << ", " << n_heads
+    << " heads, vocab " << n_vocab << ", context " << context_length << "\n"
+    << "  MLA: q_lora " << q_lora_rank << ", kv_lora " << kv_lora_rank << ", qk_nope "
+    << qk_nope_head_dim << ", qk_rope " << qk_rope_head_dim << ", v_head " << v_head_dim
+    << ", softmax scale " << softmax_scale() << "\n"
     << "  RoPE: theta " << rope_theta;
   if (yarn)
-    o << ", YaRN factor " << yarn_factor << " orig ctx " << yarn_original_ctx << " beta " << yarn_beta_fast << "/"
-      << yarn_beta_slow << " mscale_all_dim " << yarn_mscale_all_dim;
+    o << ", YaRN factor " << yarn_factor << " orig ctx " << yarn_original_ctx << " beta "
+      << yarn_beta_fast << "/" << yarn_beta_slow << " mscale_all_dim " << yarn_mscale_all_dim;
   o << "\n  FFN: " << n_dense_layers << " dense (" << dense_ffn_dim << ")";
   if (n_routed_experts > 0)
-    o << ", MoE " << n_routed_experts << " experts (" << moe_ffn_dim << ") top-" << n_experts_used << " + "
-      << n_shared_experts << " shared, " << scoring_name(scoring) << " " << topk_method_name(topk_method)
-      << " groups " << n_groups << "/" << topk_groups << ", norm " << (norm_topk_prob ? "yes" : "no")
-      << ", scale " << routed_scaling_factor;
+    o << ", MoE " << n_routed_experts << " experts (" << moe_ffn_dim << ") top-" << n_experts_used
+      << " + " << n_shared_experts << " shared, " << scoring_name(scoring) << " "
+      << topk_method_name(topk_method) << " groups " << n_groups << "/" << topk_groups << ", norm "
+      << (norm_topk_prob ? "yes" : "no") << ", scale " << routed_scaling_factor;
   o << "\n  MTP layers: " << n_mtp_layers << " (not run)\n";
   return o.str();
 }

@@ -12,29 +12,29 @@ namespace frugal {
 // Everything the forward pass writes, sized once at load. B = max_batch, H = n_heads,
 // C = max_context, E = n_routed_experts, k = experts used per token.
 struct Deepseek2Activations {
-  std::vector<float> h;              // [B, dim] residual stream
-  std::vector<float> x;              // [B, dim] normalised input of the current branch
-  std::vector<float> branch;         // [B, dim] output of the current branch
-  std::vector<float> q_a;            // [B, q_lora_rank] query latent
-  std::vector<float> q;              // [B, H, d_n + d_r]: q_nope then q_pe per head
-  std::vector<float> kv;             // [B, kv_lora_rank + d_r] wkv_a output
-  std::vector<float> head_in;        // [B, max(d_n, kv_lora_rank)] one head gathered
-  std::vector<float> head_out;       // [B, max(d_v, kv_lora_rank)] one head's result
-  std::vector<float> q_abs;          // [B, H, kv_lora_rank] W_UK[h]^T q_nope
-  std::vector<float> ctx;            // [B, H, kv_lora_rank] attention-weighted latents
-  std::vector<float> o;              // [B, H * d_v] attention output before wo
-  std::vector<float> rope_cos;       // [C, d_r / 2]
-  std::vector<float> rope_sin;       // [C, d_r / 2]
-  std::vector<float> ffn_gate;       // [B, max ffn width]
-  std::vector<float> ffn_up;         // [B, max ffn width]
-  std::vector<float> router_logits;  // [B, E]
-  std::vector<float> router_scratch; // [2 E + n_groups]
-  std::vector<int32_t> expert_idx;   // [B, k]
-  std::vector<float> expert_w;       // [B, k]
-  std::vector<int32_t> expert_start; // [E + 2] offsets into expert_slots
-  std::vector<int32_t> expert_slots; // [B * k] token * k + j, grouped by expert
-  std::vector<float> xe;             // [B, dim] tokens routed to one expert
-  std::vector<float> ye;             // [B, dim] that expert's output
+  std::vector<float> h;               // [B, dim] residual stream
+  std::vector<float> x;               // [B, dim] normalised input of the current branch
+  std::vector<float> branch;          // [B, dim] output of the current branch
+  std::vector<float> q_a;             // [B, q_lora_rank] query latent
+  std::vector<float> q;               // [B, H, d_n + d_r]: q_nope then q_pe per head
+  std::vector<float> kv;              // [B, kv_lora_rank + d_r] wkv_a output
+  std::vector<float> head_in;         // [B, max(d_n, kv_lora_rank)] one head gathered
+  std::vector<float> head_out;        // [B, max(d_v, kv_lora_rank)] one head's result
+  std::vector<float> q_abs;           // [B, H, kv_lora_rank] W_UK[h]^T q_nope
+  std::vector<float> ctx;             // [B, H, kv_lora_rank] attention-weighted latents
+  std::vector<float> o;               // [B, H * d_v] attention output before wo
+  std::vector<float> rope_cos;        // [C, d_r / 2]
+  std::vector<float> rope_sin;        // [C, d_r / 2]
+  std::vector<float> ffn_gate;        // [B, max ffn width]
+  std::vector<float> ffn_up;          // [B, max ffn width]
+  std::vector<float> router_logits;   // [B, E]
+  std::vector<float> router_scratch;  // [2 E + n_groups]
+  std::vector<int32_t> expert_idx;    // [B, k]
+  std::vector<float> expert_w;        // [B, k]
+  std::vector<int32_t> expert_start;  // [E + 2] offsets into expert_slots
+  std::vector<int32_t> expert_slots;  // [B * k] token * k + j, grouped by expert
+  std::vector<float> xe;              // [B, dim] tokens routed to one expert
+  std::vector<float> ye;              // [B, dim] that expert's output
 
   Deepseek2Activations(const Deepseek2Config& c, int64_t max_batch, int64_t max_context);
 };
@@ -51,10 +51,12 @@ struct Step {
 void mla_forward(const AttentionWeights& w, Step& s, LatentKvCache& cache, int64_t layer,
                  AttentionImpl impl, float* out);
 // The reference path (expanded k_nope / v); allocates. Called by mla_forward.
-void mla_attend_naive(const AttentionWeights& w, Step& s, const LatentKvCache& cache, int64_t layer);
+void mla_attend_naive(const AttentionWeights& w, Step& s, const LatentKvCache& cache,
+                      int64_t layer);
 
 // SwiGLU MLP on x [n, dim] -> out [n, dim], scratch in a.ffn_gate / a.ffn_up.
-void mlp_forward(const MlpWeights& w, const float* x, int64_t n, Deepseek2Activations& a, float* out);
+void mlp_forward(const MlpWeights& w, const float* x, int64_t n, Deepseek2Activations& a,
+                 float* out);
 // MoE branch: a.x [n, dim] -> out [n, dim]. When trace_idx/trace_w are set, the chosen experts
 // and weights are appended ([n, k]).
 void moe_forward(const MoeWeights& w, Step& s, float* out, std::vector<int32_t>* trace_idx,

@@ -14,7 +14,9 @@ struct Loader {
   const WeightSource& src;
   Deepseek2Weights& w;
 
-  const std::string& name_of(const TensorEntry& e) const { return src.is_hf() ? e.hf_name : e.gguf_name; }
+  const std::string& name_of(const TensorEntry& e) const {
+    return src.is_hf() ? e.hf_name : e.gguf_name;
+  }
 
   uint8_t* own(size_t n_bytes) {
     w.owned.emplace_back(n_bytes);
@@ -23,7 +25,9 @@ struct Loader {
 
   SourceTensor require(const std::string& name, const std::vector<int64_t>& shape) const {
     auto t = src.find(name);
-    if (!t) throw Error(src.source() + ": missing tensor '" + name + "' (expected shape " + shape_string(shape) + ")");
+    if (!t)
+      throw Error(src.source() + ": missing tensor '" + name + "' (expected shape " +
+                  shape_string(shape) + ")");
     if (t->shape != shape)
       throw Error(src.source() + ": tensor '" + name + "': expected shape " + shape_string(shape) +
                   " (PyTorch order), found " + shape_string(t->shape));
@@ -99,7 +103,8 @@ struct Loader {
     std::vector<float> row(static_cast<size_t>(r));
     for (int64_t h = 0; h < H; ++h) {
       a.v_b[h] = kv_b.slice_rows(h * (dn + dv) + dn, dv);
-      auto* k = reinterpret_cast<float*>(own(static_cast<size_t>(r * dn) * sizeof(float)));  // [r, dn]
+      auto* k =
+          reinterpret_cast<float*>(own(static_cast<size_t>(r * dn) * sizeof(float)));  // [r, dn]
       for (int64_t d = 0; d < dn; ++d) {
         weight_row(kv_b, h * (dn + dv) + d, row.data());
         for (int64_t j = 0; j < r; ++j) k[j * dn + d] = row[j];
@@ -116,15 +121,20 @@ struct Loader {
       case TensorRole::Matrix:
         *e.matrix = matrix(name_of(e), require(name_of(e), e.shape), e.shape[0], e.shape[1]);
         break;
-      case TensorRole::Experts: load_experts(e); break;
-      case TensorRole::KvB: load_kv_b(e); break;
+      case TensorRole::Experts:
+        load_experts(e);
+        break;
+      case TensorRole::KvB:
+        load_kv_b(e);
+        break;
     }
   }
 };
 
 }  // namespace
 
-void load_deepseek2_weights(const Deepseek2Config& c, const WeightSource& src, Deepseek2Weights& w) {
+void load_deepseek2_weights(const Deepseek2Config& c, const WeightSource& src,
+                            Deepseek2Weights& w) {
   Loader loader{c, src, w};
   for (const TensorEntry& e : deepseek2_tensor_table(c, w)) loader.load(e);
 }

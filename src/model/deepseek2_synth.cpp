@@ -21,7 +21,9 @@ struct Rng {
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
   }
-  float uniform() { return static_cast<float>((next() >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f; }  // [-1, 1)
+  float uniform() {
+    return static_cast<float>((next() >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f;
+  }  // [-1, 1)
 };
 
 uint64_t hash_name(const std::string& s, uint64_t seed) {
@@ -57,14 +59,15 @@ void fill_rows(uint8_t* dst, GgmlType type, int64_t rows, int64_t cols, Fill f, 
   }
 }
 
-void add_random(GgufWriter& w, const std::string& name, GgmlType type, std::vector<int64_t> shape, Fill f,
-                uint64_t seed) {
+void add_random(GgufWriter& w, const std::string& name, GgmlType type, std::vector<int64_t> shape,
+                Fill f, uint64_t seed) {
   const int64_t cols = shape.back();
   int64_t rows = 1;
   for (size_t i = 0; i + 1 < shape.size(); ++i) rows *= shape[i];
   std::vector<int64_t> ne(shape.rbegin(), shape.rend());
   const uint64_t key = hash_name(name, seed);
-  w.add_tensor(name, type, ne, [=](uint8_t* dst, size_t) { fill_rows(dst, type, rows, cols, f, key); });
+  w.add_tensor(name, type, ne,
+               [=](uint8_t* dst, size_t) { fill_rows(dst, type, rows, cols, f, key); });
 }
 
 GgmlType type_for(const TensorEntry& e, GgmlType wanted) {
@@ -72,7 +75,8 @@ GgmlType type_for(const TensorEntry& e, GgmlType wanted) {
   return e.shape.back() % type_traits(wanted).block_elems == 0 ? wanted : GgmlType::F32;
 }
 
-void add_kv_b(GgufWriter& w, const Deepseek2Config& c, const TensorEntry& e, const SynthOptions& opt) {
+void add_kv_b(GgufWriter& w, const Deepseek2Config& c, const TensorEntry& e,
+              const SynthOptions& opt) {
   const Fill f = fill_for(e);
   if (!opt.split_kv_b) {
     add_random(w, e.gguf_name, type_for(e, opt.type), e.shape, f, opt.seed);
@@ -127,7 +131,8 @@ Deepseek2Config deepseek2_preset(const std::string& name) {
     c.n_routed_experts = 16, c.n_shared_experts = 1, c.n_experts_used = 4;
     c.scoring = ExpertScoring::Sigmoid, c.topk_method = TopkMethod::NoauxTc;
     c.n_groups = 4, c.topk_groups = 2, c.norm_topk_prob = true, c.routed_scaling_factor = 2.5f;
-    c.context_length = 2048, c.yarn_factor = 4, c.yarn_original_ctx = 512, c.yarn_mscale_all_dim = 1.0f;
+    c.context_length = 2048, c.yarn_factor = 4, c.yarn_original_ctx = 512,
+    c.yarn_mscale_all_dim = 1.0f;
   } else {
     throw Error("unknown preset '" + name + "' (expected tiny, v2-lite or v3)");
   }
@@ -176,9 +181,11 @@ void write_deepseek2_metadata(const Deepseek2Config& c, bool split_kv_b, GgufWri
   }
 }
 
-void write_deepseek2_synth(const Deepseek2Config& c, const SynthOptions& opt, const std::string& path) {
+void write_deepseek2_synth(const Deepseek2Config& c, const SynthOptions& opt,
+                           const std::string& path) {
   c.validate();
-  if (!can_quantize(opt.type)) throw Error(std::string("synth: cannot write weights of type ") + type_name(opt.type));
+  if (!can_quantize(opt.type))
+    throw Error(std::string("synth: cannot write weights of type ") + type_name(opt.type));
   GgufWriter w;
   write_deepseek2_metadata(c, opt.split_kv_b, w);
   w.set("general.name", GgufValue::str(opt.name));

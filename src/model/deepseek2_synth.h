@@ -18,10 +18,11 @@ class GgufWriter;
 Deepseek2Config deepseek2_preset(const std::string& name);
 
 struct SynthOptions {
-  GgmlType type = GgmlType::F32;  // 2-D weights; norms, router and bias stay F32, and a weight
-                                  // whose row length is not a whole number of blocks falls back to F32
+  GgmlType type =
+      GgmlType::F32;  // 2-D weights; norms, router and bias stay F32, and a weight
+                      // whose row length is not a whole number of blocks falls back to F32
   uint64_t seed = 1;
-  bool split_kv_b = false;        // write attn_k_b/attn_v_b (newer GGUF form) instead of attn_kv_b
+  bool split_kv_b = false;  // write attn_k_b/attn_v_b (newer GGUF form) instead of attn_kv_b
   std::string name = "frugal-synth";
   std::function<void(GgufWriter&)> extra_metadata;  // e.g. tokenizer.ggml.* keys
 };
@@ -29,7 +30,8 @@ struct SynthOptions {
 // Writes config `c` with random weights to `path`. Values: uniform with standard deviation
 // 1/sqrt(fan_in) for projections (activations keep unit scale), 1 for the embedding, norms
 // 1 ± 0.1, score bias ± 0.05. The same (seed, tensor name) always gives the same values.
-void write_deepseek2_synth(const Deepseek2Config& c, const SynthOptions& opt, const std::string& path);
+void write_deepseek2_synth(const Deepseek2Config& c, const SynthOptions& opt,
+                           const std::string& path);
 
 // The GGUF metadata keys for `c` (the inverse of Deepseek2Config::from_gguf).
 void write_deepseek2_metadata(const Deepseek2Config& c, bool split_kv_b, GgufWriter& w);

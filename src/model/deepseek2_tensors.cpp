@@ -6,26 +6,43 @@
 namespace frugal {
 namespace {
 
+TensorEntry entry(std::string gguf, std::string hf, std::vector<int64_t> shape, TensorRole role) {
+  TensorEntry e;
+  e.gguf_name = std::move(gguf);
+  e.hf_name = std::move(hf);
+  e.shape = std::move(shape);
+  e.role = role;
+  return e;
+}
+
 struct TableBuilder {
   std::vector<TensorEntry>& out;
 
   void vec(std::string g, std::string h, int64_t n, const float** dst) {
-    out.push_back({std::move(g), std::move(h), {n}, TensorRole::Vector, true, dst, nullptr, nullptr, nullptr});
+    TensorEntry& e = out.emplace_back(entry(std::move(g), std::move(h), {n}, TensorRole::Vector));
+    e.keep_f32 = true;
+    e.vector = dst;
   }
   void mat(std::string g, std::string h, int64_t rows, int64_t cols, WeightMatrix* dst,
            bool keep_f32 = false) {
-    out.push_back({std::move(g), std::move(h), {rows, cols}, TensorRole::Matrix, keep_f32, nullptr, dst,
-                   nullptr, nullptr});
+    TensorEntry& e =
+        out.emplace_back(entry(std::move(g), std::move(h), {rows, cols}, TensorRole::Matrix));
+    e.keep_f32 = keep_f32;
+    e.matrix = dst;
   }
   void experts(std::string g, std::string h, int64_t n, int64_t rows, int64_t cols,
                std::vector<WeightMatrix>* dst) {
-    out.push_back({std::move(g), std::move(h), {n, rows, cols}, TensorRole::Experts, false, nullptr,
-                   nullptr, dst, nullptr});
+    out.emplace_back(entry(std::move(g), std::move(h), {n, rows, cols}, TensorRole::Experts))
+        .experts = dst;
+  }
+  void kv_b(std::string g, std::string h, int64_t rows, int64_t cols, AttentionWeights* dst) {
+    out.emplace_back(entry(std::move(g), std::move(h), {rows, cols}, TensorRole::KvB)).attn = dst;
   }
 };
 
 void attention_entries(const Deepseek2Config& c, int64_t l, AttentionWeights& a, TableBuilder& b) {
-  const std::string g = "blk." + std::to_string(l) + ".", h = "model.layers." + std::to_string(l) + ".";
+  const std::string g = "blk." + std::to_string(l) + ".",
+                    h = "model.layers." + std::to_string(l) + ".";
   const std::string sa = h + "self_attn.";
   const int64_t q_rows = c.n_heads * c.qk_head_dim();
   b.vec(g + "attn_norm.weight", h + "input_layernorm.weight", c.dim, &a.attn_norm);
@@ -36,16 +53,17 @@ void attention_entries(const Deepseek2Config& c, int64_t l, AttentionWeights& a,
   } else {
     b.mat(g + "attn_q.weight", sa + "q_proj.weight", q_rows, c.dim, &a.wq);
   }
-  b.mat(g + "attn_kv_a_mqa.weight", sa + "kv_a_proj_with_mqa.weight", c.kv_values_per_token(), c.dim, &a.wkv_a);
+  b.mat(g + "attn_kv_a_mqa.weight", sa + "kv_a_proj_with_mqa.weight", c.kv_values_per_token(),
+        c.dim, &a.wkv_a);
   b.vec(g + "attn_kv_a_norm.weight", sa + "kv_a_layernorm.weight", c.kv_lora_rank, &a.kv_norm);
-  b.out.push_back({g + "attn_kv_b.weight", sa + "kv_b_proj.weight",
-                   {c.n_heads * (c.qk_nope_head_dim + c.v_head_dim), c.kv_lora_rank}, TensorRole::KvB, false,
-                   nullptr, nullptr, nullptr, &a});
+  b.kv_b(g + "attn_kv_b.weight", sa + "kv_b_proj.weight",
+         c.n_heads * (c.qk_nope_head_dim + c.v_head_dim), c.kv_lora_rank, &a);
   b.mat(g + "attn_output.weight", sa + "o_proj.weight", c.dim, c.n_heads * c.v_head_dim, &a.wo);
 }
 
 void ffn_entries(const Deepseek2Config& c, int64_t l, LayerWeights& w, TableBuilder& b) {
-  const std::string g = "blk." + std::to_string(l) + ".", h = "model.layers." + std::to_string(l) + ".";
+  const std::string g = "blk." + std::to_string(l) + ".",
+                    h = "model.layers." + std::to_string(l) + ".";
   const std::string m = h + "mlp.";
   b.vec(g + "ffn_norm.weight", h + "post_attention_layernorm.weight", c.dim, &w.ffn_norm);
   if (!c.is_moe_layer(l)) {
@@ -64,9 +82,11 @@ void ffn_entries(const Deepseek2Config& c, int64_t l, LayerWeights& w, TableBuil
   b.experts(g + "ffn_down_exps.weight", m + "experts.{e}.down_proj.weight", n, c.dim, ff, &e.down);
   if (c.n_shared_experts == 0) return;
   const int64_t sff = c.n_shared_experts * ff;
-  b.mat(g + "ffn_gate_shexp.weight", m + "shared_experts.gate_proj.weight", sff, c.dim, &e.shared.gate);
+  b.mat(g + "ffn_gate_shexp.weight", m + "shared_experts.gate_proj.weight", sff, c.dim,
+        &e.shared.gate);
   b.mat(g + "ffn_up_shexp.weight", m + "shared_experts.up_proj.weight", sff, c.dim, &e.shared.up);
-  b.mat(g + "ffn_down_shexp.weight", m + "shared_experts.down_proj.weight", c.dim, sff, &e.shared.down);
+  b.mat(g + "ffn_down_shexp.weight", m + "shared_experts.down_proj.weight", c.dim, sff,
+        &e.shared.down);
 }
 
 }  // namespace

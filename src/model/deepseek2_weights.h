@@ -14,19 +14,19 @@
 namespace frugal {
 
 struct AttentionWeights {
-  const float* attn_norm = nullptr;   // [dim]
-  WeightMatrix wq;                    // [n_heads * (d_n + d_r), dim]      (no q_lora only)
-  WeightMatrix wq_a;                  // [q_lora_rank, dim]                (q_lora only)
-  const float* q_norm = nullptr;      // [q_lora_rank]                     (q_lora only)
-  WeightMatrix wq_b;                  // [n_heads * (d_n + d_r), q_lora_rank]
-  WeightMatrix wkv_a;                 // [kv_lora_rank + d_r, dim]: latent rows, then k_pe rows
-  const float* kv_norm = nullptr;     // [kv_lora_rank]
-  std::vector<WeightMatrix> k_b;      // n_heads x [kv_lora_rank, d_n]  (W_UK[h] transposed)
-  std::vector<WeightMatrix> v_b;      // n_heads x [d_v, kv_lora_rank]  (W_UV[h])
-  WeightMatrix wo;                    // [dim, n_heads * d_v]
+  const float* attn_norm = nullptr;  // [dim]
+  WeightMatrix wq;                   // [n_heads * (d_n + d_r), dim]      (no q_lora only)
+  WeightMatrix wq_a;                 // [q_lora_rank, dim]                (q_lora only)
+  const float* q_norm = nullptr;     // [q_lora_rank]                     (q_lora only)
+  WeightMatrix wq_b;                 // [n_heads * (d_n + d_r), q_lora_rank]
+  WeightMatrix wkv_a;                // [kv_lora_rank + d_r, dim]: latent rows, then k_pe rows
+  const float* kv_norm = nullptr;    // [kv_lora_rank]
+  std::vector<WeightMatrix> k_b;     // n_heads x [kv_lora_rank, d_n]  (W_UK[h] transposed)
+  std::vector<WeightMatrix> v_b;     // n_heads x [d_v, kv_lora_rank]  (W_UV[h])
+  WeightMatrix wo;                   // [dim, n_heads * d_v]
 };
 
-struct MlpWeights {  // SwiGLU: down(silu(gate x) * up x)
+struct MlpWeights {   // SwiGLU: down(silu(gate x) * up x)
   WeightMatrix gate;  // [ffn, dim]
   WeightMatrix up;    // [ffn, dim]
   WeightMatrix down;  // [dim, ffn]
@@ -38,21 +38,21 @@ struct MoeWeights {
   std::vector<WeightMatrix> gate;     // n_routed_experts x [moe_ffn, dim]
   std::vector<WeightMatrix> up;       // n_routed_experts x [moe_ffn, dim]
   std::vector<WeightMatrix> down;     // n_routed_experts x [dim, moe_ffn]
-  MlpWeights shared;                  // [n_shared * moe_ffn, dim] ... (empty when no shared experts)
+  MlpWeights shared;  // [n_shared * moe_ffn, dim] ... (empty when no shared experts)
 };
 
 struct LayerWeights {
   AttentionWeights attn;
-  const float* ffn_norm = nullptr;    // [dim]
-  MlpWeights mlp;                     // dense layers only
-  MoeWeights moe;                     // MoE layers only
+  const float* ffn_norm = nullptr;  // [dim]
+  MlpWeights mlp;                   // dense layers only
+  MoeWeights moe;                   // MoE layers only
 };
 
 struct Deepseek2Weights {
-  WeightMatrix token_embd;            // [n_vocab, dim]
-  std::vector<LayerWeights> layers;   // [n_layers]
-  const float* output_norm = nullptr; // [dim]
-  WeightMatrix output;                // [n_vocab, dim] (lm_head, not tied)
+  WeightMatrix token_embd;             // [n_vocab, dim]
+  std::vector<LayerWeights> layers;    // [n_layers]
+  const float* output_norm = nullptr;  // [dim]
+  WeightMatrix output;                 // [n_vocab, dim] (lm_head, not tied)
   // Buffers made at load (converted norms, transposed k_b, FP8 -> BF16); the views above may
   // point into them. Inner buffers never move once filled.
   std::vector<std::vector<uint8_t>> owned;
@@ -67,11 +67,11 @@ enum class TensorRole {
 };
 
 struct TensorEntry {
-  std::string gguf_name;        // e.g. "blk.1.ffn_gate_exps.weight"
-  std::string hf_name;          // e.g. "model.layers.1.mlp.experts.{e}.gate_proj.weight"
-  std::vector<int64_t> shape;   // PyTorch order
+  std::string gguf_name;       // e.g. "blk.1.ffn_gate_exps.weight"
+  std::string hf_name;         // e.g. "model.layers.1.mlp.experts.{e}.gate_proj.weight"
+  std::vector<int64_t> shape;  // PyTorch order
   TensorRole role = TensorRole::Matrix;
-  bool keep_f32 = false;        // synth writes it as F32 (norms, router, bias)
+  bool keep_f32 = false;  // synth writes it as F32 (norms, router, bias)
   // Destination (one of, by role).
   const float** vector = nullptr;
   WeightMatrix* matrix = nullptr;

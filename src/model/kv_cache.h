@@ -33,7 +33,9 @@ class LatentKvCache {
   const float* row(int64_t layer, int64_t pos) const { return data_.data() + offset(layer, pos); }
 
   // Bytes per token over all layers (float32 storage).
-  size_t bytes_per_token() const { return static_cast<size_t>(n_layers_ * row_size()) * sizeof(float); }
+  size_t bytes_per_token() const {
+    return static_cast<size_t>(n_layers_ * row_size()) * sizeof(float);
+  }
   size_t bytes() const { return data_.size() * sizeof(float); }
 
  private:

@@ -6,6 +6,7 @@
 #include "format/hf_config.h"
 #include "model/causal_lm.h"
 #include "model/deepseek2_lm.h"
+#include "model/dense_lm.h"
 
 namespace frugal {
 namespace {
@@ -25,7 +26,8 @@ std::string architecture_of(const std::string& path) {
 std::unique_ptr<CausalLm> load_causal_lm(const std::string& path, const ModelOptions& opt) {
   const std::string arch = architecture_of(path);
   if (arch == "deepseek2") return std::make_unique<Deepseek2Lm>(Deepseek2Model::load(path, opt));
-  throw Error(path + ": unsupported architecture '" + arch + "' (supported: deepseek2)");
+  if (arch == "qwen2" || arch == "llama") return std::make_unique<DenseLm>(DenseModel::load(path, opt));
+  throw Error(path + ": unsupported architecture '" + arch + "' (supported: deepseek2, qwen2, llama)");
 }
 
 }  // namespace frugal

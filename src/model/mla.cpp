@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "core/thread_pool.h"
-
 #include "kernels/kernels.h"
 #include "model/deepseek2_internal.h"
 
@@ -30,7 +29,8 @@ void project_q(const AttentionWeights& w, Step& s) {
 }
 
 // Cache row (layer, pos) = [kv_norm(kv_latent) ; RoPE(k_pe, pos)] for each new token.
-void project_kv_into_cache(const AttentionWeights& w, Step& s, LatentKvCache& cache, int64_t layer) {
+void project_kv_into_cache(const AttentionWeights& w, Step& s, LatentKvCache& cache,
+                           int64_t layer) {
   const Deepseek2Config& c = s.c;
   auto& a = s.a;
   const int64_t r = c.kv_lora_rank, d_r = c.qk_rope_head_dim, half = d_r / 2;
@@ -38,7 +38,7 @@ void project_kv_into_cache(const AttentionWeights& w, Step& s, LatentKvCache& ca
   for (int64_t t = 0; t < s.n; ++t) {
     const float* kv = a.kv.data() + t * (r + d_r);
     float* row = cache.row(layer, s.pos[t]);
-    rmsnorm(kv, w.kv_norm, r, c.rms_eps, row);  // kv_latent
+    rmsnorm(kv, w.kv_norm, r, c.rms_eps, row);                               // kv_latent
     std::memcpy(row + r, kv + r, static_cast<size_t>(d_r) * sizeof(float));  // k_pe
     rope_interleaved(row + r, &a.rope_cos[s.pos[t] * half], &a.rope_sin[s.pos[t] * half], half);
   }
@@ -49,22 +49,24 @@ void rope_q_pe(Step& s) {
   const int64_t dq = c.qk_head_dim(), half = c.qk_rope_head_dim / 2;
   for (int64_t t = 0; t < s.n; ++t)
     for (int64_t h = 0; h < c.n_heads; ++h)
-      rope_interleaved(&s.a.q[(t * c.n_heads + h) * dq + c.qk_nope_head_dim], &s.a.rope_cos[s.pos[t] * half],
-                       &s.a.rope_sin[s.pos[t] * half], half);
+      rope_interleaved(&s.a.q[(t * c.n_heads + h) * dq + c.qk_nope_head_dim],
+                       &s.a.rope_cos[s.pos[t] * half], &s.a.rope_sin[s.pos[t] * half], half);
 }
 
 // dst[t, h, :width] = m(src[t, h, offset : offset + m.cols]) for every token, via the head
 // gather/scatter buffers (src rows hold `src_stride` floats per head).
-void per_head_matmul(const WeightMatrix& m, const float* src, int64_t src_stride, int64_t offset, float* dst,
-                     int64_t h, Step& s) {
+void per_head_matmul(const WeightMatrix& m, const float* src, int64_t src_stride, int64_t offset,
+                     float* dst, int64_t h, Step& s) {
   const int64_t H = s.c.n_heads;
   float* in = s.a.head_in.data();    // [n, m.cols]
   float* out = s.a.head_out.data();  // [n, m.rows]
   for (int64_t t = 0; t < s.n; ++t)
-    std::memcpy(in + t * m.cols, src + (t * H + h) * src_stride + offset, static_cast<size_t>(m.cols) * sizeof(float));
+    std::memcpy(in + t * m.cols, src + (t * H + h) * src_stride + offset,
+                static_cast<size_t>(m.cols) * sizeof(float));
   matmul(m, in, s.n, out);
   for (int64_t t = 0; t < s.n; ++t)
-    std::memcpy(dst + (t * H + h) * m.rows, out + t * m.rows, static_cast<size_t>(m.rows) * sizeof(float));
+    std::memcpy(dst + (t * H + h) * m.rows, out + t * m.rows,
+                static_cast<size_t>(m.rows) * sizeof(float));
 }
 
 // Scores of one query against cache positions [0, n_kv); grows once per thread, then reused.
@@ -107,7 +109,8 @@ void attend_absorbed(Step& s, const LatentKvCache& cache, int64_t layer) {
       n_threads);
 }
 
-void mla_attend_absorbed(const AttentionWeights& w, Step& s, const LatentKvCache& cache, int64_t layer) {
+void mla_attend_absorbed(const AttentionWeights& w, Step& s, const LatentKvCache& cache,
+                         int64_t layer) {
   const Deepseek2Config& c = s.c;
   for (int64_t h = 0; h < c.n_heads; ++h)
     per_head_matmul(w.k_b[h], s.a.q.data(), c.qk_head_dim(), 0, s.a.q_abs.data(), h, s);
@@ -118,8 +121,8 @@ void mla_attend_absorbed(const AttentionWeights& w, Step& s, const LatentKvCache
 
 }  // namespace
 
-void mla_forward(const AttentionWeights& w, Step& s, LatentKvCache& cache, int64_t layer, AttentionImpl impl,
-                 float* out) {
+void mla_forward(const AttentionWeights& w, Step& s, LatentKvCache& cache, int64_t layer,
+                 AttentionImpl impl, float* out) {
   project_q(w, s);
   project_kv_into_cache(w, s, cache, layer);
   rope_q_pe(s);

@@ -9,9 +9,11 @@
 
 namespace frugal {
 
-void mla_attend_naive(const AttentionWeights& w, Step& s, const LatentKvCache& cache, int64_t layer) {
+void mla_attend_naive(const AttentionWeights& w, Step& s, const LatentKvCache& cache,
+                      int64_t layer) {
   const Deepseek2Config& c = s.c;
-  const int64_t H = c.n_heads, r = c.kv_lora_rank, d_n = c.qk_nope_head_dim, d_r = c.qk_rope_head_dim;
+  const int64_t H = c.n_heads, r = c.kv_lora_rank, d_n = c.qk_nope_head_dim,
+                d_r = c.qk_rope_head_dim;
   const int64_t d_v = c.v_head_dim, dq = c.qk_head_dim();
   const int64_t n_kv = s.pos[s.n - 1] + 1;
   const float scale = static_cast<float>(c.softmax_scale());
@@ -38,7 +40,8 @@ void mla_attend_naive(const AttentionWeights& w, Step& s, const LatentKvCache& c
       const float* q_pe = q_nope + d_n;
       const int64_t n_att = s.pos[t] + 1;  // causal: keys at positions <= pos[t]
       for (int64_t j = 0; j < n_att; ++j)
-        p[j] = scale * (dot(q_nope, &k_nope[(j * H + h) * d_n], d_n) + dot(q_pe, cache.row(layer, j) + r, d_r));
+        p[j] = scale * (dot(q_nope, &k_nope[(j * H + h) * d_n], d_n) +
+                        dot(q_pe, cache.row(layer, j) + r, d_r));
       softmax(p.data(), n_att);
       float* o = &s.a.o[(t * H + h) * d_v];
       std::fill(o, o + d_v, 0.0f);

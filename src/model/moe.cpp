@@ -9,7 +9,8 @@
 
 namespace frugal {
 
-void mlp_forward(const MlpWeights& w, const float* x, int64_t n, Deepseek2Activations& a, float* out) {
+void mlp_forward(const MlpWeights& w, const float* x, int64_t n, Deepseek2Activations& a,
+                 float* out) {
   const int64_t ff = w.gate.rows;
   matmul(w.gate, x, n, a.ffn_gate.data());  // [n, ff]
   matmul(w.up, x, n, a.ffn_up.data());      // [n, ff]
@@ -25,8 +26,8 @@ void route_tokens(const MoeWeights& w, Step& s) {
   const RouterParams p = RouterParams::from(s.c);
   matmul(w.router, a.x.data(), s.n, a.router_logits.data());  // [n, E]
   for (int64_t t = 0; t < s.n; ++t)
-    route_token(p, &a.router_logits[t * p.n_experts], w.score_bias, a.router_scratch.data(), &a.expert_idx[t * p.k],
-                &a.expert_w[t * p.k]);
+    route_token(p, &a.router_logits[t * p.n_experts], w.score_bias, a.router_scratch.data(),
+                &a.expert_idx[t * p.k], &a.expert_w[t * p.k]);
 }
 
 // Counting sort of the (token, slot) pairs by expert: expert e owns
@@ -38,7 +39,8 @@ void bucket_by_expert(Step& s) {
   std::fill(start.begin(), start.end(), 0);
   for (int64_t i = 0; i < n_slots; ++i) ++start[a.expert_idx[i] + 2];
   for (int64_t e = 2; e <= E + 1; ++e) start[e] += start[e - 1];  // start[e + 1] = begin of e
-  for (int64_t i = 0; i < n_slots; ++i) a.expert_slots[start[a.expert_idx[i] + 1]++] = static_cast<int32_t>(i);
+  for (int64_t i = 0; i < n_slots; ++i)
+    a.expert_slots[start[a.expert_idx[i] + 1]++] = static_cast<int32_t>(i);
 }
 
 }  // namespace
@@ -48,7 +50,8 @@ void moe_forward(const MoeWeights& w, Step& s, float* out, std::vector<int32_t>*
   auto& a = s.a;
   const int64_t dim = s.c.dim, k = s.c.n_experts_used;
   route_tokens(w, s);
-  if (trace_idx) trace_idx->insert(trace_idx->end(), a.expert_idx.begin(), a.expert_idx.begin() + s.n * k);
+  if (trace_idx)
+    trace_idx->insert(trace_idx->end(), a.expert_idx.begin(), a.expert_idx.begin() + s.n * k);
   if (trace_w) trace_w->insert(trace_w->end(), a.expert_w.begin(), a.expert_w.begin() + s.n * k);
   if (s.c.n_shared_experts > 0)
     mlp_forward(w.shared, a.x.data(), s.n, a, out);
@@ -59,7 +62,8 @@ void moe_forward(const MoeWeights& w, Step& s, float* out, std::vector<int32_t>*
     const int32_t begin = a.expert_start[e], end = a.expert_start[e + 1];
     if (begin == end) continue;
     for (int32_t i = begin; i < end; ++i)
-      std::memcpy(&a.xe[(i - begin) * dim], &a.x[(a.expert_slots[i] / k) * dim], static_cast<size_t>(dim) * sizeof(float));
+      std::memcpy(&a.xe[(i - begin) * dim], &a.x[(a.expert_slots[i] / k) * dim],
+                  static_cast<size_t>(dim) * sizeof(float));
     mlp_forward({w.gate[e], w.up[e], w.down[e]}, a.xe.data(), end - begin, a, a.ye.data());
     for (int32_t i = begin; i < end; ++i) {
       const int32_t slot = a.expert_slots[i];

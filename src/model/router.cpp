@@ -35,8 +35,10 @@ float group_score(const float* s, int64_t n, TopkMethod m) {
 // Sets the selection scores of every expert outside the topk_groups best groups to -inf.
 void mask_groups(const RouterParams& p, float* sel, float* group_scores) {
   const int64_t per = p.n_experts / p.n_groups;
-  for (int64_t g = 0; g < p.n_groups; ++g) group_scores[g] = group_score(sel + g * per, per, p.method);
-  for (int64_t kept = 0; kept < p.topk_groups; ++kept) group_scores[argmax(group_scores, p.n_groups)] = kNegInf;
+  for (int64_t g = 0; g < p.n_groups; ++g)
+    group_scores[g] = group_score(sel + g * per, per, p.method);
+  for (int64_t kept = 0; kept < p.topk_groups; ++kept)
+    group_scores[argmax(group_scores, p.n_groups)] = kNegInf;
   // Kept groups are now -inf in group_scores; the others still hold a score.
   for (int64_t g = 0; g < p.n_groups; ++g) {
     if (group_scores[g] == kNegInf) continue;
@@ -47,8 +49,8 @@ void mask_groups(const RouterParams& p, float* sel, float* group_scores) {
 }  // namespace
 
 RouterParams RouterParams::from(const Deepseek2Config& c) {
-  return {c.scoring, c.topk_method, c.n_routed_experts, c.n_groups, c.topk_groups,
-          c.n_experts_used, c.norm_topk_prob, c.routed_scaling_factor};
+  return {c.scoring,     c.topk_method,    c.n_routed_experts, c.n_groups,
+          c.topk_groups, c.n_experts_used, c.norm_topk_prob,   c.routed_scaling_factor};
 }
 
 void route_token(const RouterParams& p, const float* logits, const float* bias, float* scratch,
@@ -63,7 +65,8 @@ void route_token(const RouterParams& p, const float* logits, const float* bias, 
     for (int64_t e = 0; e < n; ++e) s[e] = 1.0f / (1.0f + std::exp(-s[e]));
   }
   for (int64_t e = 0; e < n; ++e) sel[e] = s[e] + (bias ? bias[e] : 0.0f);
-  const bool grouped = p.method != TopkMethod::Greedy && p.n_groups > 1 && p.topk_groups < p.n_groups;
+  const bool grouped =
+      p.method != TopkMethod::Greedy && p.n_groups > 1 && p.topk_groups < p.n_groups;
   if (grouped) mask_groups(p, sel, scratch + 2 * n);
   float sum = 0;
   for (int64_t j = 0; j < p.k; ++j) {

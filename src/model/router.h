@@ -22,8 +22,8 @@ struct RouterParams {
 };
 
 // logits [n_experts]: router outputs (gate weight . x). bias [n_experts] or null: added to the
-// scores for choosing only (noaux_tc). scratch [2 * n_experts + n_groups]. Writes idx [k] (descending by
-// selection score; ties go to the lower expert index) and weight [k]:
+// scores for choosing only (noaux_tc). scratch [2 * n_experts + n_groups]. Writes idx [k]
+// (descending by selection score; ties go to the lower expert index) and weight [k]:
 //   scores s = softmax(logits) or sigmoid(logits); weight_e = s_e (never biased),
 //   normalised to sum 1 if norm_topk_prob, then times routed_scaling_factor.
 void route_token(const RouterParams& p, const float* logits, const float* bias, float* scratch,

@@ -16,7 +16,7 @@ class SafetensorsModel;
 
 struct SourceTensor {
   GgmlType type = GgmlType::F32;
-  std::vector<int64_t> shape;            // PyTorch order
+  std::vector<int64_t> shape;  // PyTorch order
   const uint8_t* data = nullptr;
   const float* fp8_scale_inv = nullptr;  // HF FP8 e4m3 only: [ceil(rows/128), ceil(cols/128)]
   bool is_fp8() const { return fp8_scale_inv != nullptr; }

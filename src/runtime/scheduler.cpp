@@ -32,7 +32,11 @@ void SequenceStream::push(SequenceEvent ev) {
 // The state of the sequence a slot is serving.
 struct Scheduler::Active {
   Active(SequenceRequest r, std::shared_ptr<SequenceStream> s, const Tokenizer& tok)
-      : req(std::move(r)), stream(std::move(s)), sampler(req.sampling), detok(tok), stops(req.stop) {}
+      : req(std::move(r)),
+        stream(std::move(s)),
+        sampler(req.sampling),
+        detok(tok),
+        stops(req.stop) {}
   SequenceRequest req;
   std::shared_ptr<SequenceStream> stream;
   Sampler sampler;
@@ -53,14 +57,15 @@ static SequenceEvent finished_event(SequenceEnd end) {
 
 struct Scheduler::Slot {
   std::unique_ptr<SequenceState> cache;  // the model's state for this slot
-  std::vector<int32_t> cached_tokens;  // the tokens whose entries `cache` holds, in order
-  std::unique_ptr<Active> active;      // null when free
+  std::vector<int32_t> cached_tokens;    // the tokens whose entries `cache` holds, in order
+  std::unique_ptr<Active> active;        // null when free
   uint64_t last_used = 0;
 };
 
 Scheduler::Scheduler(CausalLm& model, const Tokenizer& tokenizer, SchedulerOptions opt)
     : model_(model), tokenizer_(tokenizer), opt_(opt) {
-  if (opt_.n_slots < 1) throw Error("--parallel must be at least 1, found " + std::to_string(opt_.n_slots));
+  if (opt_.n_slots < 1)
+    throw Error("--parallel must be at least 1, found " + std::to_string(opt_.n_slots));
   if (opt_.prefill_chunk < 1) throw Error("the prefill chunk must be at least 1 token");
   for (int i = 0; i < opt_.n_slots; ++i) {
     auto s = std::make_unique<Slot>();
@@ -85,10 +90,12 @@ Scheduler::~Scheduler() {
 std::shared_ptr<SequenceStream> Scheduler::submit(SequenceRequest req) {
   if (req.prompt.empty()) throw Error("the prompt is empty");
   if (static_cast<int64_t>(req.prompt.size()) >= n_ctx_)
-    throw Error("the prompt has " + std::to_string(req.prompt.size()) + " tokens; the context holds " +
-                std::to_string(n_ctx_) + " (prompt and generated tokens together)");
+    throw Error("the prompt has " + std::to_string(req.prompt.size()) +
+                " tokens; the context holds " + std::to_string(n_ctx_) +
+                " (prompt and generated tokens together)");
   for (int32_t id : req.prompt)
-    if (id < 0 || id >= model_.n_vocab()) throw Error("token id " + std::to_string(id) + " is out of range");
+    if (id < 0 || id >= model_.n_vocab())
+      throw Error("token id " + std::to_string(id) + " is out of range");
   auto stream = std::make_shared<SequenceStream>();
   {
     std::lock_guard lk(mu_);
@@ -190,7 +197,8 @@ void Scheduler::admit_locked() {
     Slot* s = pick_slot_locked(w.req.prompt);
     if (!s) return;
     // At least the last prompt token runs again, to get the logits of the first new token.
-    const size_t reuse = std::min(common_prefix(s->cached_tokens, w.req.prompt), w.req.prompt.size() - 1);
+    const size_t reuse =
+        std::min(common_prefix(s->cached_tokens, w.req.prompt), w.req.prompt.size() - 1);
     s->active = std::make_unique<Active>(std::move(w.req), std::move(w.stream), tokenizer_);
     s->active->n_prefilled = reuse;
     s->active->n_cached = static_cast<int64_t>(reuse);
@@ -223,7 +231,8 @@ void Scheduler::advance(Slot& s) {
   const std::vector<int32_t>& prompt = a.req.prompt;
   std::vector<int32_t> positions;
   if (a.n_prefilled < prompt.size()) {
-    const size_t n = std::min(prompt.size() - a.n_prefilled, static_cast<size_t>(opt_.prefill_chunk));
+    const size_t n =
+        std::min(prompt.size() - a.n_prefilled, static_cast<size_t>(opt_.prefill_chunk));
     std::span<const int32_t> chunk(prompt.data() + a.n_prefilled, n);
     positions.resize(n);
     for (size_t i = 0; i < n; ++i) positions[i] = static_cast<int32_t>(a.n_prefilled + i);
@@ -235,15 +244,18 @@ void Scheduler::advance(Slot& s) {
     FRUGAL_CHECK(a.has_pending, "a decoding sequence has no token to run");
     const int32_t id = a.generated.back();
     const int32_t pos = static_cast<int32_t>(s.cached_tokens.size());
-    model_.forward({std::span<const int32_t>(&id, 1), std::span<const int32_t>(&pos, 1), LogitsMode::Last},
-                   *s.cache, logits_);
+    model_.forward(
+        {std::span<const int32_t>(&id, 1), std::span<const int32_t>(&pos, 1), LogitsMode::Last},
+        *s.cache, logits_);
     s.cached_tokens.push_back(id);
   }
   a.has_pending = false;
   sample_and_emit(s);
 }
 
-bool Scheduler::is_end_of_generation(int32_t id) const { return id == tokenizer_.eos_id(); }
+bool Scheduler::is_end_of_generation(int32_t id) const {
+  return id == tokenizer_.eos_id();
+}
 
 void Scheduler::sample_and_emit(Slot& s) {
   Active& a = *s.active;

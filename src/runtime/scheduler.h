@@ -1,9 +1,9 @@
 // Continuous batching: an engine thread serves up to n_slots sequences at once. Requests join
 // and leave at step boundaries; each step advances every active sequence by one token, or by
 // one prefill chunk of at most prefill_chunk tokens, so a long prompt never stalls running
-// decodes. Each slot owns a SequenceState (KV cache) and keeps it after its sequence ends: a new request
-// goes to the free slot whose cached tokens share the longest prefix with its prompt, and that
-// prefix is not computed again (prompt-cache hits).
+// decodes. Each slot owns a SequenceState (KV cache) and keeps it after its sequence ends: a new
+// request goes to the free slot whose cached tokens share the longest prefix with its prompt, and
+// that prefix is not computed again (prompt-cache hits).
 //
 // Batch invariance: every sequence runs through its own forward calls over its own cache, so a
 // request's output does not depend on what else runs. The step is written over the list of
@@ -48,11 +48,11 @@ struct SequenceEvent {
   // or a possible stop string is held back). token < 0: the final flush of held-back text.
   int32_t token = -1;
   std::string text;
-  float logprob = 0;                 // log_softmax of the raw logits (when requested)
-  std::vector<TokenLogprob> top;     // the n_top_logprobs most likely (when requested)
+  float logprob = 0;              // log_softmax of the raw logits (when requested)
+  std::vector<TokenLogprob> top;  // the n_top_logprobs most likely (when requested)
   // Finished:
   SequenceEnd end = SequenceEnd::Stop;
-  std::string error;                 // Failed: why
+  std::string error;  // Failed: why
   int64_t n_prompt = 0, n_cached = 0, n_generated = 0;
 };
 
@@ -82,16 +82,16 @@ class QueueFullError : public Error {
 };
 
 struct SchedulerOptions {
-  int n_slots = 1;            // sequences served at once (--parallel)
-  int64_t n_ctx = 0;          // context per slot; 0 = the model's max_context
-  int max_waiting = 16;       // requests queued beyond the busy slots; more -> QueueFullError
+  int n_slots = 1;       // sequences served at once (--parallel)
+  int64_t n_ctx = 0;     // context per slot; 0 = the model's max_context
+  int max_waiting = 16;  // requests queued beyond the busy slots; more -> QueueFullError
   int64_t prefill_chunk = 256;
 };
 
 struct SchedulerStats {
   int64_t n_waiting = 0, n_active = 0, n_slots = 0;
-  int64_t n_cached_tokens = 0;     // tokens held in all slots' caches
-  int64_t n_ctx = 0;               // per slot
+  int64_t n_cached_tokens = 0;                             // tokens held in all slots' caches
+  int64_t n_ctx = 0;                                       // per slot
   int64_t prompt_cache_hit_tokens = 0, prompt_tokens = 0;  // totals since start
   int64_t n_steps = 0;
 };
@@ -138,8 +138,8 @@ class Scheduler {
   SchedulerOptions opt_;
   int64_t n_ctx_ = 0;
   std::vector<std::unique_ptr<Slot>> slots_;
-  std::vector<float> logits_;       // [n_vocab], shared by the sequential forward calls
-  std::vector<float> raw_logits_;   // [n_vocab], copy before sampling when logprobs are wanted
+  std::vector<float> logits_;      // [n_vocab], shared by the sequential forward calls
+  std::vector<float> raw_logits_;  // [n_vocab], copy before sampling when logprobs are wanted
 
   mutable std::mutex mu_;
   std::condition_variable cv_;       // engine wakes: new work or shutdown

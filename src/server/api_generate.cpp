@@ -21,9 +21,13 @@ struct ApiServer::Prepared {
 
 namespace {
 
-const char* finish_name(SequenceEnd e) { return e == SequenceEnd::Length ? "length" : "stop"; }
+const char* finish_name(SequenceEnd e) {
+  return e == SequenceEnd::Length ? "length" : "stop";
+}
 
-std::string sse(const json& j) { return "data: " + j.dump() + "\n\n"; }
+std::string sse(const json& j) {
+  return "data: " + api::dump(j) + "\n\n";
+}
 
 bool is_reasoning_format(ChatFormat f) {
   return f == ChatFormat::DeepSeekR1 || f == ChatFormat::DeepSeekR1Distill;
@@ -61,11 +65,34 @@ json delta_json(const SplitPiece& p) {
 }
 
 ApiError failure(const SequenceEvent& done) {
-  if (done.end == SequenceEnd::Cancelled) return ApiError(503, "service_unavailable_error", "the request was cancelled: the server is shutting down");
+  if (done.end == SequenceEnd::Cancelled)
+    return ApiError(503, "service_unavailable_error",
+                    "the request was cancelled: the server is shutting down");
   return ApiError(500, "server_error", "generation failed: " + done.error);
 }
 
+bool ended_normally(const SequenceEvent& done) {
+  return done.end == SequenceEnd::Stop || done.end == SequenceEnd::Length;
+}
+
+// The stream's last events: `last` chunks (or an error event), then [DONE].
+void end_stream(HttpResponder& out, const SequenceEvent& done, const std::vector<json>& last) {
+  if (ended_normally(done)) {
+    for (const json& chunk : last) out.write(sse(chunk));
+  } else {
+    out.write("data: " + api::error_json(failure(done)) + "\n\n");
+  }
+  out.write("data: [DONE]\n\n");
+  out.end();
+}
+
 }  // namespace
+
+bool ApiServer::abandoned(const SequenceEvent& done, HttpResponder& out) {
+  if (done.end != SequenceEnd::Cancelled || !out.client_gone()) return false;
+  if (!out.responded()) metrics_.count_response(499);  // nginx's "client closed request"
+  return true;
+}
 
 api::ResponseMeta ApiServer::meta(const char* id_prefix) const {
   static const uint64_t salt = std::random_device{}();
@@ -73,11 +100,13 @@ api::ResponseMeta ApiServer::meta(const char* id_prefix) const {
   std::snprintf(id, sizeof id, "%s%016llx%06llx", id_prefix, static_cast<unsigned long long>(salt),
                 static_cast<unsigned long long>(n_ids_.fetch_add(1)));
   const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-      std::chrono::system_clock::now().time_since_epoch()).count();
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
   return {id, now, opt_.model_id};
 }
 
-std::string ApiServer::render_chat_prompt(const api::ChatRequest& r, bool* starts_in_reasoning) const {
+std::string ApiServer::render_chat_prompt(const api::ChatRequest& r,
+                                          bool* starts_in_reasoning) const {
   ChatOptions co = chat_options_for(tokenizer_);
   co.add_generation_prompt = true;
   std::string text;
@@ -103,11 +132,14 @@ std::string ApiServer::render_completion_prompt(const api::CompletionRequest& r)
   if (!r.suffix) return r.prompt;
   static constexpr const char* kFim[] = {"<｜fim▁begin｜>", "<｜fim▁hole｜>", "<｜fim▁end｜>"};
   for (const char* t : kFim)
-    if (!tokenizer_.find_token(t)) throw api::invalid_request("this model has no fill-in-the-middle tokens; 'suffix' is not supported", "suffix");
+    if (!tokenizer_.find_token(t))
+      throw api::invalid_request(
+          "this model has no fill-in-the-middle tokens; 'suffix' is not supported", "suffix");
   return std::string(kFim[0]) + r.prompt + kFim[1] + *r.suffix + kFim[2];
 }
 
-ApiServer::Prepared ApiServer::prepare(const api::GenerationOptions& g, const std::string& prompt_text, bool add_bos) const {
+ApiServer::Prepared ApiServer::prepare(const api::GenerationOptions& g,
+                                       const std::string& prompt_text, bool add_bos) const {
   check_model(g.model);
   Prepared p;
   EncodeOptions enc;
@@ -118,10 +150,14 @@ ApiServer::Prepared ApiServer::prepare(const api::GenerationOptions& g, const st
   const int64_t n_ctx = scheduler_.n_ctx();
   if (n_prompt == 0) throw api::invalid_request("the prompt is empty", "prompt");
   if (n_prompt >= n_ctx)
-    throw api::invalid_request("the prompt has " + std::to_string(n_prompt) + " tokens; this model's context holds " + std::to_string(n_ctx) + " (prompt and completion together)", "messages", "context_length_exceeded");
+    throw api::invalid_request("the prompt has " + std::to_string(n_prompt) +
+                                   " tokens; this model's context holds " + std::to_string(n_ctx) +
+                                   " (prompt and completion together)",
+                               "messages", "context_length_exceeded");
   p.seq.max_tokens = std::min(g.max_tokens.value_or(n_ctx), n_ctx - n_prompt);
   p.seq.sampling = g.sampling;
-  if (!g.seed_given) p.seq.sampling.seed = std::random_device{}() * 0x100000001ull + std::random_device{}();
+  if (!g.seed_given)
+    p.seq.sampling.seed = std::random_device{}() * 0x100000001ull + std::random_device{}();
   p.seq.stop = g.stop;
   p.seq.n_top_logprobs = g.logprobs ? g.top_logprobs : -1;
   return p;
@@ -159,8 +195,10 @@ SequenceEvent ApiServer::drive(SequenceStream& seq, HttpResponder& out, bool str
       if (ev.kind == SequenceEvent::Kind::Finished) return std::move(ev);
       const Clock::time_point now = Clock::now();
       if (ev.token >= 0) {
-        if (first) metrics_.observe_ttft(std::chrono::duration<double>(now - start).count());
-        else metrics_.observe_inter_token(std::chrono::duration<double>(now - last_token).count());
+        if (first)
+          metrics_.observe_ttft(std::chrono::duration<double>(now - start).count());
+        else
+          metrics_.observe_inter_token(std::chrono::duration<double>(now - last_token).count());
         first = false;
         last_token = now;
       }
@@ -186,7 +224,8 @@ void ApiServer::handle_chat(const HttpRequest& req, HttpResponder& out) {
   if (r.gen.stream) {
     metrics_.count_response(200);
     out.begin_stream(200, "text/event-stream");
-    out.write(sse(api::chat_chunk_json(m, {{"role", "assistant"}, {"content", ""}}, nullptr, std::nullopt)));
+    out.write(sse(
+        api::chat_chunk_json(m, {{"role", "assistant"}, {"content", ""}}, nullptr, std::nullopt)));
   }
   auto on_token = [&](const SequenceEvent& ev) {
     const SplitPiece piece = answer.push(ev);
@@ -200,30 +239,28 @@ void ApiServer::handle_chat(const HttpRequest& req, HttpResponder& out) {
     return out.write(sse(api::chat_chunk_json(m, delta_json(piece), nullptr, lp)));
   };
   const SequenceEvent done = drive(*seq, out, r.gen.stream, on_token);
-  if (done.end == SequenceEnd::Cancelled && out.client_gone()) return out.end(), void();
+  if (abandoned(done, out)) return;
   SplitPiece tail = answer.splitter ? answer.splitter->flush() : SplitPiece{};
   const api::Usage usage{done.n_prompt, done.n_generated, done.n_cached, answer.n_reasoning_tokens};
   metrics_.add_tokens(done.n_prompt, done.n_generated, done.n_cached);
-  const bool ok = done.end == SequenceEnd::Stop || done.end == SequenceEnd::Length;
-  if (!r.gen.stream) {
-    if (!ok) throw failure(done);
-    answer.append(tail);
-    std::optional<std::string> reasoning;
-    if (answer.splitter) reasoning = answer.reasoning;
-    std::optional<json> lp;
-    if (want_logprobs) lp = api::chat_logprobs_json(answer.logprobs);
-    return send_json(out, 200, api::chat_completion_json(m, answer.content, reasoning, finish_name(done.end), lp, usage).dump());
+  if (r.gen.stream) {
+    std::vector<json> last;
+    if (!tail.reasoning.empty() || !tail.content.empty())
+      last.push_back(api::chat_chunk_json(m, delta_json(tail), nullptr, std::nullopt));
+    last.push_back(api::chat_chunk_json(m, json::object(), finish_name(done.end), std::nullopt));
+    if (r.gen.include_usage)
+      last.push_back(api::usage_chunk_json(m, "chat.completion.chunk", usage));
+    return end_stream(out, done, last);
   }
-  if (!ok) {
-    const ApiError e = failure(done);
-    out.write("data: " + api::error_json(e) + "\n\n");
-  } else {
-    if (!tail.reasoning.empty() || !tail.content.empty()) out.write(sse(api::chat_chunk_json(m, delta_json(tail), nullptr, std::nullopt)));
-    out.write(sse(api::chat_chunk_json(m, json::object(), finish_name(done.end), std::nullopt)));
-    if (r.gen.include_usage) out.write(sse(api::usage_chunk_json(m, "chat.completion.chunk", usage)));
-  }
-  out.write("data: [DONE]\n\n");
-  out.end();
+  if (!ended_normally(done)) throw failure(done);
+  answer.append(tail);
+  std::optional<std::string> reasoning;
+  if (answer.splitter) reasoning = answer.reasoning;
+  std::optional<json> lp;
+  if (want_logprobs) lp = api::chat_logprobs_json(answer.logprobs);
+  send_json(out, 200,
+            api::dump(api::chat_completion_json(m, answer.content, reasoning, finish_name(done.end),
+                                                lp, usage)));
 }
 
 void ApiServer::handle_completion(const HttpRequest& req, HttpResponder& out) {
@@ -250,23 +287,20 @@ void ApiServer::handle_completion(const HttpRequest& req, HttpResponder& out) {
     return out.write(sse(api::text_completion_json(m, ev.text, nullptr, lp, {}, true)));
   };
   const SequenceEvent done = drive(*seq, out, r.gen.stream, on_token);
-  if (done.end == SequenceEnd::Cancelled && out.client_gone()) return out.end(), void();
+  if (abandoned(done, out)) return;
   const api::Usage usage{done.n_prompt, done.n_generated, done.n_cached, 0};
   metrics_.add_tokens(done.n_prompt, done.n_generated, done.n_cached);
-  const bool ok = done.end == SequenceEnd::Stop || done.end == SequenceEnd::Length;
-  if (!r.gen.stream) {
-    if (!ok) throw failure(done);
-    std::optional<json> lp;
-    if (r.gen.logprobs) lp = api::completion_logprobs_json(logprobs, offset0);
-    return send_json(out, 200, api::text_completion_json(m, text, finish_name(done.end), lp, usage, false).dump());
+  if (r.gen.stream) {
+    std::vector<json> last = {
+        api::text_completion_json(m, "", finish_name(done.end), std::nullopt, {}, true)};
+    if (r.gen.include_usage) last.push_back(api::usage_chunk_json(m, "text_completion", usage));
+    return end_stream(out, done, last);
   }
-  if (!ok) out.write("data: " + api::error_json(failure(done)) + "\n\n");
-  else {
-    out.write(sse(api::text_completion_json(m, "", finish_name(done.end), std::nullopt, {}, true)));
-    if (r.gen.include_usage) out.write(sse(api::usage_chunk_json(m, "text_completion", usage)));
-  }
-  out.write("data: [DONE]\n\n");
-  out.end();
+  if (!ended_normally(done)) throw failure(done);
+  std::optional<json> lp;
+  if (r.gen.logprobs) lp = api::completion_logprobs_json(logprobs, offset0);
+  send_json(out, 200,
+            api::dump(api::text_completion_json(m, text, finish_name(done.end), lp, usage, false)));
 }
 
 }  // namespace frugal

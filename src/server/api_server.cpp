@@ -38,7 +38,8 @@ ApiServer::ApiServer(Scheduler& scheduler, const Tokenizer& tokenizer, ApiServer
 
 std::pair<std::string, std::string> ApiServer::error_body(int status, const std::string& message) {
   metrics_.count_response(status);
-  return {api::error_json(ApiError(status, api::error_type_for_status(status), message)), "application/json"};
+  return {api::error_json(ApiError(status, api::error_type_for_status(status), message)),
+          "application/json"};
 }
 
 void ApiServer::send_json(HttpResponder& out, int status, const std::string& body) {
@@ -70,7 +71,9 @@ void ApiServer::handle(const HttpRequest& req, HttpResponder& out) {
 void ApiServer::check_auth(const HttpRequest& req) const {
   if (opt_.api_key.empty()) return;
   const std::string* h = req.header("authorization");
-  if (!h) throw ApiError(401, "authentication_error", "missing API key: send 'Authorization: Bearer KEY'", {}, "invalid_api_key");
+  if (!h)
+    throw ApiError(401, "authentication_error", "missing API key: send 'Authorization: Bearer KEY'",
+                   {}, "invalid_api_key");
   const std::string_view v(*h);
   const bool bearer = v.size() > 7 && (v.substr(0, 7) == "Bearer " || v.substr(0, 7) == "bearer ");
   if (!bearer || !constant_time_equal(v.substr(7), opt_.api_key))
@@ -78,8 +81,13 @@ void ApiServer::check_auth(const HttpRequest& req) const {
 }
 
 void ApiServer::check_model(const std::string& model) const {
-  if (model.empty() || model == opt_.model_id || model == "deepseek-chat" || model == "deepseek-reasoner") return;
-  throw ApiError(404, "invalid_request_error", "the model '" + model.substr(0, 128) + "' does not exist; this server serves '" + opt_.model_id + "'", "model", "model_not_found");
+  if (model.empty() || model == opt_.model_id || model == "deepseek-chat" ||
+      model == "deepseek-reasoner")
+    return;
+  throw ApiError(404, "invalid_request_error",
+                 "the model '" + model.substr(0, 128) + "' does not exist; this server serves '" +
+                     opt_.model_id + "'",
+                 "model", "model_not_found");
 }
 
 void ApiServer::route(const HttpRequest& req, HttpResponder& out) {
@@ -96,13 +104,19 @@ void ApiServer::route(const HttpRequest& req, HttpResponder& out) {
       {"/models", "GET", true, &ApiServer::handle_models},
   };
   for (const Route& r : kRoutes) {
-    if (ep != r.path && !(std::string_view(r.path) == "/models" && ep.rfind("/models/", 0) == 0)) continue;
-    if (req.method != r.method) throw ApiError(405, "invalid_request_error", "method " + req.method + " is not allowed on " + req.path + " (use " + r.method + ")");
+    if (ep != r.path && !(std::string_view(r.path) == "/models" && ep.rfind("/models/", 0) == 0))
+      continue;
+    if (req.method != r.method)
+      throw ApiError(
+          405, "invalid_request_error",
+          "method " + req.method + " is not allowed on " + req.path + " (use " + r.method + ")");
     if (r.auth) check_auth(req);
     return (this->*r.fn)(req, out);
   }
   if (req.path == "/health" || req.path == "/metrics") {
-    if (req.method != "GET" && req.method != "HEAD") throw ApiError(405, "invalid_request_error", "method " + req.method + " is not allowed on " + req.path + " (use GET)");
+    if (req.method != "GET")
+      throw ApiError(405, "invalid_request_error",
+                     "method " + req.method + " is not allowed on " + req.path + " (use GET)");
     if (req.path == "/metrics") {
       metrics_.count_response(200);
       out.send(200, "text/plain; version=0.0.4", metrics_.render(scheduler_.stats()));
@@ -110,21 +124,28 @@ void ApiServer::route(const HttpRequest& req, HttpResponder& out) {
     }
     if (out.server_stopping()) return send_json(out, 503, R"({"status":"stopping"})");
     const SchedulerStats st = scheduler_.stats();
-    return send_json(out, 200, json{{"status", "ok"}, {"slots", st.n_slots}, {"active", st.n_active}, {"waiting", st.n_waiting}}.dump());
+    return send_json(out, 200,
+                     api::dump(json{{"status", "ok"},
+                                    {"slots", st.n_slots},
+                                    {"active", st.n_active},
+                                    {"waiting", st.n_waiting}}));
   }
-  throw ApiError(404, "invalid_request_error", "no endpoint " + req.method + " " + req.path.substr(0, 200), {}, "unknown_url");
+  throw ApiError(404, "invalid_request_error",
+                 "no endpoint " + req.method + " " + req.path.substr(0, 200), {}, "unknown_url");
 }
 
 void ApiServer::handle_models(const HttpRequest& req, HttpResponder& out) {
   static const int64_t created = std::chrono::duration_cast<std::chrono::seconds>(
-      std::chrono::system_clock::now().time_since_epoch()).count();
-  const json model = {{"id", opt_.model_id}, {"object", "model"}, {"created", created}, {"owned_by", "frugal"}};
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count();
+  const json model = {
+      {"id", opt_.model_id}, {"object", "model"}, {"created", created}, {"owned_by", "frugal"}};
   const std::string ep = endpoint_of(req.path);
   if (ep.size() > 8) {  // /models/{id}
     check_model(ep.substr(8));
-    return send_json(out, 200, model.dump());
+    return send_json(out, 200, api::dump(model));
   }
-  send_json(out, 200, json{{"object", "list"}, {"data", json::array({model})}}.dump());
+  send_json(out, 200, api::dump(json{{"object", "list"}, {"data", json::array({model})}}));
 }
 
 }  // namespace frugal

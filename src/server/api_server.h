@@ -52,12 +52,15 @@ class ApiServer {
 
   std::string render_chat_prompt(const api::ChatRequest& r, bool* starts_in_reasoning) const;
   std::string render_completion_prompt(const api::CompletionRequest& r) const;
-  Prepared prepare(const api::GenerationOptions& g, const std::string& prompt_text, bool add_bos) const;
+  Prepared prepare(const api::GenerationOptions& g, const std::string& prompt_text,
+                   bool add_bos) const;
   std::shared_ptr<SequenceStream> submit(Prepared& p);
   // Waits for the sequence's events, giving each Token event to on_token (false: client gone);
   // cancels the sequence when the client goes away. Returns the Finished event.
   SequenceEvent drive(SequenceStream& seq, HttpResponder& out, bool streaming,
                       const std::function<bool(const SequenceEvent&)>& on_token);
+  // True when the sequence ended because its client left: nothing more to send.
+  bool abandoned(const SequenceEvent& done, HttpResponder& out);
   api::ResponseMeta meta(const char* id_prefix) const;
 
   Scheduler& scheduler_;

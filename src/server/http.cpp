@@ -20,24 +20,42 @@ namespace frugal {
 
 const char* http_status_text(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 411: return "Length Required";
-    case 413: return "Payload Too Large";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Unknown";
+    case 200:
+      return "OK";
+    case 204:
+      return "No Content";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 411:
+      return "Length Required";
+    case 413:
+      return "Payload Too Large";
+    case 422:
+      return "Unprocessable Entity";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Unknown";
   }
 }
 
@@ -68,7 +86,8 @@ std::string HttpResponder::status_line_and_headers(int status, std::string_view 
   std::string h = "HTTP/1.1 " + std::to_string(status) + " " + http_status_text(status) + "\r\n";
   if (!content_type.empty()) h.append("Content-Type: ").append(content_type).append("\r\n");
   for (const auto& [k, v] : extra) h.append(k).append(": ").append(v).append("\r\n");
-  h.append(keep_alive_ && !stopping_.load() ? "Connection: keep-alive\r\n" : "Connection: close\r\n");
+  h.append(keep_alive_ && !stopping_.load() ? "Connection: keep-alive\r\n"
+                                            : "Connection: close\r\n");
   return h;
 }
 
@@ -78,11 +97,12 @@ bool HttpResponder::send(int status, std::string_view content_type, std::string_
   status_ = status;
   std::string out = status_line_and_headers(status, content_type, extra);
   out.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n\r\n");
-  out.append(body);
+  if (!head_only_) out.append(body);
   return write_all(out);
 }
 
-bool HttpResponder::begin_stream(int status, std::string_view content_type, const HttpHeaders& extra) {
+bool HttpResponder::begin_stream(int status, std::string_view content_type,
+                                 const HttpHeaders& extra) {
   if (responded()) return false;
   status_ = status;
   streaming_ = true;
@@ -131,7 +151,9 @@ static void close_gracefully(int fd) {
 HttpServer::HttpServer(HttpOptions opt, HttpHandler handler, HttpErrorBody error_body)
     : opt_(std::move(opt)), handler_(std::move(handler)), error_body_(std::move(error_body)) {
   if (!error_body_)
-    error_body_ = [](int, const std::string& m) { return std::make_pair(m + "\n", std::string("text/plain")); };
+    error_body_ = [](int, const std::string& m) {
+      return std::make_pair(m + "\n", std::string("text/plain"));
+    };
 }
 
 HttpServer::~HttpServer() {
@@ -152,7 +174,8 @@ void HttpServer::listen() {
   int fd = ::socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, res->ai_protocol);
   const int one = 1;
   if (fd >= 0) ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  const bool ok = fd >= 0 && ::bind(fd, res->ai_addr, res->ai_addrlen) == 0 && ::listen(fd, 128) == 0;
+  const bool ok =
+      fd >= 0 && ::bind(fd, res->ai_addr, res->ai_addrlen) == 0 && ::listen(fd, 128) == 0;
   const int err = errno;
   ::freeaddrinfo(res);
   if (!ok) {
@@ -245,9 +268,16 @@ void HttpServer::serve_connection(int fd) {
     const bool close_asked = conn && (*conn == "close" || *conn == "Close");
     const bool http10_keep = conn && (*conn == "keep-alive" || *conn == "Keep-Alive");
     r.set_keep_alive(!close_asked && (req.version == "HTTP/1.1" || http10_keep));
-    handler_(req, r);
-    if (!r.responded()) {
-      auto [body, type] = error_body_(500, "the handler sent no response");
+    r.set_head_only(req.method == "HEAD");
+    std::string failure = "the handler sent no response";
+    try {
+      handler_(req, r);
+    } catch (const std::exception& e) {
+      failure = std::string("internal error: ") + e.what();
+      r.set_keep_alive(false);
+    }
+    if (!r.responded() && !r.client_gone()) {
+      auto [body, type] = error_body_(500, failure);
       r.send(500, type, body);
     }
     if (!r.keep_alive() || stopping_.load()) break;

@@ -52,6 +52,7 @@ class HttpResponder {
   int status() const { return status_; }
   bool broken() const { return broken_; }
   void set_keep_alive(bool keep) { keep_alive_ = keep; }
+  void set_head_only(bool head) { head_only_ = head; }  // HEAD: headers without the body
   bool keep_alive() const { return keep_alive_ && !broken_; }
   bool server_stopping() const { return stopping_.load(); }
 
@@ -64,23 +65,24 @@ class HttpResponder {
   const std::atomic<bool>& stopping_;
   int write_timeout_ms_;
   int status_ = 0;
-  bool broken_ = false, streaming_ = false, keep_alive_ = true;
+  bool broken_ = false, streaming_ = false, keep_alive_ = true, head_only_ = false;
 };
 
 using HttpHandler = std::function<void(const HttpRequest&, HttpResponder&)>;
 // Body and content type of an error the HTTP layer itself answers (400, 408, 411, 413, 431, 503).
-using HttpErrorBody = std::function<std::pair<std::string, std::string>(int status, const std::string& message)>;
+using HttpErrorBody =
+    std::function<std::pair<std::string, std::string>(int status, const std::string& message)>;
 
 struct HttpOptions {
   std::string host = "127.0.0.1";
-  int port = 8080;                        // 0: any free port (see HttpServer::port())
-  int n_workers = 16;                     // connections served at once
-  int max_pending = 64;                   // accepted connections waiting for a worker; more -> 503
-  size_t max_header_bytes = 16 * 1024;    // request line + headers; more -> 431
-  size_t max_body_bytes = 8 << 20;        // more -> 413
-  int request_timeout_ms = 15000;         // to receive one whole request once it has begun
-  int keep_alive_timeout_ms = 5000;       // idle time between requests on one connection
-  int write_timeout_ms = 15000;           // a client that does not read for this long is dropped
+  int port = 8080;                      // 0: any free port (see HttpServer::port())
+  int n_workers = 16;                   // connections served at once
+  int max_pending = 64;                 // accepted connections waiting for a worker; more -> 503
+  size_t max_header_bytes = 16 * 1024;  // request line + headers; more -> 431
+  size_t max_body_bytes = 8 << 20;      // more -> 413
+  int request_timeout_ms = 15000;       // to receive one whole request once it has begun
+  int keep_alive_timeout_ms = 5000;     // idle time between requests on one connection
+  int write_timeout_ms = 15000;         // a client that does not read for this long is dropped
 };
 
 const char* http_status_text(int status);

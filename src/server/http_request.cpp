@@ -23,7 +23,8 @@ std::string_view trim(std::string_view s) {
 }
 
 bool is_token_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  return std::isalnum(static_cast<unsigned char>(c)) ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
 std::string lower(std::string_view s) {
@@ -72,7 +73,8 @@ int parse_request_head(std::string_view head, HttpRequest& out, std::string* err
   while (eol != std::string_view::npos) {
     const size_t start = eol + 2;
     eol = head.find("\r\n", start);
-    std::string_view line = head.substr(start, eol == std::string_view::npos ? std::string_view::npos : eol - start);
+    std::string_view line =
+        head.substr(start, eol == std::string_view::npos ? std::string_view::npos : eol - start);
     if (line.empty()) continue;
     const size_t colon = line.find(':');
     if (line[0] == ' ' || line[0] == '\t' || colon == std::string_view::npos || colon == 0 ||
@@ -80,7 +82,8 @@ int parse_request_head(std::string_view head, HttpRequest& out, std::string* err
       *error = "malformed header line";
       return 400;
     }
-    out.headers.emplace_back(lower(line.substr(0, colon)), std::string(trim(line.substr(colon + 1))));
+    out.headers.emplace_back(lower(line.substr(0, colon)),
+                             std::string(trim(line.substr(colon + 1))));
   }
   return 0;
 }
@@ -111,16 +114,23 @@ ReadOutcome RequestReader::read(HttpRequest& out) {
   if (begun) deadline = now_ms() + opt_.request_timeout_ms;
   size_t head_end;
   while ((head_end = buf_.find("\r\n\r\n")) == std::string::npos) {
-    if (buf_.size() > opt_.max_header_bytes) return {ReadOutcome::Kind::Error, 431, "the request headers are larger than " + std::to_string(opt_.max_header_bytes) + " bytes"};
+    if (buf_.size() > opt_.max_header_bytes)
+      return {ReadOutcome::Kind::Error, 431,
+              "the request headers are larger than " + std::to_string(opt_.max_header_bytes) +
+                  " bytes"};
     const Fill f = fill(deadline, !begun);
-    if (f == Fill::Timeout && begun) return {ReadOutcome::Kind::Error, 408, "the request was not received in time"};
+    if (f == Fill::Timeout && begun)
+      return {ReadOutcome::Kind::Error, 408, "the request was not received in time"};
     if (f != Fill::Data) return {ReadOutcome::Kind::Closed, 0, {}};
     if (!begun) {
       begun = true;
       deadline = now_ms() + opt_.request_timeout_ms;
     }
   }
-  if (head_end > opt_.max_header_bytes) return {ReadOutcome::Kind::Error, 431, "the request headers are larger than " + std::to_string(opt_.max_header_bytes) + " bytes"};
+  if (head_end > opt_.max_header_bytes)
+    return {
+        ReadOutcome::Kind::Error, 431,
+        "the request headers are larger than " + std::to_string(opt_.max_header_bytes) + " bytes"};
   std::string error;
   if (int st = parse_request_head(std::string_view(buf_).substr(0, head_end), out, &error))
     return {ReadOutcome::Kind::Error, st, error};
@@ -130,18 +140,23 @@ ReadOutcome RequestReader::read(HttpRequest& out) {
 
 ReadOutcome RequestReader::read_body(HttpRequest& out) {
   if (out.header("transfer-encoding"))
-    return {ReadOutcome::Kind::Error, 411, "chunked request bodies are not supported; send Content-Length"};
+    return {ReadOutcome::Kind::Error, 411,
+            "chunked request bodies are not supported; send Content-Length"};
   const std::string* cl = out.header("content-length");
   const bool needs_body = out.method == "POST" || out.method == "PUT" || out.method == "PATCH";
   if (!cl) {
-    if (needs_body) return {ReadOutcome::Kind::Error, 411, "a " + out.method + " request needs a Content-Length header"};
+    if (needs_body)
+      return {ReadOutcome::Kind::Error, 411,
+              "a " + out.method + " request needs a Content-Length header"};
     return {ReadOutcome::Kind::Request, 0, {}};
   }
   if (cl->empty() || cl->size() > 18 || !std::all_of(cl->begin(), cl->end(), ::isdigit))
     return {ReadOutcome::Kind::Error, 400, "invalid Content-Length '" + cl->substr(0, 32) + "'"};
   const size_t length = std::stoull(*cl);
   if (length > opt_.max_body_bytes)
-    return {ReadOutcome::Kind::Error, 413, "the request body has " + std::to_string(length) + " bytes; the limit is " + std::to_string(opt_.max_body_bytes)};
+    return {ReadOutcome::Kind::Error, 413,
+            "the request body has " + std::to_string(length) + " bytes; the limit is " +
+                std::to_string(opt_.max_body_bytes)};
   const std::string* expect = out.header("expect");
   if (expect && lower(*expect) == "100-continue" && buf_.size() < length) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -150,7 +165,8 @@ ReadOutcome RequestReader::read_body(HttpRequest& out) {
   const long long deadline = now_ms() + opt_.request_timeout_ms;
   while (buf_.size() < length) {
     const Fill f = fill(deadline, false);
-    if (f == Fill::Timeout) return {ReadOutcome::Kind::Error, 408, "the request body was not received in time"};
+    if (f == Fill::Timeout)
+      return {ReadOutcome::Kind::Error, 408, "the request body was not received in time"};
     if (f != Fill::Data) return {ReadOutcome::Kind::Closed, 0, {}};
   }
   out.body = buf_.substr(0, length);

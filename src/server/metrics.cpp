@@ -35,7 +35,12 @@ void Histogram::render(const std::string& name, std::string& out) const {
   for (size_t i = 0; i <= bounds_.size(); ++i) {
     cumulative += counts_[i];
     const std::string le = i < bounds_.size() ? num(bounds_[i]) : "+Inf";
-    out.append(name).append("_bucket{le=\"").append(le).append("\"} ").append(std::to_string(cumulative)).append("\n");
+    out.append(name)
+        .append("_bucket{le=\"")
+        .append(le)
+        .append("\"} ")
+        .append(std::to_string(cumulative))
+        .append("\n");
   }
   out.append(name).append("_sum ").append(num(sum_)).append("\n");
   out.append(name).append("_count ").append(std::to_string(count_)).append("\n");
@@ -70,25 +75,39 @@ void ServerMetrics::observe_inter_token(double seconds) {
 std::string ServerMetrics::render(const SchedulerStats& s) const {
   std::lock_guard lk(mu_);
   std::string out;
-  out.append("# HELP frugal_requests_total HTTP responses by status code.\n# TYPE frugal_requests_total counter\n");
+  out.append(
+      "# HELP frugal_requests_total HTTP responses by status code.\n# TYPE frugal_requests_total "
+      "counter\n");
   for (const auto& [status, n] : responses_)
-    out.append("frugal_requests_total{status=\"").append(std::to_string(status)).append("\"} ").append(std::to_string(n)).append("\n");
-  metric(out, "frugal_prompt_tokens_total", "counter", "Prompt tokens of finished requests.", double(n_prompt_));
-  metric(out, "frugal_generated_tokens_total", "counter", "Generated tokens.", double(n_generated_));
-  metric(out, "frugal_prompt_cache_hit_tokens_total", "counter", "Prompt tokens served from the context cache.", double(n_cache_hit_));
+    out.append("frugal_requests_total{status=\"")
+        .append(std::to_string(status))
+        .append("\"} ")
+        .append(std::to_string(n))
+        .append("\n");
+  metric(out, "frugal_prompt_tokens_total", "counter", "Prompt tokens of finished requests.",
+         double(n_prompt_));
+  metric(out, "frugal_generated_tokens_total", "counter", "Generated tokens.",
+         double(n_generated_));
+  metric(out, "frugal_prompt_cache_hit_tokens_total", "counter",
+         "Prompt tokens served from the context cache.", double(n_cache_hit_));
   const double ratio = n_prompt_ > 0 ? double(n_cache_hit_) / double(n_prompt_) : 0.0;
-  metric(out, "frugal_prompt_cache_hit_ratio", "gauge", "Cache-hit prompt tokens / prompt tokens.", ratio);
-  out.append("# HELP frugal_time_to_first_token_seconds Time from request to first generated token.\n"
-             "# TYPE frugal_time_to_first_token_seconds histogram\n");
+  metric(out, "frugal_prompt_cache_hit_ratio", "gauge", "Cache-hit prompt tokens / prompt tokens.",
+         ratio);
+  out.append(
+      "# HELP frugal_time_to_first_token_seconds Time from request to first generated token.\n"
+      "# TYPE frugal_time_to_first_token_seconds histogram\n");
   ttft_.render("frugal_time_to_first_token_seconds", out);
-  out.append("# HELP frugal_inter_token_latency_seconds Time between generated tokens of one request.\n"
-             "# TYPE frugal_inter_token_latency_seconds histogram\n");
+  out.append(
+      "# HELP frugal_inter_token_latency_seconds Time between generated tokens of one request.\n"
+      "# TYPE frugal_inter_token_latency_seconds histogram\n");
   itl_.render("frugal_inter_token_latency_seconds", out);
   metric(out, "frugal_queue_depth", "gauge", "Requests waiting for a slot.", double(s.n_waiting));
   metric(out, "frugal_active_sequences", "gauge", "Sequences being generated.", double(s.n_active));
   metric(out, "frugal_slots", "gauge", "Sequence slots (--parallel).", double(s.n_slots));
-  metric(out, "frugal_kv_cache_tokens", "gauge", "Tokens held in the slots' KV caches.", double(s.n_cached_tokens));
-  metric(out, "frugal_kv_cache_capacity_tokens", "gauge", "Token capacity of all slots' KV caches.", double(s.n_ctx * s.n_slots));
+  metric(out, "frugal_kv_cache_tokens", "gauge", "Tokens held in the slots' KV caches.",
+         double(s.n_cached_tokens));
+  metric(out, "frugal_kv_cache_capacity_tokens", "gauge", "Token capacity of all slots' KV caches.",
+         double(s.n_ctx * s.n_slots));
   metric(out, "frugal_engine_steps_total", "counter", "Engine steps run.", double(s.n_steps));
   return out;
 }

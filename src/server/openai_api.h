@@ -5,13 +5,12 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "runtime/sampler.h"
 #include "tokenizer/chat_template.h"
@@ -22,7 +21,10 @@ namespace frugal::api {
 struct ApiError : std::runtime_error {
   ApiError(int status, std::string type, const std::string& message, std::string param = {},
            std::string code = {})
-      : std::runtime_error(message), status(status), type(std::move(type)), param(std::move(param)),
+      : std::runtime_error(message),
+        status(status),
+        type(std::move(type)),
+        param(std::move(param)),
         code(std::move(code)) {}
   int status;
   std::string type;   // invalid_request_error, authentication_error, not_found_error, ...
@@ -38,23 +40,23 @@ std::string error_json(const ApiError& e);
 
 // Fields shared by chat and text completions.
 struct GenerationOptions {
-  std::string model;              // empty: the served model
+  std::string model;                  // empty: the served model
   std::optional<int64_t> max_tokens;  // absent: until EOS or the context end
   SamplingParams sampling;
   bool seed_given = false;
   std::vector<std::string> stop;  // at most 4
   bool logprobs = false;
-  int top_logprobs = 0;           // 0..20 (chat); 0..5 for text completions' `logprobs`
+  int top_logprobs = 0;  // 0..20 (chat); 0..5 for text completions' `logprobs`
   bool stream = false;
-  bool include_usage = false;     // stream_options.include_usage
-  bool json_object = false;       // response_format {"type": "json_object"} (validated, not enforced)
+  bool include_usage = false;  // stream_options.include_usage
+  bool json_object = false;    // response_format {"type": "json_object"} (validated, not enforced)
 };
 
 struct ChatRequest {
   GenerationOptions gen;
   std::vector<ChatMessage> messages;  // the conversation; a prefix message is not included
-  std::optional<std::string> assistant_prefix;     // chat prefix completion: text to continue
-  std::optional<std::string> reasoning_prefix;     // its reasoning_content (R1 thinking prefix)
+  std::optional<std::string> assistant_prefix;  // chat prefix completion: text to continue
+  std::optional<std::string> reasoning_prefix;  // its reasoning_content (R1 thinking prefix)
 };
 
 struct CompletionRequest {
@@ -81,7 +83,8 @@ struct TokenLogprobEntry {
   std::vector<std::pair<std::string, float>> top;
 };
 nlohmann::json chat_logprobs_json(const std::vector<TokenLogprobEntry>& entries);
-nlohmann::json completion_logprobs_json(const std::vector<TokenLogprobEntry>& entries, size_t text_offset0);
+nlohmann::json completion_logprobs_json(const std::vector<TokenLogprobEntry>& entries,
+                                        size_t text_offset0);
 
 // A model id and an object envelope.
 struct ResponseMeta {
@@ -96,10 +99,14 @@ nlohmann::json chat_completion_json(const ResponseMeta& m, const std::string& co
 // A streamed chunk; `delta` is {"role"?, "content"?, "reasoning_content"?}.
 nlohmann::json chat_chunk_json(const ResponseMeta& m, nlohmann::json delta, const char* finish,
                                const std::optional<nlohmann::json>& logprobs);
-nlohmann::json text_completion_json(const ResponseMeta& m, const std::string& text, const char* finish,
+nlohmann::json text_completion_json(const ResponseMeta& m, const std::string& text,
+                                    const char* finish,
                                     const std::optional<nlohmann::json>& logprobs, const Usage& u,
                                     bool chunk);
 nlohmann::json usage_chunk_json(const ResponseMeta& m, const char* object, const Usage& u);
+
+// Compact JSON text; invalid UTF-8 in strings becomes U+FFFD instead of throwing.
+std::string dump(const nlohmann::json& j);
 
 // Text safe for JSON: invalid UTF-8 bytes become U+FFFD.
 std::string valid_utf8(std::string_view bytes);

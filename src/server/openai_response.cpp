@@ -27,14 +27,17 @@ json chat_logprobs_json(const std::vector<TokenLogprobEntry>& entries) {
     json top = json::array();
     for (const auto& [tok, lp] : e.top)
       top.push_back({{"token", valid_utf8(tok)}, {"logprob", lp}, {"bytes", bytes_json(tok)}});
-    content.push_back({{"token", valid_utf8(e.token)}, {"logprob", e.logprob},
-                       {"bytes", bytes_json(e.token)}, {"top_logprobs", top}});
+    content.push_back({{"token", valid_utf8(e.token)},
+                       {"logprob", e.logprob},
+                       {"bytes", bytes_json(e.token)},
+                       {"top_logprobs", top}});
   }
   return {{"content", content}};
 }
 
 json completion_logprobs_json(const std::vector<TokenLogprobEntry>& entries, size_t text_offset0) {
-  json tokens = json::array(), token_logprobs = json::array(), top = json::array(), offsets = json::array();
+  json tokens = json::array(), token_logprobs = json::array(), top = json::array(),
+       offsets = json::array();
   size_t offset = text_offset0;
   for (const auto& e : entries) {
     tokens.push_back(valid_utf8(e.token));
@@ -45,22 +48,32 @@ json completion_logprobs_json(const std::vector<TokenLogprobEntry>& entries, siz
     offsets.push_back(offset);
     offset += e.token.size();
   }
-  return {{"tokens", tokens}, {"token_logprobs", token_logprobs}, {"top_logprobs", top}, {"text_offset", offsets}};
+  return {{"tokens", tokens},
+          {"token_logprobs", token_logprobs},
+          {"top_logprobs", top},
+          {"text_offset", offsets}};
 }
 
 static json envelope(const ResponseMeta& m, const char* object) {
-  return {{"id", m.id}, {"object", object}, {"created", m.created}, {"model", m.model},
+  return {{"id", m.id},
+          {"object", object},
+          {"created", m.created},
+          {"model", m.model},
           {"system_fingerprint", "fp_frugal"}};
 }
 
-static json finish_json(const char* finish) { return finish ? json(finish) : json(nullptr); }
+static json finish_json(const char* finish) {
+  return finish ? json(finish) : json(nullptr);
+}
 
 json chat_completion_json(const ResponseMeta& m, const std::string& content,
                           const std::optional<std::string>& reasoning, const char* finish,
                           const std::optional<json>& logprobs, const Usage& u) {
   json message = {{"role", "assistant"}, {"content", content}};
   if (reasoning) message["reasoning_content"] = *reasoning;
-  json choice = {{"index", 0}, {"message", message}, {"logprobs", logprobs ? *logprobs : json(nullptr)},
+  json choice = {{"index", 0},
+                 {"message", message},
+                 {"logprobs", logprobs ? *logprobs : json(nullptr)},
                  {"finish_reason", finish_json(finish)}};
   json out = envelope(m, "chat.completion");
   out["choices"] = json::array({choice});
@@ -68,8 +81,11 @@ json chat_completion_json(const ResponseMeta& m, const std::string& content,
   return out;
 }
 
-json chat_chunk_json(const ResponseMeta& m, json delta, const char* finish, const std::optional<json>& logprobs) {
-  json choice = {{"index", 0}, {"delta", std::move(delta)}, {"logprobs", logprobs ? *logprobs : json(nullptr)},
+json chat_chunk_json(const ResponseMeta& m, json delta, const char* finish,
+                     const std::optional<json>& logprobs) {
+  json choice = {{"index", 0},
+                 {"delta", std::move(delta)},
+                 {"logprobs", logprobs ? *logprobs : json(nullptr)},
                  {"finish_reason", finish_json(finish)}};
   json out = envelope(m, "chat.completion.chunk");
   out["choices"] = json::array({choice});
@@ -78,7 +94,9 @@ json chat_chunk_json(const ResponseMeta& m, json delta, const char* finish, cons
 
 json text_completion_json(const ResponseMeta& m, const std::string& text, const char* finish,
                           const std::optional<json>& logprobs, const Usage& u, bool chunk) {
-  json choice = {{"index", 0}, {"text", text}, {"logprobs", logprobs ? *logprobs : json(nullptr)},
+  json choice = {{"index", 0},
+                 {"text", text},
+                 {"logprobs", logprobs ? *logprobs : json(nullptr)},
                  {"finish_reason", finish_json(finish)}};
   json out = envelope(m, "text_completion");
   out["choices"] = json::array({choice});

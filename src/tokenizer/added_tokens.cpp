@@ -11,7 +11,13 @@ int32_t AddedTokenMatcher::child(int32_t node, uint8_t byte) const {
 
 void AddedTokenMatcher::add(std::string_view text, int32_t id) {
   if (text.empty()) return;
-  first_byte_[uint8_t(text[0])] = true;
+  const uint8_t first = uint8_t(text[0]);
+  if (empty()) {
+    only_first_byte_ = first;
+  } else if (only_first_byte_ != first) {
+    only_first_byte_ = -1;
+  }
+  first_byte_[first] = true;
   int32_t node = 0;
   for (unsigned char c : text) {
     int32_t next = child(node, c);
@@ -29,7 +35,13 @@ bool AddedTokenMatcher::find(std::string_view text, size_t pos, Match& match) co
   if (empty()) return false;
   const auto* p = reinterpret_cast<const uint8_t*>(text.data());
   for (size_t i = pos; i < text.size(); ++i) {
-    if (!first_byte_[p[i]]) continue;
+    if (only_first_byte_ >= 0) {  // one possible first byte (DeepSeek: '<'): jump with memchr
+      const void* hit = std::memchr(p + i, only_first_byte_, text.size() - i);
+      if (hit == nullptr) return false;
+      i = size_t(static_cast<const uint8_t*>(hit) - p);
+    } else if (!first_byte_[p[i]]) {
+      continue;
+    }
     int32_t node = 0, best_id = -1;
     size_t best_end = 0;
     for (size_t j = i; j < text.size(); ++j) {

@@ -29,6 +29,7 @@ class AddedTokenMatcher {
   std::vector<int32_t> nodes_{-1};               // node -> token id ending here, or -1
   std::unordered_map<uint64_t, int32_t> edges_;  // (node << 8 | byte) -> child node
   std::array<bool, 256> first_byte_{};           // bytes that can start a token
+  int only_first_byte_ = -1;                     // the single byte every token starts with, or -1
 };
 
 }  // namespace frugal

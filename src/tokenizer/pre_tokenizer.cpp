@@ -107,13 +107,11 @@ struct Segment {
   bool is_match;
 };
 
-// Appends the segments of one step to `out`, as HF's Split does: regex matches and the gaps
-// between them (invert swaps the roles), then the behaviour decides what is kept and merged.
-// Empty pieces are dropped.
-void split_piece(const pcre2_code* code, SplitBehavior behavior, bool invert, std::string_view text,
-                 Piece piece, std::vector<Segment>& segs, std::vector<Piece>& out) {
-  const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data() + piece.offset);
-  const size_t n = piece.size;
+// Fills `segs` with the regex matches in one piece and the gaps between them, as HF's Split
+// sees them (invert swaps which are matches). Offsets are relative to the piece.
+void find_segments(const pcre2_code* code, bool invert, const char* subject_bytes, size_t n,
+                   std::vector<Segment>& segs) {
+  const auto* subject = reinterpret_cast<PCRE2_SPTR>(subject_bytes);
   pcre2_match_data* md = thread_match_data();
   segs.clear();
   size_t pos = 0, prev = 0;
@@ -134,52 +132,40 @@ void split_piece(const pcre2_code* code, SplitBehavior behavior, bool invert, st
     }
   }
   if (prev != n) segs.push_back({uint32_t(prev), uint32_t(n), invert});
+}
 
-  auto emit = [&](uint32_t b, uint32_t e) {
-    if (e > b) out.push_back({piece.offset + b, e - b});
-  };
-  switch (behavior) {
-    case SplitBehavior::Isolated:
-      for (const Segment& s : segs) emit(s.begin, s.end);
-      break;
-    case SplitBehavior::Removed:
-      for (const Segment& s : segs)
-        if (!s.is_match) emit(s.begin, s.end);
-      break;
-    case SplitBehavior::Contiguous:
-    case SplitBehavior::MergedWithPrevious: {
-      // Contiguous: runs of matches join. MergedWithPrevious: a match joins the piece before it.
-      const bool contiguous = behavior == SplitBehavior::Contiguous;
-      std::vector<Segment> merged;
-      bool prev_match = false;
-      for (const Segment& s : segs) {
-        const bool join = contiguous ? (s.is_match && prev_match) : (s.is_match && !prev_match);
-        if (join && !merged.empty()) {
-          merged.back().end = s.end;
-        } else {
-          merged.push_back(s);
-        }
-        prev_match = s.is_match;
-      }
-      for (const Segment& s : merged) emit(s.begin, s.end);
-      break;
+// Joins segments per the behaviour, in place: Contiguous joins runs of matches,
+// MergedWithPrevious a match onto the segment before it, MergedWithNext onto the one after it.
+void merge_segments(SplitBehavior behavior, std::vector<Segment>& segs) {
+  if (behavior == SplitBehavior::Isolated || behavior == SplitBehavior::Removed) return;
+  size_t n_out = 0;
+  bool prev_match = false;
+  for (size_t i = 0; i < segs.size(); ++i) {
+    const Segment s = segs[i];
+    bool join = false;
+    if (behavior == SplitBehavior::Contiguous) join = s.is_match && prev_match;
+    if (behavior == SplitBehavior::MergedWithPrevious) join = s.is_match && !prev_match;
+    if (behavior == SplitBehavior::MergedWithNext) join = !s.is_match && prev_match;
+    if (join && n_out > 0) {
+      segs[n_out - 1].end = s.end;
+      // A gap absorbed by the match before it ends that merge.
+      prev_match = behavior == SplitBehavior::MergedWithNext ? false : s.is_match;
+    } else {
+      segs[n_out++] = s;
+      prev_match = s.is_match;
     }
-    case SplitBehavior::MergedWithNext: {
-      // A match joins the piece after it.
-      std::vector<Segment> merged;
-      bool pending_match = false;
-      for (const Segment& s : segs) {
-        if (pending_match && !s.is_match) {
-          merged.back().end = s.end;
-          pending_match = false;
-        } else {
-          merged.push_back(s);
-          pending_match = s.is_match;
-        }
-      }
-      for (const Segment& s : merged) emit(s.begin, s.end);
-      break;
-    }
+  }
+  segs.resize(n_out);
+}
+
+// Appends the non-empty pieces one Split step makes of `piece` to `out`.
+void split_piece(const pcre2_code* code, SplitBehavior behavior, bool invert, std::string_view text,
+                 Piece piece, std::vector<Segment>& segs, std::vector<Piece>& out) {
+  find_segments(code, invert, text.data() + piece.offset, piece.size, segs);
+  merge_segments(behavior, segs);
+  for (const Segment& s : segs) {
+    if (behavior == SplitBehavior::Removed && s.is_match) continue;
+    if (s.end > s.begin) out.push_back({piece.offset + s.begin, s.end - s.begin});
   }
 }
 
@@ -189,8 +175,8 @@ void PreTokenizer::split(std::string_view text, std::vector<Piece>& out) const {
   out.clear();
   if (text.empty()) return;
   out.push_back({0, static_cast<uint32_t>(text.size())});
-  std::vector<Piece> next;
-  std::vector<Segment> segs;
+  thread_local std::vector<Piece> next;
+  thread_local std::vector<Segment> segs;
   for (const auto& step : steps_) {
     next.clear();
     next.reserve(out.size() * 2);

@@ -1,5 +1,6 @@
 #include "tokenizer/tokenizer.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <mutex>
 
@@ -56,6 +57,14 @@ Tokenizer::Tokenizer(VocabData data) : data_(std::move(data)), pre_((validate(da
     }
   }
   bpe_ = std::make_unique<BpeModel>(data_, token_to_id_);
+  if (data_.eos_id >= 0) eog_ids_.push_back(data_.eos_id);
+  for (const char* marker :
+       {"<｜end▁of▁sentence｜>", "<|EOT|>", "<|endoftext|>", "<|eot_id|>", "<|im_end|>"}) {
+    const int32_t id = token_to_id_.find(marker);
+    if (id >= 0 && is_added_token_type(data_.types[size_t(id)])) eog_ids_.push_back(id);
+  }
+  std::sort(eog_ids_.begin(), eog_ids_.end());
+  eog_ids_.erase(std::unique(eog_ids_.begin(), eog_ids_.end()), eog_ids_.end());
   cache_ = std::make_unique<PieceCache>();
 }
 
@@ -76,6 +85,10 @@ Tokenizer Tokenizer::from_path(const std::string& path) {
     return from_gguf(GgufFile::open(path));
   }
   return from_hf(path);
+}
+
+bool Tokenizer::is_end_of_generation(int32_t id) const {
+  return std::binary_search(eog_ids_.begin(), eog_ids_.end(), id);
 }
 
 std::optional<int32_t> Tokenizer::find_token(std::string_view stored_text) const {

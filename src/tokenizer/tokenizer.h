@@ -64,6 +64,10 @@ class Tokenizer {
   int32_t eos_id() const { return data_.eos_id; }
   bool add_bos() const { return data_.add_bos; }
   TokenType token_type(int32_t id) const { return data_.types.at(size_t(id)); }
+  // Tokens that end generation: EOS plus end-of-turn markers present in the vocabulary
+  // (<｜end▁of▁sentence｜>, <|EOT|>, <|endoftext|>, <|eot_id|>, <|im_end|>).
+  const std::vector<int32_t>& end_of_generation_ids() const { return eog_ids_; }
+  bool is_end_of_generation(int32_t id) const;
   const VocabData& data() const { return data_; }
 
   // The per-piece cache speeds up repeated words; benchmarks turn it off to measure BPE itself.
@@ -76,6 +80,7 @@ class Tokenizer {
   VocabData data_;
   TokenIndex token_to_id_;                // views into data_.tokens
   std::vector<std::string> token_bytes_;  // by id
+  std::vector<int32_t> eog_ids_;          // sorted
   PreTokenizer pre_;
   std::unique_ptr<BpeModel> bpe_;
   AddedTokenMatcher added_;

@@ -1,6 +1,7 @@
 #include "tokenizer/utf8.h"
 
 #include <array>
+#include <cstring>
 
 namespace frugal {
 
@@ -58,6 +59,14 @@ bool is_valid_utf8(std::string_view s) {
   const auto* p = reinterpret_cast<const uint8_t*>(s.data());
   size_t i = 0;
   while (i < s.size()) {
+    // ASCII fast path: eight bytes at a time while no high bit is set.
+    while (i + 8 <= s.size()) {
+      uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      if (w & 0x8080808080808080ULL) break;
+      i += 8;
+    }
+    if (i >= s.size()) break;
     if (p[i] < 0x80) {
       ++i;
       continue;

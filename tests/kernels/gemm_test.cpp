@@ -120,8 +120,8 @@ const std::vector<TypeCase> kCases = {
     {GgmlType::F32, {1, 15, 17, 100, 257}},
     {GgmlType::F16, {1, 15, 17, 100, 257}},
     {GgmlType::BF16, {1, 15, 17, 100, 257}},
-    {GgmlType::Q8_0, {32, 96, 224, 512}},
-    {GgmlType::Q4_0, {32, 96, 224, 512}},
+    {GgmlType::Q8_0, {32, 96, 224, 512, 544, 1056}},
+    {GgmlType::Q4_0, {32, 96, 224, 512, 544, 1056}},
     {GgmlType::Q4_K, {256, 768}},
     {GgmlType::Q6_K, {256, 768}},
 };

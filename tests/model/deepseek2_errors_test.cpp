@@ -10,7 +10,9 @@
 namespace frugal::test {
 namespace {
 
-std::string f32_gguf() { return oracle_dir("pub-v3") + "/model-f32.gguf"; }
+std::string f32_gguf() {
+  return oracle_dir("pub-v3") + "/model-f32.gguf";
+}
 
 // Expects `fn` to throw frugal::Error whose message contains every piece of `parts`.
 template <typename Fn>
@@ -19,7 +21,8 @@ void expect_error(Fn fn, std::initializer_list<const char*> parts) {
     fn();
     ADD_FAILURE() << "no frugal::Error thrown";
   } catch (const Error& e) {
-    for (const char* p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
+    for (const char* p : parts)
+      EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
   }
 }
 
@@ -32,9 +35,12 @@ std::string edited(const std::string& name, const GgufEdit& edit) {
 TEST(Deepseek2Errors, MissingTensorIsNamed) {
   FRUGAL_REQUIRE_ORACLE("pub-v3");
   GgufEdit e;
-  e.tensor = [](const GgufTensorInfo& t, GgufWriter&) { return t.name != "blk.1.attn_kv_a_norm.weight"; };
+  e.tensor = [](const GgufTensorInfo& t, GgufWriter&) {
+    return t.name != "blk.1.attn_kv_a_norm.weight";
+  };
   const std::string path = edited("missing", e);
-  expect_error([&] { Deepseek2Model::load(path); }, {"missing tensor", "blk.1.attn_kv_a_norm.weight", "[32]"});
+  expect_error([&] { Deepseek2Model::load(path); },
+               {"missing tensor", "blk.1.attn_kv_a_norm.weight", "[32]"});
 }
 
 TEST(Deepseek2Errors, WrongShapeIsNamed) {
@@ -56,8 +62,11 @@ TEST(Deepseek2Errors, UnsupportedArchitecture) {
   e.meta = [](GgufWriter& w) { w.set("general.architecture", GgufValue::str("llama")); };
   const std::string path = edited("arch", e);
   expect_error([&] { Deepseek2Model::load(path); }, {"unsupported architecture", "llama"});
-  expect_error([] { Deepseek2Config::from_hf(HfConfig::parse(R"({"model_type": "qwen2"})", "config.json")); },
-               {"unsupported model_type", "qwen2"});
+  expect_error(
+      [] {
+        Deepseek2Config::from_hf(HfConfig::parse(R"({"model_type": "qwen2"})", "config.json"));
+      },
+      {"unsupported model_type", "qwen2"});
 }
 
 TEST(Deepseek2Errors, TokenOutOfRangeAndContextOverflow) {
@@ -68,18 +77,32 @@ TEST(Deepseek2Errors, TokenOutOfRangeAndContextOverflow) {
   std::vector<float> logits(20 * V);
   const std::vector<int32_t> bad = {1, 2, 4096};
   const auto pos = iota_positions(20);
-  expect_error([&] { m.forward({bad, std::span(pos).first(3)}, cache, std::span(logits).first(3 * V)); },
-               {"token id 4096", "index 2", "out of range [0, 4096)"});
+  expect_error(
+      [&] {
+        m.forward({bad, std::span(pos).first(3)}, cache, std::span(logits).first(3 * V));
+      },
+      {"token id 4096", "index 2", "out of range [0, 4096)"});
   const std::vector<int32_t> negative = {-1};
-  expect_error([&] { m.forward({negative, std::span(pos).first(1)}, cache, std::span(logits).first(V)); },
-               {"token id -1"});
+  expect_error(
+      [&] {
+        m.forward({negative, std::span(pos).first(1)}, cache, std::span(logits).first(V));
+      },
+      {"token id -1"});
   const std::vector<int32_t> long_prompt(20, 5);
-  expect_error([&] { m.forward({long_prompt, pos}, cache, logits); }, {"20 tokens", "context of 16"});
+  expect_error(
+      [&] {
+        m.forward({long_prompt, pos}, cache, logits);
+      },
+      {"20 tokens", "context of 16"});
   expect_error([&] { m.new_cache(1 << 20); }, {"exceeds the model's max context"});
   // Positions must continue the cache.
   const std::vector<int32_t> one = {5};
   const std::vector<int32_t> far = {7};
-  expect_error([&] { m.forward({one, far}, cache, std::span(logits).first(V)); }, {"first position 7"});
+  expect_error(
+      [&] {
+        m.forward({one, far}, cache, std::span(logits).first(V));
+      },
+      {"first position 7"});
 }
 
 TEST(Deepseek2Config, FromGgufAndHfAgree) {

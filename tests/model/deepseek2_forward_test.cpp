@@ -14,9 +14,13 @@ namespace {
 
 const char* kModels[] = {"pub-v2lite", "pub-v3"};
 
-std::string f32_gguf(const std::string& model) { return oracle_dir(model) + "/model-f32.gguf"; }
+std::string f32_gguf(const std::string& model) {
+  return oracle_dir(model) + "/model-f32.gguf";
+}
 
-std::vector<int32_t> prompt_b(const std::string& model) { return load_tokens(oracle_dir(model) + "/B/tokens.npy"); }
+std::vector<int32_t> prompt_b(const std::string& model) {
+  return load_tokens(oracle_dir(model) + "/B/tokens.npy");
+}
 
 TEST(Deepseek2Forward, IncrementalDecodeEqualsFullForward) {
   for (const char* name : kModels) {
@@ -29,7 +33,8 @@ TEST(Deepseek2Forward, IncrementalDecodeEqualsFullForward) {
     LatentKvCache cache = m.new_cache();
     std::vector<float> step(tokens.size() * V);
     const auto pos = iota_positions(tokens.size());
-    m.forward({std::span(tokens).first(5), std::span(pos).first(5)}, cache, std::span(step).first(5 * V));
+    m.forward({std::span(tokens).first(5), std::span(pos).first(5)}, cache,
+              std::span(step).first(5 * V));
     for (size_t t = 5; t < tokens.size(); ++t)
       m.forward({std::span(tokens).subspan(t, 1), std::span(pos).subspan(t, 1)}, cache,
                 std::span(step).subspan(t * V, V));
@@ -87,15 +92,18 @@ void write_split_kv_b(const std::string& in_path, const std::string& out_path) {
   const int64_t H = c.n_heads, dn = c.qk_nope_head_dim, dv = c.v_head_dim, r = c.kv_lora_rank;
   GgufEdit edit;
   edit.meta = [&](GgufWriter& w) {
-    w.set("deepseek2.attention.key_length", GgufValue::u32(static_cast<uint32_t>(r + c.qk_rope_head_dim)));
+    w.set("deepseek2.attention.key_length",
+          GgufValue::u32(static_cast<uint32_t>(r + c.qk_rope_head_dim)));
     w.set("deepseek2.attention.value_length", GgufValue::u32(static_cast<uint32_t>(r)));
-    w.set("deepseek2.attention.key_length_mla", GgufValue::u32(static_cast<uint32_t>(dn + c.qk_rope_head_dim)));
+    w.set("deepseek2.attention.key_length_mla",
+          GgufValue::u32(static_cast<uint32_t>(dn + c.qk_rope_head_dim)));
     w.set("deepseek2.attention.value_length_mla", GgufValue::u32(static_cast<uint32_t>(dv)));
     w.set("deepseek2.attention.head_count_kv", GgufValue::u32(1));
   };
   edit.tensor = [&](const GgufTensorInfo& t, GgufWriter& w) {
     const std::string suffix = "attn_kv_b.weight";
-    if (t.name.size() < suffix.size() || t.name.compare(t.name.size() - suffix.size(), suffix.size(), suffix) != 0)
+    if (t.name.size() < suffix.size() ||
+        t.name.compare(t.name.size() - suffix.size(), suffix.size(), suffix) != 0)
       return true;
     EXPECT_EQ(t.type, GgmlType::F32);
     const auto* kv_b = reinterpret_cast<const float*>(t.data);  // [H*(dn+dv), r]
@@ -104,7 +112,8 @@ void write_split_kv_b(const std::string& in_path, const std::string& out_path) {
       for (int64_t d = 0; d < dn; ++d)
         for (int64_t j = 0; j < r; ++j) k[(h * r + j) * dn + d] = kv_b[(h * (dn + dv) + d) * r + j];
       for (int64_t d = 0; d < dv; ++d)
-        for (int64_t j = 0; j < r; ++j) v[(h * dv + d) * r + j] = kv_b[(h * (dn + dv) + dn + d) * r + j];
+        for (int64_t j = 0; j < r; ++j)
+          v[(h * dv + d) * r + j] = kv_b[(h * (dn + dv) + dn + d) * r + j];
     }
     const std::string base = t.name.substr(0, t.name.size() - suffix.size());
     auto bytes = [](const std::vector<float>& f) {

@@ -2,11 +2,11 @@
 // every position, argmax, expert selection, greedy generation and incremental decode, from the
 // HF directory (BF16), the F32 GGUF and the Q8_0 GGUF.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 
 #include "oracle_util.h"
 
@@ -26,8 +26,11 @@ std::string model_path(const Case& c) {
 
 // Tolerances (max |Δlogit| at every position): 1e-4 where the weights are exact (HF BF16 and the
 // F32 GGUF hold the same values the reference ran with); Q8_0 weights differ from the
-// reference's, so only closeness is asserted (measured <= 1.1e-2, bound 5e-2).
-double tolerance(const Case& c) { return c.form == "q8_0" ? 5e-2 : 1e-4; }
+// reference's, and the fast kernels also round activations to Q8_0 blocks; so only closeness is
+// asserted (measured <= 1.3e-2, bound 5e-2), not argmax or expert selection.
+double tolerance(const Case& c) {
+  return c.form == "q8_0" ? 5e-2 : 1e-4;
+}
 
 // One loaded model per path, shared by the tests.
 Deepseek2Model& model_for(const Case& c) {
@@ -50,13 +53,16 @@ TEST_P(OracleTest, LogitsArgmaxAndExperts) {
   const auto logits = run_logits(m, tokens, &trace);
   const auto want = read_npy(dir + "/logits.npy").to_float();
   const double d = max_abs_diff(logits, want);
-  std::printf("[oracle] %s %s %s: max |dlogit| = %.3g\n", c.model.c_str(), c.form.c_str(), c.prompt.c_str(), d);
+  std::printf("[oracle] %s %s %s: max |dlogit| = %.3g\n", c.model.c_str(), c.form.c_str(),
+              c.prompt.c_str(), d);
   EXPECT_LE(d, tolerance(c));
   const int64_t V = m.config().n_vocab;
   int n_argmax_diff = 0;
   for (size_t t = 0; t < tokens.size(); ++t)
     n_argmax_diff += argmax_row(&logits[t * V], V) != argmax_row(&want[t * V], V);
-  if (c.form != "q8_0") EXPECT_EQ(n_argmax_diff, 0);
+  if (c.form != "q8_0") {
+    EXPECT_EQ(n_argmax_diff, 0);
+  }
   // Expert selection: same set per token (order within the top-k may differ on near-ties).
   const auto idx = read_npy(dir + "/router_indices.npy");
   const auto want_idx = idx.to_int64();
@@ -74,7 +80,9 @@ TEST_P(OracleTest, LogitsArgmaxAndExperts) {
       std::sort(exp.begin(), exp.end());
       n_sel_diff += got != exp;
     }
-  if (c.form != "q8_0") EXPECT_EQ(n_sel_diff, 0) << "tokens with a different expert selection";
+  if (c.form != "q8_0") {
+    EXPECT_EQ(n_sel_diff, 0) << "tokens with a different expert selection";
+  }
   std::printf("[oracle] %s %s %s: %d argmax and %d expert-selection differences\n", c.model.c_str(),
               c.form.c_str(), c.prompt.c_str(), n_argmax_diff, n_sel_diff);
 }
@@ -83,7 +91,8 @@ TEST_P(OracleTest, LogitsArgmaxAndExperts) {
 TEST_P(OracleTest, GreedyAndIncrementalDecode) {
   const Case& c = GetParam();
   FRUGAL_REQUIRE_ORACLE(c.model);
-  if (c.form == "q8_0") GTEST_SKIP() << "greedy tokens are only required to match for exact weights";
+  if (c.form == "q8_0")
+    GTEST_SKIP() << "greedy tokens are only required to match for exact weights";
   const std::string dir = oracle_dir(c.model) + "/" + c.prompt;
   Deepseek2Model& m = model_for(c);
   const int64_t V = m.config().n_vocab;
@@ -102,7 +111,8 @@ TEST_P(OracleTest, GreedyAndIncrementalDecode) {
       const int32_t tok = greedy[step - 1], p = static_cast<int32_t>(prompt.size() + step - 1);
       m.forward({std::span(&tok, 1), std::span(&p, 1), LogitsMode::Last}, cache, logits);
     }
-    for (int64_t v = 0; v < V; ++v) d = std::max(d, std::abs(double(logits[v]) - want[step * V + v]));
+    for (int64_t v = 0; v < V; ++v)
+      d = std::max(d, std::abs(double(logits[v]) - want[step * V + v]));
     got.push_back(static_cast<int32_t>(argmax_row(logits.data(), V)));
   }
   std::printf("[oracle] %s %s %s decode: max |dlogit| = %.3g\n", c.model.c_str(), c.form.c_str(),
@@ -121,7 +131,8 @@ std::vector<Case> all_cases() {
 
 INSTANTIATE_TEST_SUITE_P(Oracle, OracleTest, ::testing::ValuesIn(all_cases()),
                          [](const auto& info) {
-                           std::string s = info.param.model + "_" + info.param.form + "_" + info.param.prompt;
+                           std::string s =
+                               info.param.model + "_" + info.param.form + "_" + info.param.prompt;
                            for (char& ch : s)
                              if (ch == '-') ch = '_';
                            return s;

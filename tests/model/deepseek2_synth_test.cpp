@@ -1,5 +1,7 @@
 // `frugal synth` models: deterministic, loadable, sane logits; presets have the real shapes;
 // the latent KV cache holds kv_lora_rank + qk_rope_head_dim values per token per layer.
+#include "model/deepseek2_synth.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,7 +10,6 @@
 
 #include "core/error.h"
 #include "format/gguf.h"
-#include "model/deepseek2_synth.h"
 #include "oracle_util.h"
 #include "test_util.h"
 
@@ -93,15 +94,24 @@ TEST(Deepseek2Synth, LatentKvCacheBytesPerToken) {
 TEST(Deepseek2Cli, SynthThenLogits) {
   const std::string dir = temp_dir();
   std::string out;
-  ASSERT_EQ(run_command(frugal_binary() + " synth --preset tiny --q-lora 0 --seed 2 --out " + dir + "/cli.gguf", &out), 0)
+  ASSERT_EQ(run_command(frugal_binary() + " synth --preset tiny --q-lora 0 --seed 2 --out " + dir +
+                            "/cli.gguf",
+                        &out),
+            0)
       << out;
-  ASSERT_EQ(run_command(frugal_binary() + " logits " + dir + "/cli.gguf --tokens 5,6,7 --out " + dir + "/cli.npy", &out), 0)
+  ASSERT_EQ(run_command(frugal_binary() + " logits " + dir + "/cli.gguf --tokens 5,6,7 --out " +
+                            dir + "/cli.npy",
+                        &out),
+            0)
       << out;
   const NpyArray a = read_npy(dir + "/cli.npy");
   EXPECT_EQ(a.shape, (std::vector<int64_t>{3, 1024}));
   Deepseek2Model m = Deepseek2Model::load(dir + "/cli.gguf");
   EXPECT_LE(max_abs_diff(a.to_float(), run_logits(m, {5, 6, 7})), 1e-6);
-  EXPECT_NE(run_command(frugal_binary() + " logits " + dir + "/cli.gguf --tokens 5,99999 --out " + dir + "/x.npy", &out), 0);
+  EXPECT_NE(run_command(frugal_binary() + " logits " + dir + "/cli.gguf --tokens 5,99999 --out " +
+                            dir + "/x.npy",
+                        &out),
+            0);
   EXPECT_NE(out.find("out of range"), std::string::npos) << out;
   EXPECT_EQ(run_command(frugal_binary() + " logits --help", &out), 0);
   EXPECT_EQ(run_command(frugal_binary() + " synth --help", &out), 0);

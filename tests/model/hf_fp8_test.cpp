@@ -3,11 +3,11 @@
 // dequantized value is exact in BF16, so the FP8 directory must give the same logits as a
 // directory holding those values in F32.
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "core/error.h"
 #include "core/half.h"
@@ -29,7 +29,8 @@ void write_safetensors(const std::string& path, const std::vector<OutTensor>& ts
   nlohmann::json h = nlohmann::json::object();
   uint64_t off = 0;
   for (const auto& t : ts) {
-    h[t.name] = {{"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {off, off + t.bytes.size()}}};
+    h[t.name] = {
+        {"dtype", t.dtype}, {"shape", t.shape}, {"data_offsets", {off, off + t.bytes.size()}}};
     off += t.bytes.size();
   }
   std::string header = h.dump();
@@ -38,13 +39,16 @@ void write_safetensors(const std::string& path, const std::vector<OutTensor>& ts
   const uint64_t n = header.size();
   f.write(reinterpret_cast<const char*>(&n), 8);
   f.write(header.data(), static_cast<std::streamsize>(n));
-  for (const auto& t : ts) f.write(reinterpret_cast<const char*>(t.bytes.data()), static_cast<std::streamsize>(t.bytes.size()));
+  for (const auto& t : ts)
+    f.write(reinterpret_cast<const char*>(t.bytes.data()),
+            static_cast<std::streamsize>(t.bytes.size()));
 }
 
 std::vector<float> to_f32(const StTensor& t) {
   std::vector<float> out(static_cast<size_t>(t.n_elements()));
   for (size_t i = 0; i < out.size(); ++i)
-    out[i] = t.dtype == StDtype::BF16 ? bf16_to_f32(load_le<uint16_t>(t.data + 2 * i)) : load_le<float>(t.data + 4 * i);
+    out[i] = t.dtype == StDtype::BF16 ? bf16_to_f32(load_le<uint16_t>(t.data + 2 * i))
+                                      : load_le<float>(t.data + 4 * i);
   return out;
 }
 
@@ -65,7 +69,8 @@ void quantize_fp8(const std::vector<float>& w, int64_t rows, int64_t cols, std::
     for (int64_t bj = 0; bj < bc; ++bj) {
       float amax = 0;
       for (int64_t i = bi * 128; i < std::min(rows, bi * 128 + 128); ++i)
-        for (int64_t j = bj * 128; j < std::min(cols, bj * 128 + 128); ++j) amax = std::max(amax, std::abs(w[i * cols + j]));
+        for (int64_t j = bj * 128; j < std::min(cols, bj * 128 + 128); ++j)
+          amax = std::max(amax, std::abs(w[i * cols + j]));
       const float s = amax > 0 ? std::exp2(std::ceil(std::log2(amax / 448.0f))) : 1.0f;
       scale[bi * bc + bj] = s;
       for (int64_t i = bi * 128; i < std::min(rows, bi * 128 + 128); ++i)
@@ -105,7 +110,10 @@ TEST(HfFp8, Fp8DirectoryEqualsItsDequantizedValues) {
     std::vector<float> scale, deq;
     quantize_fp8(w, t->shape[0], t->shape[1], q, scale, deq);
     fp8.push_back({t->name, "F8_E4M3", t->shape, q});
-    fp8.push_back({t->name + "_scale_inv", "F32", {(t->shape[0] + 127) / 128, (t->shape[1] + 127) / 128}, as_bytes(scale)});
+    fp8.push_back({t->name + "_scale_inv",
+                   "F32",
+                   {(t->shape[0] + 127) / 128, (t->shape[1] + 127) / 128},
+                   as_bytes(scale)});
     f32.push_back({t->name, "F32", t->shape, as_bytes(deq)});
     ++n_fp8;
   }

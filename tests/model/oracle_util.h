@@ -23,11 +23,11 @@ inline bool have_oracle(const std::string& model) {
   return std::filesystem::exists(oracle_dir(model) + "/A/tokens.npy");
 }
 
-#define FRUGAL_REQUIRE_ORACLE(model)                                                            \
-  do {                                                                                          \
-    if (!::frugal::test::have_oracle(model))                                                    \
-      GTEST_SKIP() << "oracle data not found at " << ::frugal::test::oracle_dir(model)          \
-                   << " (needs ../shared/data/oracle)";                                        \
+#define FRUGAL_REQUIRE_ORACLE(model)                                                   \
+  do {                                                                                 \
+    if (!::frugal::test::have_oracle(model))                                           \
+      GTEST_SKIP() << "oracle data not found at " << ::frugal::test::oracle_dir(model) \
+                   << " (needs ../shared/data/oracle)";                                \
   } while (0)
 
 inline std::vector<int32_t> load_tokens(const std::string& path) {

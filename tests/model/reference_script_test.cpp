@@ -15,8 +15,9 @@ TEST(ReferenceScript, SynthModelsMatchNumpyReference) {
   std::string out;
   if (run_command("/usr/bin/python3 -c 'import numpy'", &out) != 0)
     GTEST_SKIP() << "/usr/bin/python3 with numpy not available: " << out;
-  const std::string cmd = std::string("/usr/bin/python3 ") + FRUGAL_SOURCE_DIR + "/tools/reference/check_synth.py " +
-                          frugal_binary() + " " + temp_dir() + "/synth-check";
+  const std::string cmd = std::string("/usr/bin/python3 ") + FRUGAL_SOURCE_DIR +
+                          "/tools/reference/check_synth.py " + frugal_binary() + " " + temp_dir() +
+                          "/synth-check";
   const int rc = run_command(cmd, &out);
   std::printf("%s", out.c_str());
   EXPECT_EQ(rc, 0) << out;

@@ -1,10 +1,10 @@
 // Hand-computed routing cases (deepseek-arch.md §3.3).
+#include "model/router.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <vector>
-
-#include "model/router.h"
 
 namespace frugal {
 namespace {
@@ -14,14 +14,18 @@ struct Routed {
   std::vector<float> w;
 };
 
-Routed route(const RouterParams& p, const std::vector<float>& logits, const std::vector<float>* bias = nullptr) {
+Routed route(const RouterParams& p, const std::vector<float>& logits,
+             const std::vector<float>* bias = nullptr) {
   std::vector<float> scratch(2 * p.n_experts + p.n_groups);
   Routed r{std::vector<int32_t>(p.k), std::vector<float>(p.k)};
-  route_token(p, logits.data(), bias ? bias->data() : nullptr, scratch.data(), r.idx.data(), r.w.data());
+  route_token(p, logits.data(), bias ? bias->data() : nullptr, scratch.data(), r.idx.data(),
+              r.w.data());
   return r;
 }
 
-float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+float sigmoid(float x) {
+  return 1.0f / (1.0f + std::exp(-x));
+}
 
 RouterParams softmax_greedy(int64_t n, int64_t k, float scale = 1.0f) {
   return {ExpertScoring::Softmax, TopkMethod::Greedy, n, 1, 1, k, false, scale};

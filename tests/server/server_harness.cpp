@@ -45,7 +45,8 @@ bool response_complete(const std::string& data) {
   std::string head = data.substr(0, head_end);
   for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   const size_t cl = head.find("content-length:");
-  if (cl != std::string::npos) return data.size() >= head_end + 4 + std::stoul(head.substr(cl + 15));
+  if (cl != std::string::npos)
+    return data.size() >= head_end + 4 + std::stoul(head.substr(cl + 15));
   if (head.find("transfer-encoding: chunked") != std::string::npos)
     return data.size() >= 5 && data.compare(data.size() - 5, 5, "0\r\n\r\n") == 0;
   return false;
@@ -65,7 +66,9 @@ HttpResult parse_response(const std::string& data) {
 
 }  // namespace
 
-bool HttpResult::header_has(const std::string& needle) const { return headers.find(needle) != std::string::npos; }
+bool HttpResult::header_has(const std::string& needle) const {
+  return headers.find(needle) != std::string::npos;
+}
 
 const std::string& tiny_model() {
   static const std::string path = [] {
@@ -74,8 +77,10 @@ const std::string& tiny_model() {
     if (data.empty() || !std::filesystem::exists(tok)) return std::string();
     const std::string out = temp_dir() + "/tiny-server.gguf";
     std::string log;
-    const int rc = run_command(frugal_binary() + " synth --arch deepseek2 --preset tiny --tokenizer " + tok +
-                                   " --out " + out, &log);
+    const int rc =
+        run_command(frugal_binary() + " synth --arch deepseek2 --preset tiny --tokenizer " + tok +
+                        " --out " + out,
+                    &log);
     if (rc != 0) throw std::runtime_error("frugal synth failed: " + log);
     return out;
   }();
@@ -132,11 +137,13 @@ HttpResult http_raw(int port, const std::string& raw, int timeout_ms, bool until
   return parse_response(data);
 }
 
-HttpResult http_request(int port, const std::string& method, const std::string& path, const std::string& body,
-                        const std::vector<std::string>& headers, int timeout_ms) {
+HttpResult http_request(int port, const std::string& method, const std::string& path,
+                        const std::string& body, const std::vector<std::string>& headers,
+                        int timeout_ms) {
   std::string raw = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
   for (const auto& h : headers) raw += h + "\r\n";
-  if (!body.empty() || method == "POST") raw += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  if (!body.empty() || method == "POST")
+    raw += "Content-Length: " + std::to_string(body.size()) + "\r\n";
   raw += "\r\n" + body;
   return http_raw(port, raw, timeout_ms);
 }
@@ -157,7 +164,8 @@ std::vector<std::string> sse_data(const std::string& body) {
 ServerProcess::ServerProcess(const std::string& model, const std::vector<std::string>& args) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return;
-  std::vector<std::string> argv_s = {frugal_binary(), "serve", model, "--port", "0", "--host", "127.0.0.1"};
+  std::vector<std::string> argv_s = {frugal_binary(), "serve",    model, "--port", "0",
+                                     "--host",        "127.0.0.1"};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   pid_ = ::fork();
   if (pid_ == 0) {
@@ -180,7 +188,8 @@ ServerProcess::ServerProcess(const std::string& model, const std::vector<std::st
     if (n <= 0) break;
     log_.append(buf, static_cast<size_t>(n));
     const size_t at = log_.find("listening on http://127.0.0.1:");
-    if (at != std::string::npos && log_.find('\n', at) != std::string::npos) port_ = std::atoi(log_.c_str() + at + 30);
+    if (at != std::string::npos && log_.find('\n', at) != std::string::npos)
+      port_ = std::atoi(log_.c_str() + at + 30);
   }
 }
 
@@ -199,7 +208,8 @@ int ServerProcess::stop(int sig, int timeout_ms) {
   pid_ = -1;
   char buf[4096];
   ssize_t n;
-  while (out_fd_ >= 0 && (n = ::read(out_fd_, buf, sizeof buf)) > 0) log_.append(buf, static_cast<size_t>(n));
+  while (out_fd_ >= 0 && (n = ::read(out_fd_, buf, sizeof buf)) > 0)
+    log_.append(buf, static_cast<size_t>(n));
   if (done == 0) return -1;
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }

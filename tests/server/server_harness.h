@@ -13,21 +13,23 @@ namespace frugal::test {
 // by `frugal synth`; "" when ../shared/data is absent.
 const std::string& tiny_model();
 
-#define FRUGAL_REQUIRE_TINY_MODEL(var)                                                         \
-  const std::string var = ::frugal::test::tiny_model();                                       \
-  if (var.empty()) GTEST_SKIP() << "../shared/data/tokenizer/deepseek-v3 is absent: cannot build " \
-                                   "the test model (see README, 'Reference data')"
+#define FRUGAL_REQUIRE_TINY_MODEL(var)                                            \
+  const std::string var = ::frugal::test::tiny_model();                           \
+  if (var.empty())                                                                \
+  GTEST_SKIP() << "../shared/data/tokenizer/deepseek-v3 is absent: cannot build " \
+                  "the test model (see README, 'Reference data')"
 
 struct HttpResult {
-  int status = 0;          // 0: no response (connection failed or timed out)
-  std::string headers;     // raw header block, lower-cased names
-  std::string body;        // de-chunked
+  int status = 0;       // 0: no response (connection failed or timed out)
+  std::string headers;  // raw header block, lower-cased names
+  std::string body;     // de-chunked
   bool header_has(const std::string& needle) const;
 };
 
 // Sends `raw` (a whole request) to 127.0.0.1:port and reads the answer until the server closes
 // or (unless until_close) a complete response arrived; at most timeout_ms.
-HttpResult http_raw(int port, const std::string& raw, int timeout_ms = 30000, bool until_close = false);
+HttpResult http_raw(int port, const std::string& raw, int timeout_ms = 30000,
+                    bool until_close = false);
 // A request with Content-Length and "Connection: close".
 HttpResult http_request(int port, const std::string& method, const std::string& path,
                         const std::string& body = "", const std::vector<std::string>& headers = {},
@@ -50,6 +52,7 @@ class ServerProcess {
 
   bool ok() const { return port_ > 0; }
   int port() const { return port_; }
+  int pid() const { return static_cast<int>(pid_); }
   const std::string& log() const { return log_; }
   // Sends `sig` and waits up to timeout_ms; returns the exit code, or -1 (killed / timed out).
   int stop(int sig, int timeout_ms = 30000);

@@ -10,7 +10,12 @@ namespace {
 TEST(HttpParse, RequestLineAndHeaders) {
   HttpRequest r;
   std::string err;
-  ASSERT_EQ(parse_request_head("POST /v1/chat/completions?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length:  12 \r\nX-Y:z", r, &err), 0) << err;
+  ASSERT_EQ(
+      parse_request_head(
+          "POST /v1/chat/completions?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length:  12 \r\nX-Y:z", r,
+          &err),
+      0)
+      << err;
   EXPECT_EQ(r.method, "POST");
   EXPECT_EQ(r.path, "/v1/chat/completions");
   EXPECT_EQ(r.target, "/v1/chat/completions?x=1");
@@ -22,9 +27,16 @@ TEST(HttpParse, RequestLineAndHeaders) {
 
 TEST(HttpParse, Rejects) {
   const std::pair<const char*, int> cases[] = {
-      {"GET", 400}, {"GET /x", 400}, {"GET x HTTP/1.1", 400}, {"GET /x HTTP/2.0", 505},
-      {"GET /x HTTP/1.1 extra", 400}, {"G(T /x HTTP/1.1", 400}, {"GET /x HTTP/1.1\r\nNoColon", 400},
-      {"GET /x HTTP/1.1\r\n folded: x", 400}, {"GET /x HTTP/1.1\r\n: empty-name", 400}, {"GET /x FTP/1.1", 400},
+      {"GET", 400},
+      {"GET /x", 400},
+      {"GET x HTTP/1.1", 400},
+      {"GET /x HTTP/2.0", 505},
+      {"GET /x HTTP/1.1 extra", 400},
+      {"G(T /x HTTP/1.1", 400},
+      {"GET /x HTTP/1.1\r\nNoColon", 400},
+      {"GET /x HTTP/1.1\r\n folded: x", 400},
+      {"GET /x HTTP/1.1\r\n: empty-name", 400},
+      {"GET /x FTP/1.1", 400},
   };
   for (const auto& [head, status] : cases) {
     HttpRequest r;
@@ -35,7 +47,8 @@ TEST(HttpParse, Rejects) {
 }
 
 TEST(OpenAiParse, ChatDefaultsAndFields) {
-  const auto r = api::parse_chat_request(R"({"model":"m","messages":[{"role":"system","content":"s"},
+  const auto r =
+      api::parse_chat_request(R"({"model":"m","messages":[{"role":"system","content":"s"},
       {"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}],
       "temperature":0.5,"top_p":0.9,"seed":7,"stop":"x","max_tokens":9,"logprobs":true,"top_logprobs":2,
       "stream":true,"stream_options":{"include_usage":true},"response_format":{"type":"json_object"},"unknown":1})");
@@ -72,7 +85,8 @@ TEST(OpenAiParse, ErrorsNameTheField) {
     EXPECT_NE(std::string(e.what()).find("temperature"), std::string::npos);
   }
   const std::string j = api::error_json(api::invalid_request("bad", "p", "c"));
-  EXPECT_EQ(j, R"({"error":{"code":"c","message":"bad","param":"p","type":"invalid_request_error"}})");
+  EXPECT_EQ(j,
+            R"({"error":{"code":"c","message":"bad","param":"p","type":"invalid_request_error"}})");
 }
 
 }  // namespace

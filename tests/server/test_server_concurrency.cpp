@@ -5,7 +5,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -19,7 +21,9 @@ using json = nlohmann::json;
 json request_body(int i, bool stream) {
   std::string user = "Question number " + std::to_string(i) + ":";
   for (int k = 0; k < i; ++k) user += " and more";  // prompts of different lengths
-  return {{"messages", {{{"role", "user"}, {"content", user}}}}, {"max_tokens", 10 + i}, {"temperature", 0},
+  return {{"messages", {{{"role", "user"}, {"content", user}}}},
+          {"max_tokens", 10 + i},
+          {"temperature", 0},
           {"stream", stream}};
 }
 
@@ -53,9 +57,13 @@ bool wait_active(int port, int want, int timeout_ms) {
 }
 
 std::string long_stream_request(int max_tokens) {
-  const std::string body = json{{"messages", {{{"role", "user"}, {"content", "go on forever"}}}}, {"max_tokens", max_tokens},
-                                {"temperature", 0}, {"stream", true}}.dump();
-  return "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  const std::string body = json{
+      {"messages", {{{"role", "user"}, {"content", "go on forever"}}}},
+      {"max_tokens", max_tokens},
+      {"temperature", 0},
+      {"stream", true}}.dump();
+  return "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
 TEST(ServerConcurrency, ConcurrentGreedyEqualsSequential) {
@@ -65,12 +73,16 @@ TEST(ServerConcurrency, ConcurrentGreedyEqualsSequential) {
   constexpr int kN = 8;
   std::vector<std::string> alone(kN), together(kN);
   for (int i = 0; i < kN; ++i)
-    alone[i] = answer_text(http_request(server.port(), "POST", "/v1/chat/completions", request_body(i, false).dump()), false);
+    alone[i] = answer_text(
+        http_request(server.port(), "POST", "/v1/chat/completions", request_body(i, false).dump()),
+        false);
   std::vector<std::thread> threads;
   for (int i = 0; i < kN; ++i)
     threads.emplace_back([&, i] {
       const bool stream = i % 2 == 1;
-      together[i] = answer_text(http_request(server.port(), "POST", "/v1/chat/completions", request_body(i, stream).dump(), {}, 60000), stream);
+      together[i] = answer_text(http_request(server.port(), "POST", "/v1/chat/completions",
+                                             request_body(i, stream).dump(), {}, 60000),
+                                stream);
     });
   for (auto& t : threads) t.join();
   for (int i = 0; i < kN; ++i) EXPECT_EQ(together[i], alone[i]) << "request " << i;
@@ -86,13 +98,59 @@ TEST(ServerConcurrency, FullQueueAnswers429AndDisconnectFreesTheSlot) {
   std::string got;
   ASSERT_TRUE(read_until(fd, "\"content\":\"", &got, 30000)) << got;  // generating now
   ASSERT_TRUE(read_until(fd, "\"delta\":{\"content\"", &got, 30000)) << got;
-  const HttpResult busy = http_request(server.port(), "POST", "/v1/chat/completions", request_body(0, false).dump());
+  const HttpResult busy =
+      http_request(server.port(), "POST", "/v1/chat/completions", request_body(0, false).dump());
   EXPECT_EQ(busy.status, 429) << busy.body;
   EXPECT_NE(busy.body.find("rate_limit_error"), std::string::npos);
   ::close(fd);  // the client goes away mid-stream
   EXPECT_TRUE(wait_active(server.port(), 0, 5000)) << "the slot was not freed";
-  const HttpResult next = http_request(server.port(), "POST", "/v1/chat/completions", request_body(1, false).dump());
+  const HttpResult next =
+      http_request(server.port(), "POST", "/v1/chat/completions", request_body(1, false).dump());
   EXPECT_EQ(next.status, 200) << next.body;
+  EXPECT_EQ(server.stop(SIGTERM), 0);
+}
+
+// Resident memory of a process in KiB (Linux), or -1.
+long rss_kib(int pid) {
+  FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/status").c_str(), "r");
+  if (!f) return -1;
+  char line[256];
+  long kib = -1;
+  while (std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "VmRSS: %ld kB", &kib) == 1) break;
+  std::fclose(f);
+  return kib;
+}
+
+// A bounded soak: 16 clients x 15 requests (streaming and not) all answered 200 on a server with
+// 4 slots and a queue of 16; resident memory stays flat between two rounds.
+TEST(ServerConcurrency, SoakAllAnsweredMemoryFlat) {
+  FRUGAL_REQUIRE_TINY_MODEL(model);
+  ServerProcess server(model, {"--parallel", "4", "--queue", "16", "--ctx", "256"});
+  ASSERT_TRUE(server.ok()) << server.log();
+  auto round = [&] {
+    std::atomic<int> n_ok{0}, n_other{0};
+    std::vector<std::thread> clients;
+    for (int c = 0; c < 16; ++c)
+      clients.emplace_back([&, c] {
+        for (int k = 0; k < 15; ++k) {
+          json body = request_body((c + k) % 5, (c + k) % 2 == 0);
+          body["max_tokens"] = 3;
+          const HttpResult r =
+              http_request(server.port(), "POST", "/v1/chat/completions", body.dump(), {}, 60000);
+          (r.status == 200 ? n_ok : n_other).fetch_add(1);
+        }
+      });
+    for (auto& t : clients) t.join();
+    EXPECT_EQ(n_ok.load(), 16 * 15);
+    EXPECT_EQ(n_other.load(), 0);
+  };
+  round();
+  const long rss1 = rss_kib(server.pid());
+  round();
+  const long rss2 = rss_kib(server.pid());
+  ASSERT_GT(rss1, 0);
+  EXPECT_LT(rss2 - rss1, 16 * 1024) << "RSS grew from " << rss1 << " to " << rss2 << " KiB";
   EXPECT_EQ(server.stop(SIGTERM), 0);
 }
 

@@ -1,6 +1,8 @@
 // `frugal tokenize`: ids as one JSON array, --no-bos, --no-special, --decode, errors exit 1.
 #include <gtest/gtest.h>
 
+#include "format/gguf.h"
+#include "tokenizer/load.h"
 #include "tokenizer_fixture.h"
 
 namespace frugal {
@@ -37,6 +39,19 @@ TEST(CmdTokenize, EncodesAndDecodes) {
   EXPECT_EQ(run("[0, 19923, 128803]", dir + " --decode", &rc),
             "<｜begin▁of▁sentence｜>Hello<｜User｜>");
   EXPECT_EQ(rc, 0);
+}
+
+TEST(CmdTokenize, ReadsGguf) {
+  FRUGAL_REQUIRE_V3_TOKENIZER(tok);
+  const std::string path = test::temp_dir() + "/cli_tokenizer.gguf";
+  GgufWriter w;
+  write_gguf_vocab(tok->data(), w);
+  w.write(path);
+  int rc = 0;
+  const std::string from_gguf = run("深度求索 <｜User｜> 42", path + " --no-bos", &rc);
+  EXPECT_EQ(rc, 0);
+  EXPECT_EQ(from_gguf, run("深度求索 <｜User｜> 42", test::v3_tokenizer_dir() + " --no-bos", &rc));
+  std::filesystem::remove(path);
 }
 
 TEST(CmdTokenize, ErrorsExitOne) {

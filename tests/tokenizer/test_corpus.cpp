@@ -42,6 +42,9 @@ TEST(TokenizerCorpus, LoadsTheV3Description) {
   EXPECT_EQ(tok->token_type(0), TokenType::Control);
   EXPECT_EQ(tok->token_type(128803), TokenType::UserDefined);
   EXPECT_NE(d.chat_template.find("<｜Assistant｜>"), std::string::npos);
+  EXPECT_EQ(tok->end_of_generation_ids(), (std::vector<int32_t>{1, 128805}));  // EOS, <|EOT|>
+  EXPECT_TRUE(tok->is_end_of_generation(1));
+  EXPECT_FALSE(tok->is_end_of_generation(0));
 }
 
 TEST(TokenizerCorpus, BosFollowsAddBosAndCanBeTurnedOff) {

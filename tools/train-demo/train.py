@@ -24,6 +24,7 @@ import corpus  # noqa: E402
 from model import ModelArgs, Transformer  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+BLAS_DIRS = [os.environ.get("OPENBLAS_DIR", ""), "/usr/lib/x86_64-linux-gnu/openblas-pthread"]
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 QUESTIONS = ["Tell me a verse about {w}.", "What does the Bible say about {w}?",
              "Give me a verse with the word {w}.", "Quote a verse on {w}.", "{w}"]
@@ -109,11 +110,27 @@ def save(path, model, opt, info):
     os.replace(path + ".tmp", path)
 
 
+def use_openblas(threads):
+    """Debian's torch calls whatever libblas.so.3 the system provides; the reference BLAS is
+    ~8x slower than OpenBLAS. Re-executes this script with OpenBLAS first on the library path
+    when it is found (package libopenblas0-pthread, or a directory in $OPENBLAS_DIR)."""
+    if os.environ.get("TRAIN_DEMO_BLAS_SET"):
+        return
+    for d in BLAS_DIRS:
+        if d and os.path.exists(os.path.join(d, "libblas.so.3")):
+            env = dict(os.environ, TRAIN_DEMO_BLAS_SET="1", OPENBLAS_NUM_THREADS=str(threads),
+                       OMP_WAIT_POLICY="PASSIVE",
+                       LD_LIBRARY_PATH=d + os.pathsep + os.environ.get("LD_LIBRARY_PATH", ""))
+            os.execve(sys.executable, [sys.executable] + sys.argv, env)
+    print("warning: OpenBLAS not found (apt-get install libopenblas0-pthread); training will be slow",
+          file=sys.stderr)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--minutes", type=float, default=25.0, help="wall-clock training budget")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--warmup", type=int, default=60)
@@ -126,7 +143,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "build-train-demo"))
     ap.add_argument("--resume", action="store_true", help="continue from OUT/ckpt.pt")
     a = ap.parse_args()
-
+    use_openblas(a.threads)
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     os.makedirs(a.out, exist_ok=True)

@@ -158,7 +158,7 @@ def main():
     counts = word_counts(corpus.chapter_text(c) for c in train)
     # Chat turns use words like "Tell", "verse", "Bible": count a few so they get tokens.
     counts.update(bpe.pre_tokenize(" ".join(["Tell me a verse about", "What does the Bible say about",
-                                             "Give me a verse with the word", "Quote a verse on"]) * 50))
+                                             "Give me a verse with the word", "Quote a verse on", ""]) * 50))
     print(f"{len(counts)} distinct pieces", file=sys.stderr)
     n_merges = args.vocab - len(SPECIALS) - 256
     merges = train_bpe(counts, n_merges + 64)  # a few spare: merges may repeat a token string

@@ -29,6 +29,7 @@ void quantize_act_q8_0(const float* x, int64_t n, uint8_t* out) {
   auto* qs = reinterpret_cast<int8_t*>(out + l.qs_offset());
   auto* nsum4 = reinterpret_cast<int32_t*>(out + l.nsum4_offset());
   auto* d8 = reinterpret_cast<float*>(out + l.d8_offset());
+  auto* d1 = reinterpret_cast<float*>(out + l.d_offset());
   const int64_t nb = n / 32;
   const __m512 sign_off = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FFFFFFF));
   for (int64_t b = 0; b < nb; ++b) {
@@ -36,6 +37,7 @@ void quantize_act_q8_0(const float* x, int64_t n, uint8_t* out) {
     const __m512 a = _mm512_max_ps(_mm512_and_ps(v0, sign_off), _mm512_and_ps(v1, sign_off));
     const float amax = _mm512_reduce_max_ps(a);
     const float d = amax / 127.0f;
+    d1[b] = d;
     const float id = amax > 0.0f ? 127.0f / amax : 0.0f;
     const __m512 vid = _mm512_set1_ps(id);
     const __m512i q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, vid));
@@ -48,6 +50,7 @@ void quantize_act_q8_0(const float* x, int64_t n, uint8_t* out) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(nsum4 + b * 8), _mm256_sub_epi32(_mm256_setzero_si256(), s4));
     _mm256_storeu_ps(d8 + b * 8, _mm256_set1_ps(d));
   }
+  for (int64_t b = nb; b < (nb + 15) / 16 * 16; ++b) d1[b] = 0.0f;
   if (nb % 2 == 1) {  // the zero padding block
     std::memset(qs + nb * 32, 0, 32);
     std::memset(nsum4 + nb * 8, 0, 32);
@@ -126,19 +129,35 @@ FRUGAL_INLINE __m512 scales_pair(const uint8_t* blk0, const uint8_t* blk1, bool 
   return _mm512_cvtph_ps(h);
 }
 
+// f16 scales of 16 consecutive blocks (kBytes apart) as 16 floats: one gather of the 32-bit
+// words at each block's start (d and the first two quant bytes), narrowed to the low halves.
+template <int kBytes>
+FRUGAL_INLINE __m512 gather_scales16(const uint8_t* blk) {
+  const __m512i offsets = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                             _mm512_set1_epi32(kBytes));
+  const __m512i words = _mm512_i32gather_epi32(offsets, blk, 1);
+  return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(words));
+}
+
+// Lanes 0-7 = v[2p], lanes 8-15 = v[2p + 1]: the two scales of pair p of a 16-block group.
+FRUGAL_INLINE __m512 pair_scales(__m512 v, int p) {
+  const __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(2 * p),
+                                       _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
+  return _mm512_permutexvar_ps(idx, v);
+}
+
 struct Q8_0Block {
   static constexpr int kBytes = 34;
   // Signed quants of two blocks in one vector, as |w| (u8) and the mask of negative w.
   struct Decoded {
     __m512i abs;
     __mmask64 neg;
-    __m512 d;
   };
   static FRUGAL_INLINE Decoded decode(const uint8_t* blk, bool pair) {
     const __m256i lo = load256(blk + 2);
     const __m256i hi = pair ? load256(blk + kBytes + 2) : _mm256_setzero_si256();
     const __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-    return {_mm512_abs_epi8(w), _mm512_movepi8_mask(w), scales_pair(blk, blk + kBytes, pair)};
+    return {_mm512_abs_epi8(w), _mm512_movepi8_mask(w)};
   }
   // Lane sums of w * x (x signed): |w| * (x with w's sign).
   static FRUGAL_INLINE __m512i dot(const Decoded& w, __m512i x, __m512i /*nsum4*/) {
@@ -151,7 +170,6 @@ struct Q4_0Block {
   static constexpr int kBytes = 18;
   struct Decoded {
     __m512i q;  // nibbles 0..15 as u8, elements in order
-    __m512 d;
   };
   static FRUGAL_INLINE Decoded decode(const uint8_t* blk, bool pair) {
     const __m128i lo = load128(blk + 2);
@@ -161,8 +179,7 @@ struct Q4_0Block {
     const __m512i dup = _mm512_permutexvar_epi64(_mm512_set_epi64(3, 2, 3, 2, 1, 0, 1, 0),
                                                  _mm512_castsi256_si512(both));
     const __m512i shifts = _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0);
-    const __m512i q = _mm512_and_si512(_mm512_srlv_epi64(dup, shifts), _mm512_set1_epi8(0x0F));
-    return {q, scales_pair(blk, blk + kBytes, pair)};
+    return {_mm512_and_si512(_mm512_srlv_epi64(dup, shifts), _mm512_set1_epi8(0x0F))};
   }
   // sum (q - 8) x = sum q x - 8 sum x, with -8 sum x per lane from the activation's nsum4.
   static FRUGAL_INLINE __m512i dot(const Decoded& w, __m512i x, __m512i nsum4) {
@@ -174,8 +191,10 @@ template <typename Block>
 struct LegacyTile {
   template <int R, int T>
   struct Tile {
+    // Blocks b, b + 1 (only b when !pair); sw[r]: row r's scales [d_b x8, d_b+1 x8], already
+    // multiplied by the activation's when T == 1.
     static FRUGAL_INLINE void step(const GemmArgs& a, int64_t r0, int64_t t0, int64_t b, bool pair,
-                                   __m512 (&acc)[R][T]) {
+                                   const __m512 (&sw)[R], __m512 (&acc)[R][T]) {
       typename Block::Decoded w[R];
       FRUGAL_UNROLL
       for (int r = 0; r < R; ++r) w[r] = Block::decode(a.w + (r0 + r) * a.w_stride + b * Block::kBytes, pair);
@@ -185,11 +204,15 @@ struct LegacyTile {
         const uint8_t* xa = a.x + (t0 + t) * a.x_stride;
         const __m512i x = load512(xa + l.qs_offset() + b * 32);
         const __m512i ns = load512(xa + l.nsum4_offset() + b * 32);
-        const __m512 xd = _mm512_loadu_ps(xa + l.d8_offset() + b * 32);
         FRUGAL_UNROLL
         for (int r = 0; r < R; ++r) {
           const __m512 s = _mm512_cvtepi32_ps(Block::dot(w[r], x, ns));
-          acc[r][t] = _mm512_fmadd_ps(s, _mm512_mul_ps(w[r].d, xd), acc[r][t]);
+          if constexpr (T == 1) {
+            acc[r][t] = _mm512_fmadd_ps(s, sw[r], acc[r][t]);
+          } else {
+            const __m512 xd = _mm512_loadu_ps(xa + l.d8_offset() + b * 32);
+            acc[r][t] = _mm512_fmadd_ps(s, _mm512_mul_ps(sw[r], xd), acc[r][t]);
+          }
         }
       }
     }
@@ -199,10 +222,37 @@ struct LegacyTile {
       for (auto& row : acc)
         FRUGAL_UNROLL
         for (auto& v : row) v = _mm512_setzero_ps();
+      const ActQ8_0Layout l = act_q8_0_layout(a.n_cols);
       const int64_t nb = a.n_cols / 32;
       int64_t b = 0;
-      for (; b + 2 <= nb; b += 2) step(a, r0, t0, b, true, acc);
-      if (b < nb) step(a, r0, t0, b, false, acc);
+      // Groups of 16 blocks: the scales come from one gather per row.
+      for (; b + 16 <= nb; b += 16) {
+        __m512 d16[R];
+        FRUGAL_UNROLL
+        for (int r = 0; r < R; ++r) {
+          d16[r] = gather_scales16<Block::kBytes>(a.w + (r0 + r) * a.w_stride + b * Block::kBytes);
+          if constexpr (T == 1) d16[r] = _mm512_mul_ps(d16[r], _mm512_loadu_ps(a.x + t0 * a.x_stride + l.d_offset() + b * 4));
+        }
+        FRUGAL_UNROLL
+        for (int p = 0; p < 8; ++p) {
+          __m512 sw[R];
+          FRUGAL_UNROLL
+          for (int r = 0; r < R; ++r) sw[r] = pair_scales(d16[r], p);
+          step(a, r0, t0, b + 2 * p, true, sw, acc);
+        }
+      }
+      for (; b < nb; b += 2) {
+        const bool pair = b + 1 < nb;
+        __m512 sw[R];
+        FRUGAL_UNROLL
+        for (int r = 0; r < R; ++r) {
+          const uint8_t* blk = a.w + (r0 + r) * a.w_stride + b * Block::kBytes;
+          sw[r] = scales_pair(blk, blk + Block::kBytes, pair);
+          if constexpr (T == 1) sw[r] = _mm512_mul_ps(sw[r], _mm512_loadu_ps(a.x + t0 * a.x_stride + l.d8_offset() + b * 32));
+        }
+        if (pair) step(a, r0, t0, b, true, sw, acc);
+        else step(a, r0, t0, b, false, sw, acc);
+      }
       store_tile<R, T>(a, r0, t0, acc);
     }
   };

@@ -42,7 +42,9 @@ void softmax(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
-float silu(float z) { return z / (1.0f + std::exp(-z)); }
+float silu(float z) {
+  return z / (1.0f + std::exp(-z));
+}
 
 void silu_mul(float* gate, const float* up, int64_t n) {
   for (int64_t i = 0; i < n; ++i) gate[i] = silu(gate[i]) * up[i];

@@ -26,11 +26,13 @@ void quantize_act_q8_0(const float* x, int64_t n, uint8_t* out) {
   auto* qs = reinterpret_cast<int8_t*>(out + l.qs_offset());
   auto* nsum4 = reinterpret_cast<int32_t*>(out + l.nsum4_offset());
   auto* d8 = reinterpret_cast<float*>(out + l.d8_offset());
+  auto* d1 = reinterpret_cast<float*>(out + l.d_offset());
   std::memset(out, 0, l.bytes());
   for (int64_t b = 0; b < n / 32; ++b) {
     const float amax = abs_max(x + b * 32, 32);
     const float d = amax / 127.0f;
     const float id = amax > 0.0f ? 127.0f / amax : 0.0f;
+    d1[b] = d;
     for (int j = 0; j < 32; ++j) qs[b * 32 + j] = quant(x[b * 32 + j], id);
     for (int j = 0; j < 8; ++j) {
       const int8_t* q = qs + b * 32 + 4 * j;

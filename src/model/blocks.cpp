@@ -1,0 +1,72 @@
+#include "model/blocks.h"
+
+#include <cmath>
+#include <string>
+
+#include "core/error.h"
+
+namespace frugal {
+
+void swiglu_mlp(const SwiGluWeights& w, const float* x, int64_t n, float* gate_buf, float* up_buf,
+                float* out) {
+  matmul(w.gate, x, n, gate_buf);  // [n, ffn]
+  matmul(w.up, x, n, up_buf);      // [n, ffn]
+  silu_mul(gate_buf, up_buf, n * w.gate.rows);
+  matmul(w.down, gate_buf, n, out);  // [n, dim]
+}
+
+void rmsnorm_rows(const float* x, const float* w, int64_t n, int64_t dim, float eps, float* y) {
+  for (int64_t t = 0; t < n; ++t) rmsnorm(x + t * dim, w, dim, eps, y + t * dim);
+}
+
+void rope_tables(const std::vector<double>& freqs, int64_t n_pos, std::vector<float>& cos,
+                 std::vector<float>& sin) {
+  const int64_t half = static_cast<int64_t>(freqs.size());
+  cos.assign(static_cast<size_t>(n_pos * half), 0.0f);
+  sin.assign(static_cast<size_t>(n_pos * half), 0.0f);
+  for (int64_t p = 0; p < n_pos; ++p)
+    for (int64_t i = 0; i < half; ++i) {
+      const double angle = static_cast<double>(p) * freqs[i];
+      cos[p * half + i] = static_cast<float>(std::cos(angle));
+      sin[p * half + i] = static_cast<float>(std::sin(angle));
+    }
+}
+
+void rope_half_split(float* x, const float* cos, const float* sin, int64_t half) {
+  for (int64_t i = 0; i < half; ++i) {
+    const float a = x[i], b = x[i + half];
+    x[i] = a * cos[i] - b * sin[i];
+    x[i + half] = b * cos[i] + a * sin[i];
+  }
+}
+
+void check_batch(const Batch& b, int64_t n_vocab, int64_t n_past, int64_t n_ctx, size_t n_logits) {
+  const size_t n = b.tokens.size();
+  if (n == 0) throw Error("forward: empty batch");
+  if (b.positions.size() != n)
+    throw Error("forward: " + std::to_string(n) + " tokens but " +
+                std::to_string(b.positions.size()) + " positions");
+  for (size_t i = 0; i < n; ++i)
+    if (b.tokens[i] < 0 || b.tokens[i] >= n_vocab)
+      throw Error("forward: token id " + std::to_string(b.tokens[i]) + " at index " +
+                  std::to_string(i) + " is out of range [0, " + std::to_string(n_vocab) + ")");
+  const int64_t p0 = b.positions[0];
+  if (p0 < 0 || p0 > n_past)
+    throw Error("forward: first position " + std::to_string(p0) + " must be in [0, " +
+                std::to_string(n_past) + "] (the cache holds " + std::to_string(n_past) +
+                " positions)");
+  for (size_t i = 1; i < n; ++i)
+    if (b.positions[i] != p0 + static_cast<int64_t>(i))
+      throw Error("forward: positions must be consecutive; position[" + std::to_string(i) +
+                  "] = " + std::to_string(b.positions[i]) + ", expected " +
+                  std::to_string(p0 + static_cast<int64_t>(i)));
+  if (p0 + static_cast<int64_t>(n) > n_ctx)
+    throw Error("forward: " + std::to_string(n) + " tokens from position " + std::to_string(p0) +
+                " exceed the context of " + std::to_string(n_ctx) + " positions");
+  const size_t want = (b.logits == LogitsMode::All ? n : 1) * static_cast<size_t>(n_vocab);
+  if (n_logits != want)
+    throw Error("forward: logits buffer holds " + std::to_string(n_logits) + " floats, expected " +
+                std::to_string(want));
+}
+
+}  // namespace frugal

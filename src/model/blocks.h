@@ -1,0 +1,40 @@
+// Building blocks shared by the model families: RMSNorm over rows, the SwiGLU MLP over
+// WeightMatrix views, and RoPE tables / half-split rotation. Plain buffers and sizes; the
+// caller owns every buffer (sized at load, STYLE.md §7).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/kernels.h"
+#include "model/causal_lm.h"
+
+namespace frugal {
+
+struct SwiGluWeights {  // down(silu(gate x) * up x)
+  WeightMatrix gate;    // [ffn, dim]
+  WeightMatrix up;      // [ffn, dim]
+  WeightMatrix down;    // [dim, ffn]
+};
+
+// out [n, dim] = SwiGLU(x [n, dim]); gate_buf / up_buf: [n, ffn] scratch.
+void swiglu_mlp(const SwiGluWeights& w, const float* x, int64_t n, float* gate_buf, float* up_buf,
+                float* out);
+
+// y[t] = rmsnorm(x[t]) * w for n rows of `dim` floats (y may alias x).
+void rmsnorm_rows(const float* x, const float* w, int64_t n, int64_t dim, float eps, float* y);
+
+// cos / sin [n_pos, freqs.size()] of the angles p * freqs[i], computed in double.
+void rope_tables(const std::vector<double>& freqs, int64_t n_pos, std::vector<float>& cos,
+                 std::vector<float>& sin);
+
+// Rotates the pairs (x[i], x[i + half]) by angle i (HF rotate_half / ggml ROPE_TYPE_NEOX):
+//   x'[i] = x[i] cos - x[i+half] sin,   x'[i+half] = x[i+half] cos + x[i] sin.
+void rope_half_split(float* x, const float* cos, const float* sin, int64_t half);
+
+// Checks a Batch against a sequence whose cache holds n_past of n_ctx positions: non-empty,
+// token ids in [0, n_vocab), consecutive positions starting at most at n_past, fitting in n_ctx,
+// and a logits buffer of the size the LogitsMode needs. Throws frugal::Error naming the problem.
+void check_batch(const Batch& b, int64_t n_vocab, int64_t n_past, int64_t n_ctx, size_t n_logits);
+
+}  // namespace frugal

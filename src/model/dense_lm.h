@@ -1,0 +1,41 @@
+// DenseModel (qwen2, llama) behind the family-neutral CausalLm interface; its SequenceState is
+// the per-layer K/V cache.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "model/causal_lm.h"
+#include "model/dense_model.h"
+
+namespace frugal {
+
+class DenseSequence final : public SequenceState {
+ public:
+  explicit DenseSequence(DenseKvCache cache) : cache_(std::move(cache)) {}
+  int64_t n_ctx() const override { return cache_.n_ctx(); }
+  int64_t n_past() const override { return cache_.n_past(); }
+  void truncate(int64_t n_keep) override;
+  size_t bytes_per_token() const override { return cache_.bytes_per_token(); }
+  size_t bytes() const override { return cache_.bytes(); }
+  DenseKvCache& cache() { return cache_; }
+
+ private:
+  DenseKvCache cache_;
+};
+
+class DenseLm final : public CausalLm {
+ public:
+  explicit DenseLm(DenseModel model) : model_(std::move(model)) {}
+  std::string architecture() const override { return model_.config().architecture; }
+  int64_t n_vocab() const override { return model_.config().n_vocab; }
+  int64_t context_length() const override { return model_.config().context_length; }
+  std::unique_ptr<SequenceState> new_sequence(int64_t n_ctx = 0) const override;
+  void forward(const Batch& batch, SequenceState& seq, std::span<float> logits) override;
+  DenseModel& model() { return model_; }
+
+ private:
+  DenseModel model_;
+};
+
+}  // namespace frugal

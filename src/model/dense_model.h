@@ -1,0 +1,91 @@
+// The dense decoder of the R1-Distill models (qwen2, llama): loading from GGUF or a Hugging Face
+// directory, and one forward pass for prefill and decode alike (tokens + positions of one
+// sequence, causal over a per-layer K/V cache). Math: deepseek-arch.md §8.
+//   h = Embed[token]; for each layer: h += GQA(attn_norm(h)); h += SwiGLU(ffn_norm(h))
+//   logits = output(output_norm(h))
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "model/causal_lm.h"
+#include "model/dense_config.h"
+#include "model/dense_kv_cache.h"
+#include "model/dense_weights.h"
+
+namespace frugal {
+
+class GgufFile;
+class SafetensorsModel;
+
+// Everything the forward pass writes, sized once at load. B = max_batch, C = max_context,
+// group = n_heads / n_kv_heads.
+struct DenseActivations {
+  std::vector<float> h;         // [B, dim] residual stream
+  std::vector<float> x;         // [B, dim] normalised input of the current branch
+  std::vector<float> branch;    // [B, dim] output of the current branch
+  std::vector<float> q;         // [B, n_heads, head_dim]
+  std::vector<float> k;         // [B, n_kv_heads, head_dim]
+  std::vector<float> v;         // [B, n_kv_heads, head_dim]
+  std::vector<float> o;         // [B, n_heads, head_dim] attention output before wo
+  std::vector<float> q_group;   // [B, group, head_dim] the queries of one kv head's group
+  std::vector<float> o_group;   // [B, group, head_dim] their outputs
+  std::vector<float> scores;    // [B, group, C] their attention weights over the cache
+  std::vector<float> ffn_gate;  // [B, ffn]
+  std::vector<float> ffn_up;    // [B, ffn]
+  std::vector<float> rope_cos;  // [C, head_dim / 2]
+  std::vector<float> rope_sin;  // [C, head_dim / 2]
+
+  DenseActivations(const DenseConfig& c, int64_t max_batch, int64_t max_context);
+};
+
+// One chunk of tokens going through one layer.
+struct DenseStep {
+  const DenseConfig& c;
+  DenseActivations& a;
+  const int32_t* pos;  // [n] positions
+  int64_t n;           // tokens in this chunk
+};
+
+// Attention branch: a.x [n, dim] -> out [n, dim]; writes the tokens' K/V into the cache.
+void gqa_attention(const DenseLayerWeights& w, DenseStep& s, DenseKvCache& cache, int64_t layer,
+                   float* out);
+
+class DenseModel {
+ public:
+  // A GGUF file, or a directory with config.json + safetensors. Throws frugal::Error.
+  static DenseModel load(const std::string& path, const ModelOptions& opt = {});
+
+  DenseModel(DenseModel&&) noexcept;
+  DenseModel& operator=(DenseModel&&) noexcept;
+  ~DenseModel();
+
+  const DenseConfig& config() const { return config_; }
+  const DenseWeights& weights() const { return weights_; }
+  const ModelOptions& options() const { return opt_; }
+
+  // A cache of n_ctx positions (0 = options().max_context).
+  DenseKvCache new_cache(int64_t n_ctx = 0) const;
+
+  // logits: [n_tokens, n_vocab] (LogitsMode::All) or [n_vocab] (Last). Throws frugal::Error for a
+  // token id out of range, bad positions, or a sequence longer than the cache.
+  void forward(const Batch& batch, DenseKvCache& cache, std::span<float> logits);
+
+ private:
+  DenseModel();
+  void init(const ModelOptions& opt);
+  void forward_chunk(const int32_t* tokens, const int32_t* pos, int64_t n, DenseKvCache& cache,
+                     float* logits, bool last_only);
+
+  DenseConfig config_;
+  ModelOptions opt_;
+  std::shared_ptr<const GgufFile> gguf_;        // keeps the mapping alive (GGUF)
+  std::shared_ptr<const SafetensorsModel> hf_;  // keeps the mappings alive (HF)
+  DenseWeights weights_;
+  std::unique_ptr<DenseActivations> act_;
+};
+
+}  // namespace frugal

@@ -1,0 +1,120 @@
+// The committed demo model (models/demo-v3-tiny.gguf, trained by tools/train-demo/) against the
+// goldens its own PyTorch model wrote (tests/model/data/demo_*): tokenizer ids, logits at every
+// position (absorbed and naive MLA), and greedy continuations through the KV cache.
+//
+// Tolerance: the GGUF holds F16 matrices and F32 norms / router / bias, and the goldens were
+// computed in float32 from exactly those values; what is left is float32 summation order, so
+// max |Δlogit| <= 1e-3 (measured ~5e-6) and the argmax must agree at every position.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "format/gguf.h"
+#include "oracle_util.h"
+#include "tokenizer/tokenizer.h"
+
+namespace frugal::test {
+namespace {
+
+constexpr double kLogitTolerance = 1e-3;
+const std::string kModel = std::string(FRUGAL_SOURCE_DIR) + "/models/demo-v3-tiny.gguf";
+const std::string kData = std::string(FRUGAL_SOURCE_DIR) + "/tests/model/data/";
+constexpr const char* kBos = "<｜begin▁of▁sentence｜>";
+
+#define FRUGAL_REQUIRE_DEMO()                                                     \
+  do {                                                                            \
+    if (!std::filesystem::exists(kModel))                                         \
+      GTEST_SKIP() << kModel << " is absent (make it with tools/train-demo/)";    \
+  } while (0)
+
+nlohmann::json golden() {
+  std::ifstream f(kData + "demo_golden.json");
+  return nlohmann::json::parse(f);
+}
+
+Deepseek2Model& demo_model() {
+  static Deepseek2Model m = Deepseek2Model::load(kModel);
+  return m;
+}
+
+TEST(DemoModel, ConfigIsDeepSeekV3Shaped) {
+  FRUGAL_REQUIRE_DEMO();
+  const Deepseek2Config& c = demo_model().config();
+  EXPECT_TRUE(c.has_q_lora());
+  EXPECT_TRUE(c.yarn);
+  EXPECT_EQ(c.scoring, ExpertScoring::Sigmoid);
+  EXPECT_EQ(c.topk_method, TopkMethod::NoauxTc);
+  EXPECT_GT(c.n_groups, 1);
+  EXPECT_GT(c.n_shared_experts, 0);
+  EXPECT_EQ(c.n_dense_layers, 1);
+  EXPECT_EQ(c.n_mtp_layers, 1);
+}
+
+TEST(DemoModel, TokenizerMatchesTheTrainingTokenizer) {
+  FRUGAL_REQUIRE_DEMO();
+  const GgufFile gguf = GgufFile::open(kModel);
+  const Tokenizer tok = Tokenizer::from_gguf(gguf);
+  const auto g = golden();
+  for (const auto& c : g["cases"]) {
+    const std::string prompt = c["prompt"];
+    EncodeOptions opt;
+    opt.add_bos = prompt.rfind(kBos, 0) != 0;  // chat prompts carry their BOS already
+    EXPECT_EQ(tok.encode(prompt, opt), c["prompt_ids"].get<std::vector<int32_t>>()) << prompt;
+  }
+  EXPECT_EQ(tok.encode(g["logits_prompt"].get<std::string>()),
+            g["logits_ids"].get<std::vector<int32_t>>());
+}
+
+TEST(DemoModel, LogitsMatchPyTorch) {
+  FRUGAL_REQUIRE_DEMO();
+  const auto g = golden();
+  const auto tokens = g["logits_ids"].get<std::vector<int32_t>>();
+  const auto want = read_npy(kData + g["logits_file"].get<std::string>()).to_float();
+  Deepseek2Model& m = demo_model();
+  const int64_t V = m.config().n_vocab;
+  for (AttentionImpl impl : {AttentionImpl::Absorbed, AttentionImpl::Naive}) {
+    m.set_attention(impl);
+    const auto logits = run_logits(m, tokens);
+    const double d = max_abs_diff(logits, want);
+    std::printf("[demo] %s MLA: max |dlogit| = %.3g over %zu positions\n",
+                impl == AttentionImpl::Absorbed ? "absorbed" : "naive", d, tokens.size());
+    EXPECT_LE(d, kLogitTolerance);
+    for (size_t t = 0; t < tokens.size(); ++t)
+      EXPECT_EQ(argmax_row(&logits[t * V], V), argmax_row(&want[t * V], V)) << "position " << t;
+  }
+  m.set_attention(AttentionImpl::Absorbed);
+}
+
+// Prefill the prompt, then one token at a time through the latent KV cache.
+TEST(DemoModel, GreedyContinuationsMatchPyTorch) {
+  FRUGAL_REQUIRE_DEMO();
+  const GgufFile gguf = GgufFile::open(kModel);
+  const Tokenizer tok = Tokenizer::from_gguf(gguf);
+  Deepseek2Model& m = demo_model();
+  const int64_t V = m.config().n_vocab;
+  for (const auto& c : golden()["cases"]) {
+    const auto prompt = c["prompt_ids"].get<std::vector<int32_t>>();
+    const auto want = c["greedy_ids"].get<std::vector<int32_t>>();
+    LatentKvCache cache = m.new_cache();
+    std::vector<float> logits(static_cast<size_t>(V));
+    const auto pos = iota_positions(prompt.size());
+    m.forward({prompt, pos, LogitsMode::Last}, cache, logits);
+    std::vector<int32_t> got;
+    while (got.size() < want.size()) {
+      const auto next = static_cast<int32_t>(argmax_row(logits.data(), V));
+      got.push_back(next);
+      if (next == tok.eos_id()) break;
+      const auto p = static_cast<int32_t>(prompt.size() + got.size() - 1);
+      m.forward({std::span(&next, 1), std::span(&p, 1), LogitsMode::Last}, cache, logits);
+    }
+    EXPECT_EQ(got, want) << c["prompt"].get<std::string>();
+    EXPECT_EQ(tok.decode(got, /*skip_control=*/true), c["greedy_text"].get<std::string>());
+    std::printf("[demo] %s -> %s\n", c["prompt"].get<std::string>().c_str(),
+                tok.decode(got, true).c_str());
+  }
+}
+
+}  // namespace
+}  // namespace frugal::test

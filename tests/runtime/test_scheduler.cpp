@@ -1,0 +1,184 @@
+// The scheduler on a tiny random-weight model: greedy output independent of prefill chunking
+// and of other sequences running beside it (checked against the single-sequence Generator),
+// prompt-cache reuse, the queue bound and cancellation.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <memory>
+
+#include "model/causal_lm.h"
+#include "model/deepseek2_synth.h"
+#include "runtime/generator.h"
+#include "runtime/scheduler.h"
+#include "test_util.h"
+#include "tokenizer/tokenizer.h"
+#include "tokenizer/utf8.h"
+
+namespace frugal {
+namespace {
+
+struct TinyModel {
+  std::unique_ptr<Tokenizer> tok;
+  std::unique_ptr<CausalLm> model;
+};
+
+// Built once per process; null members when ../shared/data is absent.
+TinyModel& tiny() {
+  static TinyModel m = [] {
+    TinyModel t;
+    const std::string data = test::shared_data_dir();
+    const std::string tok_path = data + "/tokenizer/deepseek-v3/tokenizer.json";
+    if (data.empty() || !std::filesystem::exists(tok_path)) return t;
+    t.tok = std::make_unique<Tokenizer>(Tokenizer::from_hf(tok_path));
+    Deepseek2Config c = deepseek2_preset("tiny");
+    c.n_vocab = t.tok->n_tokens();
+    const std::string path = test::temp_dir() + "/tiny-scheduler.gguf";
+    write_deepseek2_synth(c, SynthOptions{}, path);
+    ModelOptions opt;
+    opt.max_context = 1024;
+    t.model = load_causal_lm(path, opt);
+    return t;
+  }();
+  return m;
+}
+
+#define REQUIRE_TINY()                                               \
+  if (!tiny().model)                                                 \
+  GTEST_SKIP() << "../shared/data/tokenizer/deepseek-v3 is absent: " \
+                  "no tokenizer for the test model"
+
+std::vector<int32_t> prompt_of(int n_words, int seed) {
+  std::string text = "Words:";
+  for (int i = 0; i < n_words; ++i) text += " w" + std::to_string(i * 7 + seed);
+  return tiny().tok->encode(text);
+}
+
+SchedulerOptions options(int n_slots, int max_waiting = 16, int64_t prefill_chunk = 256) {
+  SchedulerOptions o;
+  o.n_slots = n_slots;
+  o.max_waiting = max_waiting;
+  o.prefill_chunk = prefill_chunk;
+  return o;
+}
+
+SequenceRequest greedy(std::vector<int32_t> prompt, int64_t max_tokens) {
+  SequenceRequest r;
+  r.prompt = std::move(prompt);
+  r.max_tokens = max_tokens;
+  r.sampling.temperature = 0;
+  return r;
+}
+
+struct Outcome {
+  std::vector<int32_t> tokens;
+  std::string text;
+  SequenceEvent done;
+};
+
+Outcome collect(SequenceStream& s) {
+  Outcome o;
+  std::vector<SequenceEvent> events;
+  for (int i = 0; i < 600; ++i) {  // at most 60 s
+    if (!s.wait(events, std::chrono::milliseconds(100))) continue;
+    for (auto& ev : events) {
+      if (ev.kind == SequenceEvent::Kind::Finished) {
+        o.done = ev;
+        return o;
+      }
+      if (ev.token >= 0) o.tokens.push_back(ev.token);
+      o.text += ev.text;
+    }
+  }
+  ADD_FAILURE() << "the sequence did not finish in 60 s";
+  return o;
+}
+
+std::vector<int32_t> generator_tokens(const std::vector<int32_t>& prompt, int64_t max_tokens) {
+  Generator g(*tiny().model, *tiny().tok);
+  GenerationRequest r;
+  r.prompt = prompt;
+  r.max_tokens = max_tokens;
+  r.sampling.temperature = 0;
+  return g.generate(r).tokens;
+}
+
+TEST(Scheduler, GreedyOutputIndependentOfChunkingAndNeighbours) {
+  REQUIRE_TINY();
+  const auto long_prompt = prompt_of(150, 1);  // several prefill chunks of 64
+  ASSERT_GT(long_prompt.size(), 256u);
+  const auto expected = generator_tokens(long_prompt, 10);
+  for (int64_t chunk : {7, 64, 256}) {
+    Scheduler s(*tiny().model, *tiny().tok, options(3, 4, chunk));
+    auto a =
+        s.submit(greedy(prompt_of(5, 2), 20));  // neighbours decoding while the long one prefills
+    auto b = s.submit(greedy(long_prompt, 10));
+    auto c = s.submit(greedy(prompt_of(40, 3), 15));
+    EXPECT_EQ(collect(*b).tokens, expected) << "prefill chunk " << chunk;
+    collect(*a);
+    collect(*c);
+  }
+}
+
+TEST(Scheduler, ReusesTheLongestCachedPrefix) {
+  REQUIRE_TINY();
+  Scheduler s(*tiny().model, *tiny().tok, options(2));
+  const auto first = prompt_of(30, 4);
+  Outcome o1 = collect(*s.submit(greedy(first, 3)));
+  EXPECT_EQ(o1.done.n_cached, 0);
+  EXPECT_EQ(o1.done.end, SequenceEnd::Length);
+  auto longer = first;
+  for (int32_t id : prompt_of(5, 9)) longer.push_back(id);
+  Outcome o2 = collect(*s.submit(greedy(longer, 3)));
+  EXPECT_GE(o2.done.n_cached, static_cast<int64_t>(first.size()));
+  EXPECT_EQ(o2.tokens, generator_tokens(longer, 3));  // cached or not, the same answer
+  EXPECT_EQ(s.stats().prompt_cache_hit_tokens, o2.done.n_cached);
+}
+
+TEST(Scheduler, QueueBoundAndCancellation) {
+  REQUIRE_TINY();
+  Scheduler s(*tiny().model, *tiny().tok, options(1, 0));
+  SequenceRequest forever = greedy(prompt_of(3, 5), 100000);
+  forever.ignore_eos = true;
+  auto a = s.submit(forever);
+  EXPECT_THROW(s.submit(greedy(prompt_of(3, 6), 2)), QueueFullError);
+  std::vector<SequenceEvent> ev;
+  ASSERT_TRUE(a->wait(ev, std::chrono::seconds(30)));  // generating
+  a->cancel();
+  const Outcome o = collect(*a);
+  EXPECT_EQ(o.done.end, SequenceEnd::Cancelled);
+  ASSERT_TRUE(s.wait_idle(std::chrono::seconds(5)));
+  EXPECT_EQ(s.stats().n_active, 0);
+  EXPECT_EQ(collect(*s.submit(greedy(prompt_of(3, 6), 2))).done.end, SequenceEnd::Length);
+}
+
+TEST(Scheduler, RejectsBadPrompts) {
+  REQUIRE_TINY();
+  Scheduler s(*tiny().model, *tiny().tok, options(1));
+  EXPECT_THROW(s.submit(greedy({}, 2)), Error);
+  EXPECT_THROW(s.submit(greedy(std::vector<int32_t>(2000, 5), 2)), Error);  // context is 1024
+  EXPECT_THROW(s.submit(greedy({-1}, 2)), Error);
+  s.close();
+  EXPECT_THROW(s.submit(greedy({5}, 2)), Error);
+}
+
+TEST(Scheduler, StopStringEndsTheSequence) {
+  REQUIRE_TINY();
+  Scheduler s(*tiny().model, *tiny().tok, options(1));
+  const auto prompt = prompt_of(8, 7);
+  const Outcome full = collect(*s.submit(greedy(prompt, 12)));
+  ASSERT_GE(full.tokens.size(), 6u);
+  std::string stop;  // a generated token whose bytes are whole UTF-8 characters
+  for (size_t i = 3; i < full.tokens.size() && stop.empty(); ++i) {
+    const std::string& bytes = tiny().tok->token_bytes(full.tokens[i]);
+    if (is_valid_utf8(bytes)) stop = bytes;
+  }
+  ASSERT_FALSE(stop.empty());
+  SequenceRequest r = greedy(prompt, 12);
+  r.stop = {stop};
+  const Outcome cut = collect(*s.submit(r));
+  EXPECT_EQ(cut.done.end, SequenceEnd::Stop);
+  EXPECT_EQ(cut.text, full.text.substr(0, full.text.find(stop)));
+}
+
+}  // namespace
+}  // namespace frugal
