@@ -55,7 +55,8 @@ class HugeBuffer {
     constexpr size_t kHuge = size_t{2} << 20;
     map_bytes_ = bytes + kHuge;
     void* p = mmap(nullptr, map_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) throw Error("bench --memory: cannot map " + std::to_string(bytes >> 20) + " MiB");
+    if (p == MAP_FAILED)
+      throw Error("bench --memory: cannot map " + std::to_string(bytes >> 20) + " MiB");
     map_ = static_cast<uint8_t*>(p);
     data_ = map_ + (kHuge - reinterpret_cast<uintptr_t>(map_) % kHuge) % kHuge;
     madvise(data_, bytes_, MADV_HUGEPAGE);
@@ -90,7 +91,8 @@ MemoryResult measure_read(const HugeBuffer& buf, int n_threads, int runs) {
     pool.parallel_for(
         n_threads, 1,
         [&](int64_t b, int64_t e) {
-          for (int64_t i = b; i < e; ++i) sink[static_cast<size_t>(i) * 8] += read(buf.data() + slice * i, slice);
+          for (int64_t i = b; i < e; ++i)
+            sink[static_cast<size_t>(i) * 8] += read(buf.data() + slice * i, slice);
         },
         n_threads);
     const double s = seconds_since(t0);
@@ -105,19 +107,21 @@ MemoryResult measure_read(const HugeBuffer& buf, int n_threads, int runs) {
 int run_memory(const Args& args) {
   const size_t mib = static_cast<size_t>(args.get_int_or("--size-mib", 1024));
   const int runs = static_cast<int>(std::max<int64_t>(1, args.get_int_or("--runs", 7)));
-  const int max_threads = static_cast<int>(args.get_int_or("-t", std::max(1u, std::thread::hardware_concurrency())));
+  const int max_threads =
+      static_cast<int>(args.get_int_or("-t", std::max(1u, std::thread::hardware_concurrency())));
   if (mib < 16) throw Error("--size-mib: expected at least 16, found " + std::to_string(mib));
   set_kernel_threads(max_threads);
   HugeBuffer buf(mib << 20);
   // Touch every page (in parallel, so pages spread like the readers'); non-zero content.
-  ThreadPool::global().parallel_for(static_cast<int64_t>(buf.size() >> 20), 1, [&](int64_t b, int64_t e) {
-    std::memset(buf.data() + (static_cast<size_t>(b) << 20), 0x5A, static_cast<size_t>(e - b) << 20);
-  });
+  ThreadPool::global().parallel_for(static_cast<int64_t>(buf.size() >> 20), 1,
+                                    [&](int64_t b, int64_t e) {
+                                      std::memset(buf.data() + (static_cast<size_t>(b) << 20), 0x5A,
+                                                  static_cast<size_t>(e - b) << 20);
+                                    });
   std::vector<MemoryResult> results;
   for (int t = 1; t <= max_threads; ++t) results.push_back(measure_read(buf, t, runs));
-  const MemoryResult best = *std::max_element(results.begin(), results.end(), [](auto& a, auto& b) {
-    return a.gbs_median < b.gbs_median;
-  });
+  const MemoryResult best = *std::max_element(
+      results.begin(), results.end(), [](auto& a, auto& b) { return a.gbs_median < b.gbs_median; });
   if (args.has("--json")) {
     nlohmann::json j{{"kernels", kern::active_kernel_table().name},
                      {"cpu", cpu_features().to_string()},
@@ -126,11 +130,12 @@ int run_memory(const Args& args) {
                      {"read_gbs", best.gbs_median},
                      {"read_gbs_threads", best.threads}};
     for (const auto& r : results)
-      j["by_threads"].push_back({{"threads", r.threads}, {"median_gbs", r.gbs_median}, {"best_gbs", r.gbs_best}});
+      j["by_threads"].push_back(
+          {{"threads", r.threads}, {"median_gbs", r.gbs_median}, {"best_gbs", r.gbs_best}});
     std::printf("%s\n", j.dump(2).c_str());
   } else {
-    std::printf("memory read bandwidth (%zu MiB huge-page buffer, %s loads, median of %d runs)\n", mib,
-                kern::active_kernel_table().name, runs);
+    std::printf("memory read bandwidth (%zu MiB huge-page buffer, %s loads, median of %d runs)\n",
+                mib, kern::active_kernel_table().name, runs);
     for (const auto& r : results)
       std::printf("  %2d thread%s  %7.2f GB/s  (best %.2f)\n", r.threads, r.threads > 1 ? "s" : " ",
                   r.gbs_median, r.gbs_best);
@@ -141,8 +146,12 @@ int run_memory(const Args& args) {
 
 // ---- model benchmark ----
 
-size_t matrix_bytes(const WeightMatrix& w) { return w.empty() ? 0 : static_cast<size_t>(w.rows) * w.row_stride; }
-size_t mlp_bytes(const MlpWeights& m) { return matrix_bytes(m.gate) + matrix_bytes(m.up) + matrix_bytes(m.down); }
+size_t matrix_bytes(const WeightMatrix& w) {
+  return w.empty() ? 0 : static_cast<size_t>(w.rows) * w.row_stride;
+}
+size_t mlp_bytes(const MlpWeights& m) {
+  return matrix_bytes(m.gate) + matrix_bytes(m.up) + matrix_bytes(m.down);
+}
 
 // Weight bytes one decode token reads: every dense matrix, the router, the shared experts and
 // n_experts_used routed experts per MoE layer, the output head (not the embedding table).
@@ -152,15 +161,18 @@ double decode_bytes_per_token(const Deepseek2Model& m) {
   double total = static_cast<double>(matrix_bytes(w.output));
   for (const LayerWeights& l : w.layers) {
     const AttentionWeights& a = l.attn;
-    for (const WeightMatrix* x : {&a.wq, &a.wq_a, &a.wq_b, &a.wkv_a, &a.wo}) total += static_cast<double>(matrix_bytes(*x));
+    for (const WeightMatrix* x : {&a.wq, &a.wq_a, &a.wq_b, &a.wkv_a, &a.wo})
+      total += static_cast<double>(matrix_bytes(*x));
     for (const auto& x : a.k_b) total += static_cast<double>(matrix_bytes(x));
     for (const auto& x : a.v_b) total += static_cast<double>(matrix_bytes(x));
     total += static_cast<double>(mlp_bytes(l.mlp));
     if (!l.moe.gate.empty()) {
       double experts = 0;
       for (size_t e = 0; e < l.moe.gate.size(); ++e)
-        experts += static_cast<double>(matrix_bytes(l.moe.gate[e]) + matrix_bytes(l.moe.up[e]) + matrix_bytes(l.moe.down[e]));
-      total += experts * static_cast<double>(c.n_experts_used) / static_cast<double>(l.moe.gate.size());
+        experts += static_cast<double>(matrix_bytes(l.moe.gate[e]) + matrix_bytes(l.moe.up[e]) +
+                                       matrix_bytes(l.moe.down[e]));
+      total +=
+          experts * static_cast<double>(c.n_experts_used) / static_cast<double>(l.moe.gate.size());
       total += static_cast<double>(matrix_bytes(l.moe.router) + mlp_bytes(l.moe.shared));
     }
   }
@@ -187,7 +199,8 @@ int run_model(const Args& args, const std::string& path) {
   const int64_t n_prompt = args.get_int_or("-p", 512);
   const int64_t n_gen = args.get_int_or("-n", 128);
   const int runs = static_cast<int>(std::max<int64_t>(1, args.get_int_or("--runs", 3)));
-  const int threads = static_cast<int>(args.get_int_or("-t", std::max(1u, std::thread::hardware_concurrency())));
+  const int threads =
+      static_cast<int>(args.get_int_or("-t", std::max(1u, std::thread::hardware_concurrency())));
   const double mem_gbs = args.get_float_or("--mem-gbs", 0.0);
   if (n_prompt < 1 || n_gen < 1) throw Error("-p and -n: expected at least 1 token each");
   set_kernel_threads(threads);
@@ -199,7 +212,8 @@ int run_model(const Args& args, const std::string& path) {
   const int64_t vocab = model->n_vocab();
   std::mt19937 rng(42);
   std::uniform_int_distribution<int32_t> tok(0, static_cast<int32_t>(vocab - 1));
-  std::vector<int32_t> tokens(static_cast<size_t>(n_prompt)), pos(static_cast<size_t>(n_prompt + n_gen));
+  std::vector<int32_t> tokens(static_cast<size_t>(n_prompt)),
+      pos(static_cast<size_t>(n_prompt + n_gen));
   for (auto& t : tokens) t = tok(rng);
   for (size_t i = 0; i < pos.size(); ++i) pos[i] = static_cast<int32_t>(i);
   std::vector<float> logits(static_cast<size_t>(vocab));
@@ -208,14 +222,16 @@ int run_model(const Args& args, const std::string& path) {
   for (int r = 0; r < runs; ++r) {
     std::unique_ptr<SequenceState> seq = model->new_sequence(n_prompt + n_gen);
     auto t0 = Clock::now();
-    model->forward({tokens, std::span<const int32_t>(pos.data(), tokens.size()), LogitsMode::Last}, *seq, logits);
+    model->forward({tokens, std::span<const int32_t>(pos.data(), tokens.size()), LogitsMode::Last},
+                   *seq, logits);
     pp.push_back(static_cast<double>(n_prompt) / seconds_since(t0));
-    int32_t next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    int32_t next =
+        static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
     t0 = Clock::now();
     for (int64_t i = 0; i < n_gen; ++i) {
       const int32_t p = static_cast<int32_t>(n_prompt + i);
-      model->forward({std::span<const int32_t>(&next, 1), std::span<const int32_t>(&pos[static_cast<size_t>(p)], 1),
-                     LogitsMode::Last},
+      model->forward({std::span<const int32_t>(&next, 1),
+                      std::span<const int32_t>(&pos[static_cast<size_t>(p)], 1), LogitsMode::Last},
                      *seq, logits);
       next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
     }
@@ -225,20 +241,20 @@ int run_model(const Args& args, const std::string& path) {
   const double gb_per_token = decode_bytes_per_token(*model) / 1e9;
   const double gbs = gb_per_token * tg_tps;
   if (args.has("--json")) {
-    nlohmann::json j{{"model", path},       {"kernels", kern::active_kernel_table().name},
-                     {"threads", threads},  {"n_prompt", n_prompt},
-                     {"n_gen", n_gen},      {"runs", runs},
-                     {"load_s", load_s},    {"prefill_tok_s", pp_tps},
-                     {"decode_tok_s", tg_tps}, {"decode_gb_per_token", gb_per_token},
+    nlohmann::json j{{"model", path},           {"kernels", kern::active_kernel_table().name},
+                     {"threads", threads},      {"n_prompt", n_prompt},
+                     {"n_gen", n_gen},          {"runs", runs},
+                     {"load_s", load_s},        {"prefill_tok_s", pp_tps},
+                     {"decode_tok_s", tg_tps},  {"decode_gb_per_token", gb_per_token},
                      {"decode_weight_gbs", gbs}};
     if (mem_gbs > 0) j["decode_pct_of_bandwidth"] = 100.0 * gbs / mem_gbs;
     std::printf("%s\n", j.dump(2).c_str());
   } else {
-    std::printf("%s  (%s kernels, %d threads, load %.1f s)\n", path.c_str(), kern::active_kernel_table().name,
-                threads, load_s);
+    std::printf("%s  (%s kernels, %d threads, load %.1f s)\n", path.c_str(),
+                kern::active_kernel_table().name, threads, load_s);
     std::printf("  prefill pp%lld: %8.2f tok/s\n", static_cast<long long>(n_prompt), pp_tps);
-    std::printf("  decode  tg%lld: %8.2f tok/s  %.3f GB/token  %.2f GB/s", static_cast<long long>(n_gen), tg_tps,
-                gb_per_token, gbs);
+    std::printf("  decode  tg%lld: %8.2f tok/s  %.3f GB/token  %.2f GB/s",
+                static_cast<long long>(n_gen), tg_tps, gb_per_token, gbs);
     if (mem_gbs > 0) std::printf("  %.0f%% of %.2f GB/s", 100.0 * gbs / mem_gbs, mem_gbs);
     std::printf("\n");
   }
@@ -248,7 +264,8 @@ int run_model(const Args& args, const std::string& path) {
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
-  const Args args(argc, argv, {"--size-mib", "--runs", "-t", "-p", "-n", "--mem-gbs"}, {"--memory", "--json"});
+  const Args args(argc, argv, {"--size-mib", "--runs", "-t", "-p", "-n", "--mem-gbs"},
+                  {"--memory", "--json"});
   if (args.help()) {
     std::printf("%s", kHelp);
     return 0;

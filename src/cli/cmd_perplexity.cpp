@@ -36,7 +36,7 @@ constexpr const char* kHelp =
     "how often both pick the same most likely token (top-1 agreement), and PPL - PPL_base.\n\n"
     "  --ctx N             tokens per chunk (default 512, or the saved run's; at least 3)\n"
     "  --batch N           tokens per forward call (default 512)\n"
-    "  --chunks N          evaluate only the first N chunks (default: all)\n"
+    "  --chunks N          evaluate only the first N chunks (default: all, or the saved run's)\n"
     "  --save-logits FILE  write the run's log-probabilities (2 bytes per vocabulary entry per\n"
     "                      scored token; format in src/runtime/logit_file.h)\n"
     "  --kl-divergence FILE  compare against a run saved with --save-logits\n"
@@ -83,13 +83,13 @@ int cmd_perplexity(int argc, char** argv) {
   const std::string model_path = args.require_positional(0, "MODEL");
   const std::string text_path = args.require_positional(1, "FILE.txt");
   if (args.has("--threads")) set_kernel_threads(static_cast<int>(args.get_int_or("--threads", 1)));
-  // The saved run fixes the context length unless --ctx says otherwise (then they must agree).
+  // The saved run sets the defaults of --ctx (which must then agree) and --chunks.
   std::unique_ptr<LogitFileReader> base;
   if (auto b = args.get("--kl-divergence")) base = std::make_unique<LogitFileReader>(*b);
   PerplexityOptions opt;
   opt.n_ctx = args.get_int_or("--ctx", base ? base->header().n_ctx : 512);
   opt.n_batch = args.get_int_or("--batch", 512);
-  opt.max_chunks = args.get_int_or("--chunks", 0);
+  opt.max_chunks = args.get_int_or("--chunks", base ? base->header().n_chunks : 0);
   if (opt.n_ctx < 3)
     throw Error("--ctx must be at least 3 (a chunk scores the tokens of its second half), found " +
                 std::to_string(opt.n_ctx));

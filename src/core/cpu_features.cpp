@@ -1,22 +1,49 @@
 #include "core/cpu_features.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
+#include <cstdint>
+
 namespace frugal {
 namespace {
 
+#if defined(__x86_64__) || defined(__i386__)
+// XCR0: which register states the OS saves on context switch.
+uint64_t read_xcr0() {
+  uint32_t eax = 0, edx = 0;
+  __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
+  return (static_cast<uint64_t>(edx) << 32) | eax;
+}
+
+bool bit(uint32_t reg, int n) { return (reg >> n) & 1u; }
+#endif
+
+// CPUID leaves 1 and 7 give the instruction sets; XCR0 says whether the OS enabled the YMM
+// (bits 1-2) and ZMM/opmask (bits 5-7) state the wide registers need.
 CpuFeatures detect() {
   CpuFeatures f;
 #if defined(__x86_64__) || defined(__i386__)
-  __builtin_cpu_init();
-  // __builtin_cpu_supports also checks that the OS saves the wide registers (XCR0).
-  f.avx2 = __builtin_cpu_supports("avx2");
-  f.fma = __builtin_cpu_supports("fma");
-  f.f16c = __builtin_cpu_supports("f16c");
-  f.avx512f = __builtin_cpu_supports("avx512f");
-  f.avx512bw = __builtin_cpu_supports("avx512bw");
-  f.avx512vl = __builtin_cpu_supports("avx512vl");
-  f.avx512dq = __builtin_cpu_supports("avx512dq");
-  f.avx512vnni = __builtin_cpu_supports("avx512vnni");
-  f.avx512bf16 = __builtin_cpu_supports("avx512bf16");
+  uint32_t a, b, c, d;
+  if (!__get_cpuid(1, &a, &b, &c, &d)) return f;
+  const bool osxsave = bit(c, 27);
+  const uint64_t xcr0 = osxsave ? read_xcr0() : 0;
+  const bool ymm_ok = (xcr0 & 0x6) == 0x6;
+  const bool zmm_ok = ymm_ok && (xcr0 & 0xE0) == 0xE0;
+  f.fma = ymm_ok && bit(c, 12);
+  f.f16c = ymm_ok && bit(c, 29);
+  if (__get_cpuid_max(0, nullptr) < 7) return f;
+  __cpuid_count(7, 0, a, b, c, d);
+  f.avx2 = ymm_ok && bit(b, 5);
+  f.avx512f = zmm_ok && bit(b, 16);
+  f.avx512dq = zmm_ok && bit(b, 17);
+  f.avx512bw = zmm_ok && bit(b, 30);
+  f.avx512vl = zmm_ok && bit(b, 31);
+  f.avx512vnni = zmm_ok && bit(c, 11);
+  uint32_t a1 = 0, b1 = 0, c1 = 0, d1 = 0;
+  __cpuid_count(7, 1, a1, b1, c1, d1);
+  f.avx512bf16 = zmm_ok && bit(a1, 5);
 #endif
   return f;
 }

@@ -71,7 +71,7 @@ void ThreadPool::worker_loop(int index) {
     seen = generation_of(s);
     // Join while the job is open (CAS fails if it closed or a newer job started meanwhile).
     bool joined = false;
-    while (generation_of(s) == seen && !(s & kClosed) && index < n_active_workers_) {
+    while (generation_of(s) == seen && !(s & kClosed) && index < n_active_workers_.load(std::memory_order_relaxed)) {
       if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) {
         joined = true;
         break;
@@ -98,7 +98,7 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, RangeFn fn, int max_thre
   fn_ = &fn;
   n_ = n;
   grain_ = grain;
-  n_active_workers_ = use - 1;
+  n_active_workers_.store(use - 1, std::memory_order_relaxed);
   next_.store(0, std::memory_order_relaxed);
   // New generation, open, nobody inside (the previous job left the count at zero).
   const uint32_t gen = generation_of(state_.load(std::memory_order_relaxed)) + 1;

@@ -56,7 +56,7 @@ class ThreadPool {
   const RangeFn* fn_ = nullptr;
   int64_t n_ = 0;
   int64_t grain_ = 1;
-  int n_active_workers_ = 0;      // workers allowed to join (index < n_active)
+  std::atomic<int> n_active_workers_{0};  // workers allowed to join (index < n_active)
   std::atomic<int64_t> next_{0};  // next chunk start
   // state_: generation << 16 | closed << 15 | workers inside the job. A worker joins only while
   // the job is open; the caller closes it once the chunks are all taken and then waits only for

@@ -11,15 +11,17 @@
 namespace frugal {
 namespace {
 
-// lp [V] = ln softmax(logits); returns the argmax.
-int32_t log_softmax(const float* logits, int64_t n_vocab, std::vector<float>& lp) {
-  const float* top = std::max_element(logits, logits + n_vocab);
+// lp [V] = ln softmax(logits); returns ln sum_v exp(logits[v]) (in double, so NLLs are exact to
+// double precision) and sets *top to the argmax.
+double log_softmax(const float* logits, int64_t n_vocab, std::vector<float>& lp, int32_t* top) {
+  const float* max = std::max_element(logits, logits + n_vocab);
   double sum = 0;
-  for (int64_t v = 0; v < n_vocab; ++v) sum += std::exp(static_cast<double>(logits[v]) - *top);
-  const double lse = *top + std::log(sum);
+  for (int64_t v = 0; v < n_vocab; ++v) sum += std::exp(static_cast<double>(logits[v]) - *max);
+  const double lse = *max + std::log(sum);
   lp.resize(static_cast<size_t>(n_vocab));
   for (int64_t v = 0; v < n_vocab; ++v) lp[v] = static_cast<float>(logits[v] - lse);
-  return static_cast<int32_t>(top - logits);
+  *top = static_cast<int32_t>(max - logits);
+  return lse;
 }
 
 // KL(base || model) = sum_v p(v) (ln p(v) - ln q(v)), with the saved base renormalized.
@@ -60,8 +62,8 @@ struct Scorer {
   SavedLogProbs saved;
 
   void score(const float* logits, int32_t next) {
-    const int32_t top = log_softmax(logits, n_vocab, lp);
-    const double nll = -static_cast<double>(lp[static_cast<size_t>(next)]);
+    int32_t top = 0;
+    const double nll = log_softmax(logits, n_vocab, lp, &top) - logits[next];
     r.nll.add(nll);
     if (save) save->add(lp, static_cast<float>(nll), top);
     if (!base) return;

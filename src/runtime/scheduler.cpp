@@ -253,8 +253,9 @@ void Scheduler::advance(Slot& s) {
   sample_and_emit(s);
 }
 
+// EOS and the end-of-turn markers of the vocabulary.
 bool Scheduler::is_end_of_generation(int32_t id) const {
-  return id == tokenizer_.eos_id();
+  return tokenizer_.is_end_of_generation(id);
 }
 
 void Scheduler::sample_and_emit(Slot& s) {

@@ -91,8 +91,6 @@ TEST_P(OracleTest, LogitsArgmaxAndExperts) {
 TEST_P(OracleTest, GreedyAndIncrementalDecode) {
   const Case& c = GetParam();
   FRUGAL_REQUIRE_ORACLE(c.model);
-  if (c.form == "q8_0")
-    GTEST_SKIP() << "greedy tokens are only required to match for exact weights";
   const std::string dir = oracle_dir(c.model) + "/" + c.prompt;
   Deepseek2Model& m = model_for(c);
   const int64_t V = m.config().n_vocab;
@@ -118,7 +116,9 @@ TEST_P(OracleTest, GreedyAndIncrementalDecode) {
   std::printf("[oracle] %s %s %s decode: max |dlogit| = %.3g\n", c.model.c_str(), c.form.c_str(),
               c.prompt.c_str(), d);
   EXPECT_LE(d, tolerance(c));
-  EXPECT_EQ(got, greedy);
+  // Quantized weights move logits by up to the tolerance, which may flip near-tied argmaxes:
+  // the token sequence must match exactly only for exact weights.
+  if (c.form != "q8_0") EXPECT_EQ(got, greedy);
 }
 
 std::vector<Case> all_cases() {

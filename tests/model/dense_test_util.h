@@ -66,20 +66,22 @@ inline double max_abs_delta(const std::vector<float>& a, const std::vector<float
   return d;
 }
 
-// Writes `tensors` (name -> PyTorch shape, F32 data) as one safetensors file.
+// One safetensors tensor: dtype "F32" or "BF16", PyTorch shape, raw little-endian bytes.
 struct StEntry {
   std::string name;
+  std::string dtype;
   std::vector<int64_t> shape;
-  std::vector<float> data;
+  std::vector<uint8_t> bytes;
 };
 
-inline void write_safetensors_f32(const std::string& path, const std::vector<StEntry>& tensors) {
+inline void write_safetensors(const std::string& path, const std::vector<StEntry>& tensors) {
   nlohmann::json header = nlohmann::json::object();
   size_t offset = 0;
   for (const StEntry& t : tensors) {
-    const size_t n = t.data.size() * sizeof(float);
-    header[t.name] = {{"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + n}}};
-    offset += n;
+    header[t.name] = {{"dtype", t.dtype},
+                      {"shape", t.shape},
+                      {"data_offsets", {offset, offset + t.bytes.size()}}};
+    offset += t.bytes.size();
   }
   std::string h = header.dump();
   while (h.size() % 8 != 0) h += ' ';
@@ -88,20 +90,21 @@ inline void write_safetensors_f32(const std::string& path, const std::vector<StE
   f.write(reinterpret_cast<const char*>(&len), 8);
   f.write(h.data(), static_cast<std::streamsize>(h.size()));
   for (const StEntry& t : tensors)
-    f.write(reinterpret_cast<const char*>(t.data.data()),
-            static_cast<std::streamsize>(t.data.size() * sizeof(float)));
+    f.write(reinterpret_cast<const char*>(t.bytes.data()),
+            static_cast<std::streamsize>(t.bytes.size()));
 }
 
 // GGUF llama q/k rows (adjacent RoPE pairs) back to the HF order (half-split pairs):
 // HF row j <- GGUF row 2j, HF row j + hd/2 <- GGUF row 2j + 1, within each head.
-inline std::vector<float> unpermute_rows(const std::vector<float>& w, int64_t rows, int64_t cols,
-                                         int64_t head_dim) {
-  std::vector<float> out(w.size());
+inline std::vector<uint8_t> unpermute_rows(const std::vector<uint8_t>& w, int64_t rows,
+                                           int64_t head_dim) {
+  std::vector<uint8_t> out(w.size());
+  const size_t rb = w.size() / static_cast<size_t>(rows);
   const int64_t half = head_dim / 2;
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t head = r / head_dim, i = r % head_dim;
     const int64_t hf = head * head_dim + (i % 2 == 0 ? i / 2 : half + i / 2);
-    std::memcpy(&out[hf * cols], &w[r * cols], static_cast<size_t>(cols) * sizeof(float));
+    std::memcpy(&out[hf * rb], &w[r * rb], rb);
   }
   return out;
 }
@@ -131,8 +134,9 @@ inline nlohmann::json hf_config_json(const DenseConfig& c) {
   return j;
 }
 
-// The HF directory form of an F32 GGUF made by synth_dense from config `c`. `skip` drops one HF
-// tensor and `reshape` gives one a wrong shape (both for error tests).
+// The HF directory form of a GGUF made by synth_dense from config `c` (F32 or BF16 tensors,
+// copied as stored). `skip` drops one HF tensor and `reshape` gives one a wrong shape (both for
+// error tests).
 inline void write_hf_from_gguf(const DenseConfig& c, const std::string& gguf_path,
                                const std::string& dir, const std::string& skip = "",
                                const std::string& reshape = "") {
@@ -143,18 +147,17 @@ inline void write_hf_from_gguf(const DenseConfig& c, const std::string& gguf_pat
   for (const TensorSpec& e : dense_tensor_table(c, unused)) {
     if (e.hf_name == skip) continue;
     const GgufTensorInfo& t = f.tensor(e.gguf_name);
-    EXPECT_EQ(t.type, GgmlType::F32) << e.gguf_name;
-    std::vector<float> data(static_cast<size_t>(t.n_elements));
-    std::memcpy(data.data(), t.data, data.size() * sizeof(float));
+    EXPECT_TRUE(t.type == GgmlType::F32 || t.type == GgmlType::BF16) << e.gguf_name;
+    std::vector<uint8_t> bytes(t.data, t.data + t.n_bytes);
     const bool qk =
         e.gguf_name.ends_with("attn_q.weight") || e.gguf_name.ends_with("attn_k.weight");
-    if (c.architecture == "llama" && qk)
-      data = unpermute_rows(data, e.shape[0], e.shape[1], c.head_dim);
+    if (c.architecture == "llama" && qk) bytes = unpermute_rows(bytes, e.shape[0], c.head_dim);
     std::vector<int64_t> shape = e.shape;
     if (e.hf_name == reshape) shape = {shape[0] * shape.back() / 2, 2};  // same bytes, wrong shape
-    tensors.push_back({e.hf_name, shape, std::move(data)});
+    tensors.push_back(
+        {e.hf_name, t.type == GgmlType::BF16 ? "BF16" : "F32", shape, std::move(bytes)});
   }
-  write_safetensors_f32(dir + "/model.safetensors", tensors);
+  write_safetensors(dir + "/model.safetensors", tensors);
   std::ofstream(dir + "/config.json") << hf_config_json(c).dump(2);
 }
 

@@ -3,6 +3,7 @@
 // quantization and perplexity tests.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -49,6 +50,20 @@ inline double relative_rms(const std::vector<float>& a, const std::vector<float>
     den += double(b[i]) * b[i];
   }
   return std::sqrt(num / den);
+}
+
+// The median over positions of ||a[i] - b[i]|| / ||b[i]|| (a, b: [n, vocab]). The median, since
+// on random weights a small change can flip a token's routed experts and move its logits far.
+inline double median_relative_error(const std::vector<float>& a, const std::vector<float>& b,
+                                    int64_t n_vocab) {
+  std::vector<double> e;
+  for (size_t i = 0; i + n_vocab <= a.size(); i += static_cast<size_t>(n_vocab)) {
+    const std::vector<float> ai(a.begin() + i, a.begin() + i + n_vocab);
+    const std::vector<float> bi(b.begin() + i, b.begin() + i + n_vocab);
+    e.push_back(relative_rms(ai, bi));
+  }
+  std::sort(e.begin(), e.end());
+  return e.empty() ? 0.0 : e[e.size() / 2];
 }
 
 }  // namespace frugal::test

@@ -94,7 +94,9 @@ TEST(DemoModel, GreedyContinuationsMatchPyTorch) {
   const Tokenizer tok = Tokenizer::from_gguf(gguf);
   Deepseek2Model& m = demo_model();
   const int64_t V = m.config().n_vocab;
-  for (const auto& c : golden()["cases"]) {
+  const auto g = golden();
+  ASSERT_FALSE(g["cases"].empty());
+  for (const auto& c : g["cases"]) {
     const auto prompt = c["prompt_ids"].get<std::vector<int32_t>>();
     const auto want = c["greedy_ids"].get<std::vector<int32_t>>();
     LatentKvCache cache = m.new_cache();

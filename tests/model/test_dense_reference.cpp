@@ -41,6 +41,7 @@ std::vector<RefCase> cases() {
   ln.llama3.on = false;
   ln.tied_output = true;
   out.push_back({"llama-no-scaling-tied", ln});
+  out.push_back({"llama-bf16", l, GgmlType::BF16, 24});  // the dtype R1-Distill checkpoints ship
   // Q8_0 weights: the fast kernels also quantize activations (Q8_0 per block of 32), which the
   // float64 reference does not; the bound covers that rounding.
   out.push_back({"qwen2-q8_0", q, GgmlType::Q8_0, 24, 64, 0.1});

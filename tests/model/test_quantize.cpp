@@ -26,7 +26,11 @@ class QuantizeTest : public ::testing::Test {
     write_quantizable_synth(f32_);
     ref_logits_ = causal_lm_logits(f32_, tokens());
   }
-  static std::vector<int32_t> tokens() { return {1, 17, 300, 42, 5, 511, 77, 8, 200, 3, 99, 256}; }
+  static std::vector<int32_t> tokens() {
+    std::vector<int32_t> t;
+    for (int32_t i = 0; i < 32; ++i) t.push_back((i * 197 + 11) % 512);
+    return t;
+  }
   static std::string quantize(const std::string& type) {
     const std::string out = temp_dir() + "/quantize-" + type + ".gguf";
     quantize_model(f32_, out, QuantMix::parse(type));
@@ -38,23 +42,32 @@ class QuantizeTest : public ::testing::Test {
 std::string QuantizeTest::f32_;
 std::vector<float> QuantizeTest::ref_logits_;
 
-// Relative RMS error of the logits allowed per type (measured values are about half of these).
+// Median relative logit error allowed per type: about 1.6x what was measured. A random-weight
+// model amplifies weight error (Q8_0 ~0.018, Q6_K ~0.045, Q4_K ~0.19, Q4_K_M ~0.074).
 const std::map<std::string, double> kTolerance = {
-    {"F16", 0.002},   {"BF16", 0.02},   {"Q8_0", 0.02},   {"Q6_K", 0.04},   {"Q5_K", 0.08},
-    {"Q5_1", 0.08},   {"Q5_0", 0.08},   {"Q4_K", 0.15},   {"Q4_1", 0.15},   {"Q4_0", 0.15},
-    {"IQ4_NL", 0.15}, {"IQ4_XS", 0.15}, {"Q3_K", 0.3},    {"Q5_K_M", 0.08}, {"Q4_K_M", 0.15},
-    {"Q4_K_S", 0.15}, {"Q3_K_M", 0.3},  {"Q2_K", 0.6},
+    {"F16", 0.002},  {"BF16", 0.015},   {"Q8_0", 0.035},   {"Q6_K", 0.08},    {"Q5_K_M", 0.09},
+    {"Q5_K", 0.16},  {"Q5_1", 0.16},    {"Q5_0", 0.16},    {"Q4_K_M", 0.13},  {"Q4_K_S", 0.22},
+    {"Q4_K", 0.33},  {"Q4_1", 0.33},    {"Q4_0", 0.33},    {"IQ4_NL", 0.33},  {"IQ4_XS", 0.33},
+    {"Q3_K_M", 0.33}, {"Q2_K", 0.45},   {"Q3_K", 0.55},
 };
 
 TEST_F(QuantizeTest, EveryTypeLoadsAndStaysCloseToF32) {
+  std::map<std::string, double> err;
   for (const auto& [type, tol] : kTolerance) {
     const std::string out = quantize(type);
-    const double err = relative_rms(causal_lm_logits(out, tokens()), ref_logits_);
-    std::printf("[quantize] %-7s %8.1f KB  relative logit error %.4f (tolerance %.3f)\n",
-                type.c_str(), std::filesystem::file_size(out) / 1024.0, err, tol);
-    EXPECT_LE(err, tol) << type;
-    EXPECT_GT(err, 0.0) << type;
+    err[type] = median_relative_error(causal_lm_logits(out, tokens()), ref_logits_, 512);
+    std::printf("[quantize] %-7s %8.1f KB  median relative logit error %.4f (tolerance %.3f)\n",
+                type.c_str(), std::filesystem::file_size(out) / 1024.0, err[type], tol);
+    EXPECT_LE(err[type], tol) << type;
+    EXPECT_GT(err[type], 0.0) << type;
   }
+  // More bits, less error; a mix beats its routed-expert type alone.
+  EXPECT_LT(err["F16"], err["Q8_0"]);
+  EXPECT_LT(err["Q8_0"], err["Q6_K"]);
+  EXPECT_LT(err["Q6_K"], err["Q4_K"]);
+  EXPECT_LT(err["Q4_K_M"], err["Q4_K"]);
+  EXPECT_LT(err["Q5_K_M"], err["Q5_K"]);
+  EXPECT_LT(err["Q3_K_M"], err["Q3_K"]);
 }
 
 TEST_F(QuantizeTest, F32ToF32IsAnExactCopy) {
@@ -77,7 +90,9 @@ GgmlType expected_q2_k(const std::string& name) {
 }
 
 TEST_F(QuantizeTest, TensorTypesFollowTheMixRule) {
-  for (const auto& [mix, rule] : {std::pair{"Q4_K_M", expected_q4_k_m}, {"Q2_K", expected_q2_k}}) {
+  using Rule = GgmlType (*)(const std::string&);
+  for (const auto& [mix, rule] : {std::pair<std::string, Rule>{"Q4_K_M", expected_q4_k_m},
+                                  std::pair<std::string, Rule>{"Q2_K", expected_q2_k}}) {
     const GgufFile out = GgufFile::open(quantize(mix));
     int n_exps = 0;
     for (const GgufTensorInfo& t : out.tensors()) {

@@ -37,6 +37,7 @@ TinyModel& tiny() {
     ModelOptions opt;
     opt.max_context = 1024;
     t.model = load_causal_lm(path, opt);
+    std::filesystem::remove(path);  // the mapping stays valid; nothing left in /tmp
     return t;
   }();
   return m;

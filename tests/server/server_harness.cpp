@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <thread>
@@ -70,6 +71,13 @@ bool HttpResult::header_has(const std::string& needle) const {
   return headers.find(needle) != std::string::npos;
 }
 
+namespace {
+std::string g_model_to_remove;
+void remove_test_model() {
+  std::filesystem::remove(g_model_to_remove);
+}
+}  // namespace
+
 const std::string& tiny_model() {
   static const std::string path = [] {
     const std::string data = shared_data_dir();
@@ -82,6 +90,8 @@ const std::string& tiny_model() {
                         " --out " + out,
                     &log);
     if (rc != 0) throw std::runtime_error("frugal synth failed: " + log);
+    g_model_to_remove = out;  // 140 MB: not left behind in /tmp
+    std::atexit(remove_test_model);
     return out;
   }();
   return path;

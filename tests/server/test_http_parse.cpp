@@ -49,11 +49,11 @@ TEST(HttpParse, Rejects) {
 TEST(OpenAiParse, ChatDefaultsAndFields) {
   const auto r =
       api::parse_chat_request(R"({"model":"m","messages":[{"role":"system","content":"s"},
-      {"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b"}]}],
+      {"role":"user","content":[{"type":"text","text":"a"},{"type":"text","text":"b json"}]}],
       "temperature":0.5,"top_p":0.9,"seed":7,"stop":"x","max_tokens":9,"logprobs":true,"top_logprobs":2,
       "stream":true,"stream_options":{"include_usage":true},"response_format":{"type":"json_object"},"unknown":1})");
   ASSERT_EQ(r.messages.size(), 2u);
-  EXPECT_EQ(r.messages[1].content, "ab");
+  EXPECT_EQ(r.messages[1].content, "ab json");
   EXPECT_FLOAT_EQ(r.gen.sampling.temperature, 0.5f);
   EXPECT_FLOAT_EQ(r.gen.sampling.top_p, 0.9f);
   EXPECT_EQ(r.gen.sampling.seed, 7u);

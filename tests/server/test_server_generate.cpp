@@ -210,6 +210,32 @@ TEST_F(ServerGenerate, ModelsHealthMetrics) {
     EXPECT_NE(m.body.find(name), std::string::npos) << name;
 }
 
+// A 1K-token shared system prompt: the second question reports >= 1K cache-hit tokens and gets
+// the same answer it gets with nothing cached.
+TEST(ServerPrefixCache, SharedLongPrefixHitsAndKeepsOutput) {
+  FRUGAL_REQUIRE_TINY_MODEL(model);
+  ServerProcess server(model, {"--parallel", "1", "--ctx", "2048"});
+  ASSERT_TRUE(server.ok()) << server.log();
+  std::string system = "Rules:";
+  for (int i = 0; i < 600; ++i) system += " rule" + std::to_string(i);
+  auto ask = [&](const std::string& sys, const std::string& q) {
+    const json body = {
+        {"messages", {{{"role", "system"}, {"content", sys}}, {{"role", "user"}, {"content", q}}}},
+        {"max_tokens", 8},
+        {"temperature", 0}};
+    return post(server.port(), "/v1/chat/completions", body);
+  };
+  ask("Something unrelated", "evict the cache");
+  const json cold = ask(system, "Question B");
+  EXPECT_LT(cold["usage"]["prompt_cache_hit_tokens"].get<int>(), 8);
+  ASSERT_GT(cold["usage"]["prompt_tokens"].get<int>(), 1024);
+  ask(system, "Question A");
+  const json warm = ask(system, "Question B");
+  EXPECT_GE(warm["usage"]["prompt_cache_hit_tokens"].get<int>(), 1024);
+  EXPECT_EQ(warm["choices"][0]["message"]["content"], cold["choices"][0]["message"]["content"]);
+  EXPECT_EQ(server.stop(SIGTERM), 0);
+}
+
 TEST(ServerReasoning, R1TemplateSplitsReasoning) {
   FRUGAL_REQUIRE_TINY_MODEL(model);
   ServerProcess server(model, {"--chat-template", "deepseek-r1", "--ctx", "512"});

@@ -130,7 +130,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--minutes", type=float, default=25.0, help="wall-clock training budget")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--warmup", type=int, default=60)
@@ -193,7 +193,7 @@ def main():
             print(f"step {step} tok {tokens} loss {main_loss.item():.3f} (avg {smooth:.3f}) mtp "
                   f"{mtp_loss.item():.3f} lr {opt.param_groups[0]['lr']:.2e} {tokens / el:.0f} tok/s "
                   f"{el / 60:.1f} min", flush=True)
-        if time.time() - last_ckpt > 300:
+        if time.time() - last_ckpt > 420:
             v = evaluate(model, val)
             log.append({"step": step, "train": smooth, "val": v[0], "val_mtp": v[1]})
             print(f"  val loss {v[0]:.3f} mtp {v[1]:.3f}", flush=True)
@@ -202,9 +202,9 @@ def main():
     v = evaluate(model, val)
     info = {"step": step, "tokens": tokens, "seconds": time.time() - t0, "params": n_params,
             "train_loss": smooth, "val_loss": v[0], "val_mtp_loss": v[1], "log": log,
-            "router_bias": [m.gate.bias.tolist() for m in model.moe_layers()]}
+            "router_bias": [[round(b, 3) for b in m.gate.bias.tolist()] for m in model.moe_layers()]}
     save(ckpt, model, opt, info)
-    print(json.dumps({k: v for k, v in info.items() if k != "log"}, indent=1), flush=True)
+    print(json.dumps({k: v for k, v in info.items() if k != "log"}), flush=True)
 
 
 if __name__ == "__main__":
