@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure test bench fuzz clean format demo
+.PHONY: all deps configure test bench fuzz clean format demo demo
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -24,6 +24,10 @@ test: all
 
 bench: all
 	@for b in $(BUILD)/bench/bench_*; do [ -x $$b ] && $$b --benchmark_min_time=0.2; done
+
+# Build, then serve the committed demo model and show a chat completion fetched over HTTP.
+demo: all
+	@scripts/demo
 
 # libFuzzer targets (clang); FUZZ_SECONDS bounds each run.
 FUZZ_SECONDS ?= 30

@@ -149,7 +149,7 @@ int run_memory(const Args& args) {
 size_t matrix_bytes(const WeightMatrix& w) {
   return w.empty() ? 0 : static_cast<size_t>(w.rows) * w.row_stride;
 }
-size_t mlp_bytes(const MlpWeights& m) {
+size_t mlp_bytes(const SwiGluWeights& m) {
   return matrix_bytes(m.gate) + matrix_bytes(m.up) + matrix_bytes(m.down);
 }
 

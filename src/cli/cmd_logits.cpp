@@ -1,6 +1,7 @@
 // frugal logits MODEL --tokens 1,2,3 --out FILE.npy: logits at every position of one forward pass
 // from position 0, saved as float32 [n_tokens, n_vocab].
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -9,19 +10,19 @@
 #include "core/error.h"
 #include "format/npy.h"
 #include "kernels/kernels.h"
-#include "model/deepseek2.h"
+#include "model/causal_lm.h"
 
 namespace frugal::cli {
 namespace {
 
 constexpr const char* kHelp =
     "usage: frugal logits MODEL --tokens ID,ID,... --out FILE.npy [--naive] [--threads N]\n\n"
-    "Runs one forward pass of a deepseek2 model (GGUF file or Hugging Face directory) over the\n"
-    "token ids at positions 0..n-1 and writes the logits of every position as a float32 .npy\n"
-    "of shape [n_tokens, n_vocab].\n\n"
+    "Runs one forward pass of a model (deepseek2, qwen2 or llama; GGUF file or Hugging Face\n"
+    "directory) over the token ids at positions 0..n-1 and writes the logits of every position\n"
+    "as a float32 .npy of shape [n_tokens, n_vocab].\n\n"
     "  --tokens LIST   comma-separated token ids\n"
     "  --out FILE      .npy file to write\n"
-    "  --naive         use the expanded (reference) MLA instead of the absorbed one\n"
+    "  --naive         deepseek2: the expanded (reference) MLA instead of the absorbed one\n"
     "  --threads N     matmul threads (default: all cores)\n";
 
 std::vector<int32_t> parse_ids(const std::string& s) {
@@ -61,13 +62,13 @@ int cmd_logits(int argc, char** argv) {
   ModelOptions opt;
   opt.max_context = static_cast<int64_t>(tokens.size());
   opt.attention = args.has("--naive") ? AttentionImpl::Naive : AttentionImpl::Absorbed;
-  Deepseek2Model model = Deepseek2Model::load(path, opt);
-  LatentKvCache cache = model.new_cache();  // min(n_tokens, context length)
+  std::unique_ptr<CausalLm> model = load_causal_lm(path, opt);
+  std::unique_ptr<SequenceState> seq = model->new_sequence();  // min(n_tokens, context length)
   std::vector<int32_t> positions(tokens.size());
   for (size_t i = 0; i < positions.size(); ++i) positions[i] = static_cast<int32_t>(i);
-  const int64_t V = model.config().n_vocab;
+  const int64_t V = model->n_vocab();
   std::vector<float> logits(tokens.size() * static_cast<size_t>(V));
-  model.forward({tokens, positions}, cache, logits);
+  model->forward({tokens, positions}, *seq, logits);
   const int64_t shape[2] = {static_cast<int64_t>(tokens.size()), V};
   write_npy_f32(*out, logits.data(), shape);
   std::fprintf(stderr, "wrote %s: [%lld, %lld] float32\n", out->c_str(),

@@ -45,7 +45,8 @@ constexpr const char* kHelp =
 
 std::string read_text(const std::string& path) {
   if (!std::filesystem::exists(path)) throw Error(path + ": no such file");
-  if (std::filesystem::is_directory(path)) throw Error(path + ": is a directory, expected a text file");
+  if (std::filesystem::is_directory(path))
+    throw Error(path + ": is a directory, expected a text file");
   std::ifstream f(path, std::ios::binary);
   if (!f) throw Error(path + ": cannot open");
   std::ostringstream ss;
@@ -55,10 +56,42 @@ std::string read_text(const std::string& path) {
   return text;
 }
 
+// --threads, --ctx, --batch, --chunks (defaults from the saved run, when there is one).
+PerplexityOptions options_from_args(const Args& args, const LogitFileReader* base) {
+  if (args.has("--threads")) {
+    const int64_t n = args.get_int_or("--threads", 1);
+    if (n < 1) throw Error("--threads must be at least 1, found " + std::to_string(n));
+    set_kernel_threads(static_cast<int>(n));
+  }
+  PerplexityOptions opt;
+  opt.n_ctx = args.get_int_or("--ctx", base ? base->header().n_ctx : 512);
+  opt.n_batch = args.get_int_or("--batch", 512);
+  opt.max_chunks = args.get_int_or("--chunks", base ? base->header().n_chunks : 0);
+  if (opt.n_ctx < 3)
+    throw Error("--ctx must be at least 3 (a chunk scores the tokens of its second half), found " +
+                std::to_string(opt.n_ctx));
+  if (opt.n_batch < 1)
+    throw Error("--batch must be at least 1, found " + std::to_string(opt.n_batch));
+  if (opt.max_chunks < 0)
+    throw Error("--chunks must be positive, found " + std::to_string(opt.max_chunks));
+  return opt;
+}
+
+void print_chunk(const PerplexityResult& p) {
+  std::printf("[%lld/%lld] PPL = %.4f +/- %.4f", static_cast<long long>(p.n_chunks),
+              static_cast<long long>(p.n_chunks_total), p.ppl(), p.ppl_error());
+  if (p.kl)
+    std::printf("  mean KL = %.6f  top-1 = %.2f%%", p.kl->kl.mean(),
+                100.0 * p.kl->top1_same.mean());
+  std::printf("\n");
+  std::fflush(stdout);
+}
+
 void print_kl(const PerplexityResult& r) {
   const KlStats& k = *r.kl;
   const double ppl = r.ppl(), base = k.base_ppl();
-  std::printf("\nKL divergence against the saved run (%lld tokens):\n", static_cast<long long>(k.kl.n));
+  std::printf("\nKL divergence against the saved run (%lld tokens):\n",
+              static_cast<long long>(k.kl.n));
   std::printf("  PPL_base          = %.4f\n", base);
   std::printf("  PPL - PPL_base    = %+.4f (%+.3f%%)\n", ppl - base, 100.0 * (ppl / base - 1.0));
   std::printf("  ln(PPL/PPL_base)  = %+.6f +/- %.6f\n", k.nll_diff.mean(), k.nll_diff.std_error());
@@ -82,19 +115,10 @@ int cmd_perplexity(int argc, char** argv) {
   }
   const std::string model_path = args.require_positional(0, "MODEL");
   const std::string text_path = args.require_positional(1, "FILE.txt");
-  if (args.has("--threads")) set_kernel_threads(static_cast<int>(args.get_int_or("--threads", 1)));
   // The saved run sets the defaults of --ctx (which must then agree) and --chunks.
   std::unique_ptr<LogitFileReader> base;
   if (auto b = args.get("--kl-divergence")) base = std::make_unique<LogitFileReader>(*b);
-  PerplexityOptions opt;
-  opt.n_ctx = args.get_int_or("--ctx", base ? base->header().n_ctx : 512);
-  opt.n_batch = args.get_int_or("--batch", 512);
-  opt.max_chunks = args.get_int_or("--chunks", base ? base->header().n_chunks : 0);
-  if (opt.n_ctx < 3)
-    throw Error("--ctx must be at least 3 (a chunk scores the tokens of its second half), found " +
-                std::to_string(opt.n_ctx));
-  if (opt.n_batch < 1) throw Error("--batch must be at least 1, found " + std::to_string(opt.n_batch));
-  if (opt.max_chunks < 0) throw Error("--chunks must be positive, found " + std::to_string(opt.max_chunks));
+  PerplexityOptions opt = options_from_args(args, base.get());
   const std::string text = read_text(text_path);
 
   const Tokenizer tok = Tokenizer::from_path(args.get_or("--tokenizer", model_path));
@@ -110,27 +134,23 @@ int cmd_perplexity(int argc, char** argv) {
   std::unique_ptr<CausalLm> model = load_causal_lm(model_path, mopt);
   std::unique_ptr<LogitFileWriter> save;
   if (auto s = args.get("--save-logits"))
-    save = std::make_unique<LogitFileWriter>(*s, perplexity_log_header(model->n_vocab(), n_chunks, opt), chunks);
+    save = std::make_unique<LogitFileWriter>(
+        *s, perplexity_log_header(model->n_vocab(), n_chunks, opt), chunks);
 
   std::printf("%s: %zu bytes, %zu tokens; %lld chunks of %lld, scoring %lld tokens each\n",
               text_path.c_str(), text.size(), tokens.size(), static_cast<long long>(n_chunks),
-              static_cast<long long>(opt.n_ctx), static_cast<long long>(opt.n_ctx - 1 - opt.n_ctx / 2));
+              static_cast<long long>(opt.n_ctx),
+              static_cast<long long>(opt.n_ctx - 1 - opt.n_ctx / 2));
   std::fflush(stdout);
   const PerplexityResult r =
-      run_perplexity(*model, chunks, opt, save.get(), base.get(), [](const PerplexityResult& p) {
-        std::printf("[%lld/%lld] PPL = %.4f +/- %.4f%s", static_cast<long long>(p.n_chunks),
-                    static_cast<long long>(p.n_chunks_total), p.ppl(), p.ppl_error(),
-                    p.kl ? "" : "\n");
-        if (p.kl) std::printf("  mean KL = %.6f  top-1 = %.2f%%\n", p.kl->kl.mean(), 100.0 * p.kl->top1_same.mean());
-        std::fflush(stdout);
-      });
+      run_perplexity(*model, chunks, opt, save.get(), base.get(), print_chunk);
   if (save) {
     save->close();
     std::fprintf(stderr, "saved log-probabilities of %lld tokens to %s\n",
                  static_cast<long long>(r.nll.n), args.get("--save-logits")->c_str());
   }
-  std::printf("\nFinal estimate: PPL = %.4f +/- %.4f (%lld tokens scored, mean NLL %.6f)\n", r.ppl(),
-              r.ppl_error(), static_cast<long long>(r.nll.n), r.nll.mean());
+  std::printf("\nFinal estimate: PPL = %.4f +/- %.4f (%lld tokens scored, mean NLL %.6f)\n",
+              r.ppl(), r.ppl_error(), static_cast<long long>(r.nll.n), r.nll.mean());
   if (r.kl) print_kl(r);
   return 0;
 }

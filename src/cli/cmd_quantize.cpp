@@ -24,6 +24,7 @@ constexpr const char* kQuantizeHelp =
     "The model is streamed: one tensor at a time is held in memory.\n\n"
     "TYPE is a plain type, applied to every weight:\n"
     "  F32 F16 BF16 Q8_0 Q6_K Q5_K Q5_1 Q5_0 Q4_K Q4_1 Q4_0 IQ4_NL IQ4_XS Q3_K\n"
+    "  (Q2_K, as in llama.cpp, names a mix)\n"
     "or a mix, which keeps the small, sensitive tensors at higher precision than the routed\n"
     "experts (which hold most of a MoE model's bytes):\n";
 
@@ -31,10 +32,13 @@ constexpr const char* kQuantizeRules =
     "Rules, whatever TYPE:\n"
     "  - 1-D tensors, *_norm, the router ffn_gate_inp, exp_probs_b and biases stay F32;\n"
     "  - 'attention' = blk.N.attn_* weights; 'shared experts' = ffn_*_shexp; 'dense FFN' =\n"
-    "    ffn_gate/up/down of dense layers; other 2-D tensors follow the routed experts' type;\n"
+    "    ffn_gate/up/down of dense layers; other 2-D tensors (e.g. MTP nextn.eh_proj) follow\n"
+    "    the routed experts' type;\n"
     "  - a tensor whose row length is not a multiple of the type's block (256 for K types, 32\n"
     "    for Q4_0..Q8_0, IQ4_NL) falls back along Q2_K/Q3_K/IQ4_XS -> IQ4_NL, Q4_K -> Q5_0,\n"
     "    Q5_K -> Q5_1, Q6_K -> Q8_0, then -> F16, with a note;\n"
+    "  - in a model without routed experts (dense qwen2 / llama), attention and FFN weights\n"
+    "    take the mix's routed-expert type; token_embd and output keep the mix's types;\n"
     "  - a tensor already stored in its target type is copied unchanged.\n\n"
     "  --threads N   threads quantizing rows (default: all cores)\n"
     "  --verbose     list every tensor with its source and output type\n";
@@ -59,6 +63,8 @@ std::string ne_string(const std::vector<int64_t>& ne) {
 void print_report(const QuantizeReport& r, const QuantMix& mix, const std::string& out,
                   bool verbose) {
   std::map<std::string, int> counts;
+  // Fallbacks grouped by (wanted -> used) unless --verbose lists each tensor.
+  std::map<std::string, std::pair<int, std::string>> fallbacks;  // note -> (count, first tensor)
   uint64_t n_weights = 0;
   for (const QuantizedTensor& t : r.tensors) {
     ++counts[type_name(t.type)];
@@ -66,14 +72,22 @@ void print_report(const QuantizeReport& r, const QuantMix& mix, const std::strin
     for (int64_t d : t.ne) n *= d;
     n_weights += static_cast<uint64_t>(n);
     if (verbose)
-      std::fprintf(stderr, "  %-36s %-22s %-8s -> %-6s %s\n", t.name.c_str(),
-                   ne_string(t.ne).c_str(),
-                   t.source_type.c_str(), type_name(t.type), tensor_group_name(t.group));
-    if (!t.note.empty()) std::fprintf(stderr, "note: %s: %s\n", t.name.c_str(), t.note.c_str());
+      std::fprintf(stderr, "  %-36s %-22s %-8s -> %-6s %s%s%s\n", t.name.c_str(),
+                   ne_string(t.ne).c_str(), t.source_type.c_str(), type_name(t.type),
+                   tensor_group_name(t.group), t.note.empty() ? "" : ": ", t.note.c_str());
+    if (t.note.empty()) continue;
+    const std::string key = t.note.substr(0, t.note.find(", row length"));
+    auto& [count, first] = fallbacks[key + " -> " + type_name(t.type)];
+    if (count++ == 0) first = t.name;
   }
+  if (!verbose)
+    for (const auto& [what, cf] : fallbacks)
+      std::fprintf(stderr, "note: %d tensor(s) (e.g. %s): %s\n", cf.first, cf.second.c_str(),
+                   what.c_str());
   for (const std::string& n : r.notes) std::fprintf(stderr, "note: %s\n", n.c_str());
   std::string types;
-  for (const auto& [name, n] : counts) types += (types.empty() ? "" : ", ") + std::to_string(n) + " " + name;
+  for (const auto& [name, n] : counts)
+    types += (types.empty() ? "" : ", ") + std::to_string(n) + " " + name;
   std::fprintf(stderr, "wrote %s (%s): %zu tensors (%s); %.2f MB -> %.2f MB, %.2f bits/weight\n",
                out.c_str(), mix.name.c_str(), r.tensors.size(), types.c_str(),
                static_cast<double>(r.source_bytes) / 1e6, static_cast<double>(r.output_bytes) / 1e6,
@@ -108,11 +122,13 @@ int cmd_quantize(int argc, char** argv) {
     std::printf("%s%s\n%s", kQuantizeHelp, quant_mix_help().c_str(), kQuantizeRules);
     return 0;
   }
-  const std::string& in = args.require_positional(0, "IN (a .gguf file or a Hugging Face directory)");
+  const std::string& in =
+      args.require_positional(0, "IN (a .gguf file or a Hugging Face directory)");
   const std::string& out = args.require_positional(1, "OUT.gguf");
   const std::string& type = args.require_positional(2, "TYPE (e.g. Q4_K_M, Q8_0; see --help)");
   if (args.positional().size() > 3)
-    throw Error("unexpected argument '" + args.positional()[3] + "' (usage: frugal quantize IN OUT TYPE)");
+    throw Error("unexpected argument '" + args.positional()[3] +
+                "' (usage: frugal quantize IN OUT TYPE)");
   return run_quantize(in, out, type, args);
 }
 
@@ -125,10 +141,12 @@ int cmd_convert(int argc, char** argv) {
   const std::string& in = args.require_positional(0, "HF_DIR (a Hugging Face model directory)");
   const std::string& out = args.require_positional(1, "OUT.gguf");
   if (args.positional().size() > 2)
-    throw Error("unexpected argument '" + args.positional()[2] + "' (usage: frugal convert HF_DIR OUT.gguf [--type T])");
+    throw Error("unexpected argument '" + args.positional()[2] +
+                "' (usage: frugal convert HF_DIR OUT.gguf [--type T])");
   if (!std::filesystem::is_directory(in))
-    throw Error(in + ": not a directory (convert reads a Hugging Face model directory; "
-                     "use 'frugal quantize' for a GGUF file)");
+    throw Error(in +
+                ": not a directory (convert reads a Hugging Face model directory; "
+                "use 'frugal quantize' for a GGUF file)");
   return run_quantize(in, out, args.get_or("--type", "BF16"), args);
 }
 

@@ -1,8 +1,8 @@
 #include "cli/progress.h"
 
-#include <algorithm>
-
 #include <unistd.h>
+
+#include <algorithm>
 
 namespace frugal::cli {
 

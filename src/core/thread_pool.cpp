@@ -37,7 +37,9 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)) {
 
 constexpr uint32_t kClosed = 1u << 15;
 constexpr uint32_t kCountMask = kClosed - 1;
-constexpr uint32_t generation_of(uint32_t s) { return s >> 16; }
+constexpr uint32_t generation_of(uint32_t s) {
+  return s >> 16;
+}
 
 ThreadPool::~ThreadPool() {
   stop_.store(true);
@@ -56,8 +58,10 @@ void ThreadPool::run_chunks() {
 
 void ThreadPool::worker_loop(int index) {
   t_inside_pool = true;
-  uint32_t seen = generation_of(state_.load());
+  uint32_t seen = 0;  // the constructor's generation (a job published before this thread ran is
+                      // seen as new and joined if still open)
   for (;;) {
+    if (stop_.load()) return;
     uint32_t s = state_.load(std::memory_order_acquire);
     for (int spin = 0; generation_of(s) == seen && spin < kSpinPolls; ++spin) {
       cpu_relax();
@@ -67,11 +71,11 @@ void ThreadPool::worker_loop(int index) {
       state_.wait(s, std::memory_order_acquire);
       continue;
     }
-    if (stop_.load()) return;
     seen = generation_of(s);
     // Join while the job is open (CAS fails if it closed or a newer job started meanwhile).
     bool joined = false;
-    while (generation_of(s) == seen && !(s & kClosed) && index < n_active_workers_.load(std::memory_order_relaxed)) {
+    while (generation_of(s) == seen && !(s & kClosed) &&
+           index < n_active_workers_.load(std::memory_order_relaxed)) {
       if (state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) {
         joined = true;
         break;
@@ -112,8 +116,10 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, RangeFn fn, int max_thre
   // Close the job; wait for the workers that joined (they may still run a chunk).
   uint32_t s = state_.fetch_or(kClosed, std::memory_order_acq_rel) | kClosed;
   for (int spin = 0; (s & kCountMask) != 0; ++spin) {
-    if (spin < kSpinPolls) cpu_relax();
-    else state_.wait(s, std::memory_order_acquire);
+    if (spin < kSpinPolls)
+      cpu_relax();
+    else
+      state_.wait(s, std::memory_order_acquire);
     s = state_.load(std::memory_order_acquire);
   }
 }
@@ -121,7 +127,9 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, RangeFn fn, int max_thre
 ThreadPool& ThreadPool::global() {
   std::lock_guard<std::mutex> g(global_mutex());
   auto& slot = global_slot();
-  if (!slot) slot = std::make_unique<ThreadPool>(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  if (!slot)
+    slot = std::make_unique<ThreadPool>(
+        static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   return *slot;
 }
 

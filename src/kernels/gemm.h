@@ -28,15 +28,21 @@ enum class ActFormat {
 //   nsum4 int32 [nb * 8]    minus the sum of each 4 consecutive qs (for weights with an offset)
 //   d8    float [nb * 8]    each block's scale d = max|x| / 127, repeated 8 times
 //   d     float [nb]        each block's scale once (rounded up to 16 entries, zero padded)
+//   xu    uint8 [nb * 32]   qs + 128 (for u8 x s8 products against signed weights)
 struct ActQ8_0Layout {
   int64_t nb;  // blocks, padded to even
   size_t qs_offset() const { return 0; }
   size_t nsum4_offset() const { return static_cast<size_t>(nb) * 32; }
   size_t d8_offset() const { return static_cast<size_t>(nb) * 64; }
   size_t d_offset() const { return static_cast<size_t>(nb) * 96; }
-  size_t bytes() const { return (static_cast<size_t>(nb) * 96 + static_cast<size_t>((nb + 15) / 16 * 64) + 63) / 64 * 64; }
+  size_t xu_offset() const {
+    return static_cast<size_t>(nb) * 96 + static_cast<size_t>((nb + 15) / 16 * 64);
+  }
+  size_t bytes() const { return xu_offset() + static_cast<size_t>(nb) * 32; }
 };
-inline ActQ8_0Layout act_q8_0_layout(int64_t n) { return {(n / 32 + 1) / 2 * 2}; }
+inline ActQ8_0Layout act_q8_0_layout(int64_t n) {
+  return {(n / 32 + 1) / 2 * 2};
+}
 
 // One Q8_K super-block of activations (gguf.md §6 Q8_K, with d last and padded to 320 bytes).
 struct alignas(64) ActQ8K {

@@ -4,17 +4,13 @@
 #include "model/deepseek2.h"
 
 #include <algorithm>
-#include <cmath>
-#include <cstring>
-#include <filesystem>
 
 #include "core/error.h"
-#include "format/gguf.h"
-#include "format/hf_config.h"
-#include "format/safetensors.h"
 #include "kernels/kernels.h"
+#include "model/blocks.h"
 #include "model/deepseek2_internal.h"
 #include "model/deepseek2_loader.h"
+#include "model/model_files.h"
 
 namespace frugal {
 namespace {
@@ -50,16 +46,9 @@ Deepseek2Activations::Deepseek2Activations(const Deepseek2Config& c, int64_t B, 
   expert_slots.assign(static_cast<size_t>(std::max<int64_t>(B * k, 1)), 0);
   xe = sized(B * c.dim);
   ye = sized(B * c.dim);
-  // RoPE angles p * f'_i in double, stored as cos/sin [C, d_r / 2].
-  const std::vector<double> freqs = c.rope_freqs();
-  const int64_t half = c.qk_rope_head_dim / 2;
-  rope_cos = sized(C * half);
-  rope_sin = sized(C * half);
-  for (int64_t p = 0; p < C; ++p)
-    for (int64_t i = 0; i < half; ++i) {
-      rope_cos[p * half + i] = static_cast<float>(std::cos(static_cast<double>(p) * freqs[i]));
-      rope_sin[p * half + i] = static_cast<float>(std::sin(static_cast<double>(p) * freqs[i]));
-    }
+  // RoPE angles p * f'_i (YaRN-corrected when c.yarn) in double, stored as cos/sin [C, d_r / 2];
+  // mla.cpp rotates interleaved pairs (rope_interleaved) with them.
+  rope_tables(c.rope_freqs(), C, rope_cos, rope_sin);
 }
 
 Deepseek2Model::Deepseek2Model() = default;
@@ -69,75 +58,28 @@ Deepseek2Model::~Deepseek2Model() = default;
 
 Deepseek2Model Deepseek2Model::load(const std::string& path, const ModelOptions& opt) {
   Deepseek2Model m;
-  if (std::filesystem::is_directory(path)) {
-    m.config_ = Deepseek2Config::from_hf(HfConfig::load(path));
-    m.hf_ = std::make_shared<const SafetensorsModel>(SafetensorsModel::open(path));
-    load_deepseek2_weights(m.config_, HfWeightSource(*m.hf_, path), m.weights_);
-  } else {
-    m.gguf_ = std::make_shared<const GgufFile>(GgufFile::open(path));
-    m.config_ = Deepseek2Config::from_gguf(*m.gguf_);
-    load_deepseek2_weights(m.config_, GgufWeightSource(*m.gguf_), m.weights_);
-  }
+  m.files_ = open_model_files(path, m.config_, m.weights_, &load_deepseek2_weights);
   m.init(opt);
   return m;
 }
 
 void Deepseek2Model::init(const ModelOptions& opt) {
-  if (opt.max_batch <= 0)
-    throw Error("max_batch must be > 0, found " + std::to_string(opt.max_batch));
-  if (opt.max_context <= 0)
-    throw Error("max_context must be > 0, found " + std::to_string(opt.max_context));
-  opt_ = opt;
-  opt_.max_context = std::min(opt.max_context, config_.context_length);
+  opt_ = checked_options(opt, config_.context_length);
   act_ = std::make_unique<Deepseek2Activations>(config_, opt_.max_batch, opt_.max_context);
 }
 
 LatentKvCache Deepseek2Model::new_cache(int64_t n_ctx) const {
-  if (n_ctx <= 0) n_ctx = opt_.max_context;
-  if (n_ctx > opt_.max_context)
-    throw Error("cache of " + std::to_string(n_ctx) +
-                " positions exceeds the model's max context " + std::to_string(opt_.max_context));
+  n_ctx = cache_positions(n_ctx, opt_.max_context);
   return LatentKvCache(config_.n_layers, n_ctx, config_.kv_lora_rank, config_.qk_rope_head_dim);
-}
-
-void Deepseek2Model::check_batch(const Batch& b, const LatentKvCache& cache,
-                                 size_t n_logits) const {
-  const size_t n = b.tokens.size();
-  if (n == 0) throw Error("forward: empty batch");
-  if (b.positions.size() != n)
-    throw Error("forward: " + std::to_string(n) + " tokens but " +
-                std::to_string(b.positions.size()) + " positions");
-  for (size_t i = 0; i < n; ++i)
-    if (b.tokens[i] < 0 || b.tokens[i] >= config_.n_vocab)
-      throw Error("forward: token id " + std::to_string(b.tokens[i]) + " at index " +
-                  std::to_string(i) + " is out of range [0, " + std::to_string(config_.n_vocab) +
-                  ")");
-  const int64_t p0 = b.positions[0];
-  if (p0 < 0 || p0 > cache.n_past())
-    throw Error("forward: first position " + std::to_string(p0) + " must be in [0, " +
-                std::to_string(cache.n_past()) + "] (the cache holds " +
-                std::to_string(cache.n_past()) + " positions)");
-  for (size_t i = 1; i < n; ++i)
-    if (b.positions[i] != p0 + static_cast<int64_t>(i))
-      throw Error("forward: positions must be consecutive; position[" + std::to_string(i) +
-                  "] = " + std::to_string(b.positions[i]) + ", expected " +
-                  std::to_string(p0 + static_cast<int64_t>(i)));
-  if (p0 + static_cast<int64_t>(n) > cache.n_ctx())
-    throw Error("forward: " + std::to_string(n) + " tokens from position " + std::to_string(p0) +
-                " exceed the context of " + std::to_string(cache.n_ctx()) + " positions");
-  if (cache.n_ctx() > opt_.max_context || cache.n_layers() != config_.n_layers ||
-      cache.row_size() != config_.kv_values_per_token())
-    throw Error(
-        "forward: the KV cache was not made for this model (use Deepseek2Model::new_cache)");
-  const size_t want = (b.logits == LogitsMode::All ? n : 1) * static_cast<size_t>(config_.n_vocab);
-  if (n_logits != want)
-    throw Error("forward: logits buffer holds " + std::to_string(n_logits) + " floats, expected " +
-                std::to_string(want));
 }
 
 void Deepseek2Model::forward(const Batch& b, LatentKvCache& cache, std::span<float> logits,
                              ForwardTrace* trace) {
-  check_batch(b, cache, logits.size());
+  check_batch(b, config_.n_vocab, cache.n_past(), cache.n_ctx(), logits.size());
+  if (cache.n_ctx() > opt_.max_context || cache.n_layers() != config_.n_layers ||
+      cache.row_size() != config_.kv_values_per_token())
+    throw Error(
+        "forward: the KV cache was not made for this model (use Deepseek2Model::new_cache)");
   if (trace) {
     trace->hidden.resize(static_cast<size_t>(config_.n_layers + 1));
     trace->router_indices.resize(static_cast<size_t>(config_.n_moe_layers()));
@@ -174,18 +116,16 @@ void Deepseek2Model::forward_chunk(const int32_t* tokens, const int32_t* pos, in
   int64_t moe_layer = 0;
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const LayerWeights& L = weights_.layers[l];
-    for (int64_t t = 0; t < n; ++t)
-      rmsnorm(&a.h[t * dim], L.attn.attn_norm, dim, c.rms_eps, &a.x[t * dim]);
+    rmsnorm_rows(a.h.data(), L.attn.attn_norm, n, dim, c.rms_eps, a.x.data());
     mla_forward(L.attn, s, cache, l, opt_.attention, a.branch.data());
     axpy(1.0f, a.branch.data(), a.h.data(), n * dim);
-    for (int64_t t = 0; t < n; ++t)
-      rmsnorm(&a.h[t * dim], L.ffn_norm, dim, c.rms_eps, &a.x[t * dim]);
+    rmsnorm_rows(a.h.data(), L.ffn_norm, n, dim, c.rms_eps, a.x.data());
     if (c.is_moe_layer(l)) {
       moe_forward(L.moe, s, a.branch.data(), trace ? &trace->router_indices[moe_layer] : nullptr,
                   trace ? &trace->router_weights[moe_layer] : nullptr);
       ++moe_layer;
     } else {
-      mlp_forward(L.mlp, a.x.data(), n, a, a.branch.data());
+      swiglu_mlp(L.mlp, a.x.data(), n, a.ffn_gate.data(), a.ffn_up.data(), a.branch.data());
     }
     axpy(1.0f, a.branch.data(), a.h.data(), n * dim);
     if (trace) record(trace->hidden[l + 1]);
@@ -193,8 +133,8 @@ void Deepseek2Model::forward_chunk(const int32_t* tokens, const int32_t* pos, in
   cache.set_n_past(pos[n - 1] + 1);
   if (logits == nullptr) return;
   const int64_t first = last_only ? n - 1 : 0;
-  for (int64_t t = first; t < n; ++t)
-    rmsnorm(&a.h[t * dim], weights_.output_norm, dim, c.rms_eps, &a.x[t * dim]);
+  rmsnorm_rows(&a.h[first * dim], weights_.output_norm, n - first, dim, c.rms_eps,
+               &a.x[first * dim]);
   matmul(weights_.output, &a.x[first * dim], n - first, logits);  // [n - first, vocab]
 }
 

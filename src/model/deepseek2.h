@@ -13,11 +13,10 @@
 #include "model/deepseek2_config.h"
 #include "model/deepseek2_weights.h"
 #include "model/kv_cache.h"
+#include "model/model_files.h"
 
 namespace frugal {
 
-class GgufFile;
-class SafetensorsModel;
 struct Deepseek2Activations;
 
 // Optional debugging record of a forward pass (allocates; never needed for inference).
@@ -52,14 +51,12 @@ class Deepseek2Model {
  private:
   Deepseek2Model();
   void init(const ModelOptions& opt);
-  void check_batch(const Batch& b, const LatentKvCache& cache, size_t n_logits) const;
   void forward_chunk(const int32_t* tokens, const int32_t* pos, int64_t n, LatentKvCache& cache,
                      float* logits, bool last_only, ForwardTrace* trace);
 
   Deepseek2Config config_;
   ModelOptions opt_;
-  std::shared_ptr<const GgufFile> gguf_;          // keeps the mapping alive (GGUF)
-  std::shared_ptr<const SafetensorsModel> hf_;    // keeps the mappings alive (HF)
+  ModelFiles files_;  // the mappings the weight views point into
   Deepseek2Weights weights_;
   std::unique_ptr<Deepseek2Activations> act_;
 };

@@ -16,6 +16,7 @@
 #include "model/deepseek2_weights.h"
 #include "model/quantize_jobs.h"
 #include "model/weight_source.h"
+#include "model/weight_views.h"
 #include "tokenizer/load.h"
 
 namespace frugal {
@@ -78,11 +79,11 @@ class JobBuilder {
   SourceTensor require(const std::string& name, const std::vector<int64_t>& shape) {
     auto t = m_.src.find(name);
     if (!t)
-      throw Error(dir_ + ": missing tensor '" + name + "' (expected shape " + shape_string(shape) +
+      throw Error(dir_ + ": missing tensor '" + name + "' (expected shape " + shape_text(shape) +
                   ")");
     if (t->shape != shape)
-      throw Error(dir_ + ": tensor '" + name + "': expected shape " + shape_string(shape) +
-                  " (PyTorch order), found " + shape_string(t->shape));
+      throw Error(dir_ + ": tensor '" + name + "': expected shape " + shape_text(shape) +
+                  " (PyTorch order), found " + shape_text(t->shape));
     used_.insert(name);
     return *t;
   }
@@ -109,7 +110,7 @@ class JobBuilder {
     TensorJob& j = new_job(e.gguf_name, e.shape, experts[0]);
     j.source_bytes = bytes;
     j.read_rows = [experts = std::move(experts), rows, cols](int64_t begin, int64_t count,
-                                                            float* out) {
+                                                             float* out) {
       for (int64_t r = begin; r < begin + count; ++r)
         read_hf_rows(experts[static_cast<size_t>(r / rows)], rows, cols, r % rows, 1,
                      out + (r - begin) * cols);

@@ -54,9 +54,6 @@ void mla_forward(const AttentionWeights& w, Step& s, LatentKvCache& cache, int64
 void mla_attend_naive(const AttentionWeights& w, Step& s, const LatentKvCache& cache,
                       int64_t layer);
 
-// SwiGLU MLP on x [n, dim] -> out [n, dim], scratch in a.ffn_gate / a.ffn_up.
-void mlp_forward(const MlpWeights& w, const float* x, int64_t n, Deepseek2Activations& a,
-                 float* out);
 // MoE branch: a.x [n, dim] -> out [n, dim]. When trace_idx/trace_w are set, the chosen experts
 // and weights are appended ([n, k]).
 void moe_forward(const MoeWeights& w, Step& s, float* out, std::vector<int32_t>* trace_idx,

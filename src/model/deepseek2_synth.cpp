@@ -1,94 +1,41 @@
 #include "model/deepseek2_synth.h"
 
 #include <cmath>
-#include <cstring>
 #include <vector>
 
 #include "core/error.h"
 #include "format/gguf.h"
 #include "format/quant.h"
 #include "model/deepseek2_weights.h"
+#include "model/synth_fill.h"
 
 namespace frugal {
 namespace {
 
-// splitmix64: small, fast, good enough for weights; seeded per (seed, tensor, row).
-struct Rng {
-  uint64_t s;
-  uint64_t next() {
-    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  float uniform() {
-    return static_cast<float>((next() >> 40) * (1.0 / 16777216.0)) * 2.0f - 1.0f;
-  }  // [-1, 1)
-};
-
-uint64_t hash_name(const std::string& s, uint64_t seed) {
-  uint64_t h = 1469598103934665603ull ^ seed;
-  for (unsigned char ch : s) h = (h ^ ch) * 1099511628211ull;
-  return h;
-}
-
-// How one tensor's values are drawn: center + half_width * uniform[-1, 1).
-struct Fill {
-  float center = 0, half_width = 1;
-};
-
-Fill fill_for(const TensorEntry& e) {
+SynthFill fill_for(const TensorEntry& e) {
   const bool is_bias = e.gguf_name.find("exp_probs_b") != std::string::npos;
-  if (e.role == TensorRole::Vector) return is_bias ? Fill{0, 0.05f} : Fill{1, 0.1f};
+  if (e.role == TensorRole::Vector) return is_bias ? SynthFill{0, 0.05f} : SynthFill{1, 0.1f};
   if (e.gguf_name == "token_embd.weight") return {0, std::sqrt(3.0f)};
-  const int64_t fan_in = e.shape.back();
-  return {0, std::sqrt(3.0f / static_cast<float>(fan_in))};  // uniform, std 1/sqrt(fan_in)
+  return projection_fill(e.shape.back());  // uniform, std 1/sqrt(fan_in)
 }
 
-// Streams `rows` rows of `cols` values into dst, quantized to `type`.
-void fill_rows(uint8_t* dst, GgmlType type, int64_t rows, int64_t cols, Fill f, uint64_t key) {
-  std::vector<float> row(static_cast<size_t>(cols));
-  const size_t rb = row_bytes(type, cols);
-  for (int64_t r = 0; r < rows; ++r) {
-    Rng rng{key + static_cast<uint64_t>(r) * 0x2545F4914F6CDD1Dull};
-    for (auto& v : row) v = f.center + f.half_width * rng.uniform();
-    if (type == GgmlType::F32)
-      std::memcpy(dst + r * rb, row.data(), rb);
-    else
-      quantize_row(type, row.data(), dst + r * rb, cols);
-  }
-}
-
-void add_random(GgufWriter& w, const std::string& name, GgmlType type, std::vector<int64_t> shape,
-                Fill f, uint64_t seed) {
-  const int64_t cols = shape.back();
-  int64_t rows = 1;
-  for (size_t i = 0; i + 1 < shape.size(); ++i) rows *= shape[i];
-  std::vector<int64_t> ne(shape.rbegin(), shape.rend());
-  const uint64_t key = hash_name(name, seed);
-  w.add_tensor(name, type, ne,
-               [=](uint8_t* dst, size_t) { fill_rows(dst, type, rows, cols, f, key); });
-}
-
+// Norms, router and bias stay F32; add_synth_tensor falls back to F32 for unaligned rows.
 GgmlType type_for(const TensorEntry& e, GgmlType wanted) {
-  if (e.role == TensorRole::Vector || e.keep_f32) return GgmlType::F32;
-  return e.shape.back() % type_traits(wanted).block_elems == 0 ? wanted : GgmlType::F32;
+  return e.role == TensorRole::Vector || e.keep_f32 ? GgmlType::F32 : wanted;
 }
 
 void add_kv_b(GgufWriter& w, const Deepseek2Config& c, const TensorEntry& e,
               const SynthOptions& opt) {
-  const Fill f = fill_for(e);
+  const SynthFill f = fill_for(e);
   if (!opt.split_kv_b) {
-    add_random(w, e.gguf_name, type_for(e, opt.type), e.shape, f, opt.seed);
+    add_synth_tensor(w, e.gguf_name, type_for(e, opt.type), e.shape, f, opt.seed);
     return;
   }
   std::string k = e.gguf_name, v = e.gguf_name;
   k.replace(k.find("attn_kv_b"), 9, "attn_k_b");
   v.replace(v.find("attn_kv_b"), 9, "attn_v_b");
-  const TensorEntry ke{k, "", {c.n_heads, c.kv_lora_rank, c.qk_nope_head_dim}};
-  const TensorEntry ve{v, "", {c.n_heads, c.v_head_dim, c.kv_lora_rank}};
-  add_random(w, k, type_for(ke, opt.type), ke.shape, f, opt.seed);
-  add_random(w, v, type_for(ve, opt.type), ve.shape, f, opt.seed);
+  add_synth_tensor(w, k, opt.type, {c.n_heads, c.kv_lora_rank, c.qk_nope_head_dim}, f, opt.seed);
+  add_synth_tensor(w, v, opt.type, {c.n_heads, c.v_head_dim, c.kv_lora_rank}, f, opt.seed);
 }
 
 void set_u32(GgufWriter& w, const std::string& k, int64_t v) {
@@ -196,7 +143,7 @@ void write_deepseek2_synth(const Deepseek2Config& c, const SynthOptions& opt,
     if (e.role == TensorRole::KvB) {
       add_kv_b(w, c, e, opt);
     } else {
-      add_random(w, e.gguf_name, type_for(e, opt.type), e.shape, fill_for(e), opt.seed);
+      add_synth_tensor(w, e.gguf_name, type_for(e, opt.type), e.shape, fill_for(e), opt.seed);
     }
   }
   w.write(path);

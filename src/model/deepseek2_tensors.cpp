@@ -105,10 +105,4 @@ std::vector<TensorEntry> deepseek2_tensor_table(const Deepseek2Config& c, Deepse
   return out;
 }
 
-std::string shape_string(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 }  // namespace frugal

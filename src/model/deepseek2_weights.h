@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "kernels/kernels.h"
+#include "model/blocks.h"
 #include "model/deepseek2_config.h"
+#include "model/weight_views.h"
 
 namespace frugal {
 
@@ -26,25 +28,20 @@ struct AttentionWeights {
   WeightMatrix wo;                   // [dim, n_heads * d_v]
 };
 
-struct MlpWeights {   // SwiGLU: down(silu(gate x) * up x)
-  WeightMatrix gate;  // [ffn, dim]
-  WeightMatrix up;    // [ffn, dim]
-  WeightMatrix down;  // [dim, ffn]
-};
-
 struct MoeWeights {
   WeightMatrix router;                // [n_routed_experts, dim]
   const float* score_bias = nullptr;  // [n_routed_experts] e_score_correction_bias (noaux_tc only)
   std::vector<WeightMatrix> gate;     // n_routed_experts x [moe_ffn, dim]
   std::vector<WeightMatrix> up;       // n_routed_experts x [moe_ffn, dim]
   std::vector<WeightMatrix> down;     // n_routed_experts x [dim, moe_ffn]
-  MlpWeights shared;  // [n_shared * moe_ffn, dim] ... (empty when no shared experts)
+  SwiGluWeights shared;  // gate/up [n_shared * moe_ffn, dim], down [dim, n_shared * moe_ffn]
+                         // (empty when no shared experts)
 };
 
 struct LayerWeights {
   AttentionWeights attn;
   const float* ffn_norm = nullptr;  // [dim]
-  MlpWeights mlp;                   // dense layers only
+  SwiGluWeights mlp;                // dense layers only: gate/up [ffn, dim], down [dim, ffn]
   MoeWeights moe;                   // MoE layers only
 };
 
@@ -55,7 +52,7 @@ struct Deepseek2Weights {
   WeightMatrix output;                 // [n_vocab, dim] (lm_head, not tied)
   // Buffers made at load (converted norms, transposed k_b, FP8 -> BF16); the views above may
   // point into them. Inner buffers never move once filled.
-  std::vector<std::vector<uint8_t>> owned;
+  OwnedBuffers owned;
 };
 
 enum class TensorRole {
@@ -82,7 +79,5 @@ struct TensorEntry {
 // Every tensor of the model, once, in file order. Destinations point into `w` (w.layers is
 // resized to n_layers first).
 std::vector<TensorEntry> deepseek2_tensor_table(const Deepseek2Config& c, Deepseek2Weights& w);
-
-std::string shape_string(const std::vector<int64_t>& shape);
 
 }  // namespace frugal

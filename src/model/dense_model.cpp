@@ -2,14 +2,11 @@
 #include "model/dense_model.h"
 
 #include <algorithm>
-#include <filesystem>
 
 #include "core/error.h"
-#include "format/gguf.h"
-#include "format/hf_config.h"
-#include "format/safetensors.h"
 #include "kernels/kernels.h"
 #include "model/blocks.h"
+#include "model/model_files.h"
 
 namespace frugal {
 namespace {
@@ -43,34 +40,18 @@ DenseModel::~DenseModel() = default;
 
 DenseModel DenseModel::load(const std::string& path, const ModelOptions& opt) {
   DenseModel m;
-  if (std::filesystem::is_directory(path)) {
-    m.config_ = DenseConfig::from_hf(HfConfig::load(path));
-    m.hf_ = std::make_shared<const SafetensorsModel>(SafetensorsModel::open(path));
-    load_dense_weights(m.config_, HfWeightSource(*m.hf_, path), m.weights_);
-  } else {
-    m.gguf_ = std::make_shared<const GgufFile>(GgufFile::open(path));
-    m.config_ = DenseConfig::from_gguf(*m.gguf_);
-    load_dense_weights(m.config_, GgufWeightSource(*m.gguf_), m.weights_);
-  }
+  m.files_ = open_model_files(path, m.config_, m.weights_, &load_dense_weights);
   m.init(opt);
   return m;
 }
 
 void DenseModel::init(const ModelOptions& opt) {
-  if (opt.max_batch <= 0)
-    throw Error("max_batch must be > 0, found " + std::to_string(opt.max_batch));
-  if (opt.max_context <= 0)
-    throw Error("max_context must be > 0, found " + std::to_string(opt.max_context));
-  opt_ = opt;
-  opt_.max_context = std::min(opt.max_context, config_.context_length);
+  opt_ = checked_options(opt, config_.context_length);
   act_ = std::make_unique<DenseActivations>(config_, opt_.max_batch, opt_.max_context);
 }
 
 DenseKvCache DenseModel::new_cache(int64_t n_ctx) const {
-  if (n_ctx <= 0) n_ctx = opt_.max_context;
-  if (n_ctx > opt_.max_context)
-    throw Error("cache of " + std::to_string(n_ctx) +
-                " positions exceeds the model's max context " + std::to_string(opt_.max_context));
+  n_ctx = cache_positions(n_ctx, opt_.max_context);
   return DenseKvCache(config_.n_layers, n_ctx, config_.n_kv_heads, config_.head_dim);
 }
 

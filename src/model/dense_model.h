@@ -15,11 +15,9 @@
 #include "model/dense_config.h"
 #include "model/dense_kv_cache.h"
 #include "model/dense_weights.h"
+#include "model/model_files.h"
 
 namespace frugal {
-
-class GgufFile;
-class SafetensorsModel;
 
 // Everything the forward pass writes, sized once at load. B = max_batch, C = max_context,
 // group = n_heads / n_kv_heads.
@@ -82,8 +80,7 @@ class DenseModel {
 
   DenseConfig config_;
   ModelOptions opt_;
-  std::shared_ptr<const GgufFile> gguf_;        // keeps the mapping alive (GGUF)
-  std::shared_ptr<const SafetensorsModel> hf_;  // keeps the mappings alive (HF)
+  ModelFiles files_;  // the mappings the weight views point into
   DenseWeights weights_;
   std::unique_ptr<DenseActivations> act_;
 };

@@ -1,23 +1,14 @@
-// Feed-forward branches: SwiGLU MLP (dense layers, experts, shared experts) and the MoE block
+// The MoE feed-forward branch over SwiGLU experts (blocks.h swiglu_mlp):
 //   y = Σ_{e in TopK} w_e Expert_e(x) + Shared(x)        (deepseek-arch.md §3)
 #include <algorithm>
 #include <cstring>
 
 #include "kernels/kernels.h"
+#include "model/blocks.h"
 #include "model/deepseek2_internal.h"
 #include "model/router.h"
 
 namespace frugal {
-
-void mlp_forward(const MlpWeights& w, const float* x, int64_t n, Deepseek2Activations& a,
-                 float* out) {
-  const int64_t ff = w.gate.rows;
-  matmul(w.gate, x, n, a.ffn_gate.data());  // [n, ff]
-  matmul(w.up, x, n, a.ffn_up.data());      // [n, ff]
-  silu_mul(a.ffn_gate.data(), a.ffn_up.data(), n * ff);
-  matmul(w.down, a.ffn_gate.data(), n, out);  // [n, dim]
-}
-
 namespace {
 
 // Routes every token: a.expert_idx / a.expert_w [n, k].
@@ -54,7 +45,7 @@ void moe_forward(const MoeWeights& w, Step& s, float* out, std::vector<int32_t>*
     trace_idx->insert(trace_idx->end(), a.expert_idx.begin(), a.expert_idx.begin() + s.n * k);
   if (trace_w) trace_w->insert(trace_w->end(), a.expert_w.begin(), a.expert_w.begin() + s.n * k);
   if (s.c.n_shared_experts > 0)
-    mlp_forward(w.shared, a.x.data(), s.n, a, out);
+    swiglu_mlp(w.shared, a.x.data(), s.n, a.ffn_gate.data(), a.ffn_up.data(), out);
   else
     std::fill(out, out + s.n * dim, 0.0f);
   bucket_by_expert(s);
@@ -64,7 +55,8 @@ void moe_forward(const MoeWeights& w, Step& s, float* out, std::vector<int32_t>*
     for (int32_t i = begin; i < end; ++i)
       std::memcpy(&a.xe[(i - begin) * dim], &a.x[(a.expert_slots[i] / k) * dim],
                   static_cast<size_t>(dim) * sizeof(float));
-    mlp_forward({w.gate[e], w.up[e], w.down[e]}, a.xe.data(), end - begin, a, a.ye.data());
+    swiglu_mlp({w.gate[e], w.up[e], w.down[e]}, a.xe.data(), end - begin, a.ffn_gate.data(),
+               a.ffn_up.data(), a.ye.data());
     for (int32_t i = begin; i < end; ++i) {
       const int32_t slot = a.expert_slots[i];
       axpy(a.expert_w[slot], &a.ye[(i - begin) * dim], out + (slot / k) * dim, dim);

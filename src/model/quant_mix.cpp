@@ -46,8 +46,8 @@ struct PlainRow {
   uint32_t file_type;
 };
 constexpr PlainRow kPlain[] = {
-    {T::F32, 0},  {T::F16, 1},  {T::BF16, 32}, {T::Q4_0, 2},    {T::Q4_1, 3},
-    {T::Q5_0, 8}, {T::Q5_1, 9}, {T::Q8_0, 7},  {T::Q3_K, 11},   {T::Q4_K, 14},
+    {T::F32, 0},   {T::F16, 1},   {T::BF16, 32},   {T::Q4_0, 2},    {T::Q4_1, 3},
+    {T::Q5_0, 8},  {T::Q5_1, 9},  {T::Q8_0, 7},    {T::Q3_K, 11},   {T::Q4_K, 14},
     {T::Q5_K, 16}, {T::Q6_K, 18}, {T::IQ4_NL, 25}, {T::IQ4_XS, 30},
 };
 
@@ -77,14 +77,22 @@ bool fits(GgmlType t, int64_t ne0) {
 
 const char* tensor_group_name(TensorGroup g) {
   switch (g) {
-    case TensorGroup::KeepF32: return "kept F32";
-    case TensorGroup::TokenEmbd: return "token embedding";
-    case TensorGroup::Output: return "output";
-    case TensorGroup::Attention: return "attention";
-    case TensorGroup::SharedExperts: return "shared experts";
-    case TensorGroup::DenseFfn: return "dense FFN";
-    case TensorGroup::RoutedExperts: return "routed experts";
-    case TensorGroup::Other: return "other";
+    case TensorGroup::KeepF32:
+      return "kept F32";
+    case TensorGroup::TokenEmbd:
+      return "token embedding";
+    case TensorGroup::Output:
+      return "output";
+    case TensorGroup::Attention:
+      return "attention";
+    case TensorGroup::SharedExperts:
+      return "shared experts";
+    case TensorGroup::DenseFfn:
+      return "dense FFN";
+    case TensorGroup::RoutedExperts:
+      return "routed experts";
+    case TensorGroup::Other:
+      return "other";
   }
   return "?";
 }
@@ -123,16 +131,28 @@ QuantMix QuantMix::parse(std::string_view name) {
 
 GgmlType QuantMix::wanted(TensorGroup g) const {
   switch (g) {
-    case TensorGroup::KeepF32: return GgmlType::F32;
-    case TensorGroup::TokenEmbd: return token_embd;
-    case TensorGroup::Output: return output;
-    case TensorGroup::Attention: return attention;
+    case TensorGroup::KeepF32:
+      return GgmlType::F32;
+    case TensorGroup::TokenEmbd:
+      return token_embd;
+    case TensorGroup::Output:
+      return output;
+    case TensorGroup::Attention:
+      return attention;
     case TensorGroup::SharedExperts:
-    case TensorGroup::DenseFfn: return shared_dense;
+    case TensorGroup::DenseFfn:
+      return shared_dense;
     case TensorGroup::RoutedExperts:
-    case TensorGroup::Other: return routed_experts;
+    case TensorGroup::Other:
+      return routed_experts;
   }
   return routed_experts;
+}
+
+QuantMix QuantMix::for_dense_model() const {
+  QuantMix m = *this;
+  m.attention = m.shared_dense = routed_experts;
+  return m;
 }
 
 std::string quant_mix_help() {
@@ -148,8 +168,7 @@ std::string quant_mix_help() {
   return s;
 }
 
-TypeChoice choose_tensor_type(const QuantMix& mix, std::string_view name, int n_dims,
-                              int64_t ne0) {
+TypeChoice choose_tensor_type(const QuantMix& mix, std::string_view name, int n_dims, int64_t ne0) {
   TypeChoice c;
   c.group = tensor_group(name, n_dims);
   const GgmlType wanted = mix.wanted(c.group);

@@ -29,7 +29,7 @@ const char* tensor_group_name(TensorGroup g);
 TensorGroup tensor_group(std::string_view gguf_name, int n_dims);
 
 struct QuantMix {
-  std::string name;  // "Q4_K_M", or the plain type's name
+  std::string name;                         // "Q4_K_M", or the plain type's name
   GgmlType routed_experts = GgmlType::F32;  // also Other
   GgmlType attention = GgmlType::F32;
   GgmlType shared_dense = GgmlType::F32;  // shared experts and dense FFN
@@ -43,6 +43,9 @@ struct QuantMix {
   static QuantMix parse(std::string_view name);
   // The type the mix wants for a group (KeepF32 -> F32).
   GgmlType wanted(TensorGroup g) const;
+  // For a model without routed experts (dense qwen2 / llama), where attention and FFN are the
+  // bulk of the bytes: they take the routed-expert type; token_embd and output keep theirs.
+  QuantMix for_dense_model() const;
 };
 
 // The text of `frugal quantize --help` that states the rules above, one line per mix.

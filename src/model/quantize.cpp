@@ -90,7 +90,8 @@ void fill_tensor(const TensorJob& job, GgmlType type, uint8_t* dst, size_t n_byt
         std::vector<float> buf(static_cast<size_t>((end - begin) * ne0));  // [end - begin, ne0]
         job.read_rows(begin, end - begin, buf.data());
         for (int64_t r = begin; r < end; ++r)
-          quantize_row(type, buf.data() + (r - begin) * ne0, dst + static_cast<size_t>(r) * rb, ne0);
+          quantize_row(type, buf.data() + (r - begin) * ne0, dst + static_cast<size_t>(r) * rb,
+                       ne0);
         progress.add(src_row_bytes * static_cast<uint64_t>(end - begin), job.name);
       },
       n_threads);
@@ -106,7 +107,8 @@ QuantizedTensor plan_tensor(const TensorJob& job, const QuantMix& mix) {
     q.type = job.stored_type;
     q.note = std::string("copied as stored (Frugal cannot requantize ") + type_name(q.type) + ")";
   } else {
-    const TypeChoice c = choose_tensor_type(mix, job.name, static_cast<int>(job.ne.size()), job.ne[0]);
+    const TypeChoice c =
+        choose_tensor_type(mix, job.name, static_cast<int>(job.ne.size()), job.ne[0]);
     q.type = c.type;
     q.group = c.group;
     q.note = c.note;
@@ -117,7 +119,7 @@ QuantizedTensor plan_tensor(const TensorJob& job, const QuantMix& mix) {
 
 }  // namespace
 
-QuantizeReport quantize_model(const std::string& in, const std::string& out, const QuantMix& mix,
+QuantizeReport quantize_model(const std::string& in, const std::string& out, const QuantMix& mix_in,
                               const QuantizeOptions& opt) {
   if (!fs::exists(in)) throw Error(in + ": no such file or directory");
   std::error_code ec;
@@ -127,6 +129,13 @@ QuantizeReport quantize_model(const std::string& in, const std::string& out, con
 
   QuantizeReport report;
   report.notes = jobs.notes;
+  const bool moe = std::any_of(jobs.tensors.begin(), jobs.tensors.end(), [](const TensorJob& j) {
+    return tensor_group(j.name, static_cast<int>(j.ne.size())) == TensorGroup::RoutedExperts;
+  });
+  const QuantMix mix = moe ? mix_in : mix_in.for_dense_model();
+  if (!moe && mix.attention != mix_in.attention)
+    report.notes.push_back("no routed experts: attention and FFN weights take the mix's " +
+                           std::string(type_name(mix.attention)) + " (as routed experts would)");
   GgufWriter w(jobs.alignment);
   jobs.write_metadata(w);
   w.set("general.file_type", GgufValue::u32(mix.file_type));

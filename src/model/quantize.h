@@ -22,8 +22,8 @@
 namespace frugal {
 
 struct QuantizeProgress {
-  uint64_t done_bytes = 0;   // source bytes processed so far
-  uint64_t total_bytes = 0;  // source bytes of all tensors
+  uint64_t done_bytes = 0;              // source bytes processed so far
+  uint64_t total_bytes = 0;             // source bytes of all tensors
   const std::string* tensor = nullptr;  // the tensor being written
 };
 
@@ -50,7 +50,8 @@ struct QuantizeReport {
   uint64_t output_bytes = 0;             // size of the written file
 };
 
-// Reads `in` (a .gguf file or a Hugging Face directory) and writes `out` with the mix applied.
+// Reads `in` (a .gguf file or a Hugging Face directory) and writes `out` with the mix applied
+// (QuantMix::for_dense_model() when the model has no routed experts).
 // Throws frugal::Error for a missing or unreadable input, an unsupported architecture, a tensor
 // type that cannot be dequantized, or an unwritable output. `out` must differ from `in`.
 QuantizeReport quantize_model(const std::string& in, const std::string& out, const QuantMix& mix,

@@ -78,8 +78,9 @@ LogitFileReader::LogitFileReader(const std::string& path) : path_(path) {
   if (f_ == nullptr) throw Error(path + ": cannot open: " + std::strerror(errno));
   uint8_t head[kHeaderBytes];
   if (std::fread(head, 1, kHeaderBytes, f_) != kHeaderBytes || std::memcmp(head, kMagic, 8) != 0)
-    throw Error(path + ": not a logit file written by 'frugal perplexity --save-logits' "
-                       "(expected magic FRGLOGP1)");
+    throw Error(path +
+                ": not a logit file written by 'frugal perplexity --save-logits' "
+                "(expected magic FRGLOGP1)");
   uint32_t fields[6];
   std::memcpy(fields, head + 8, sizeof fields);
   if (fields[0] != kVersion)
@@ -88,9 +89,8 @@ LogitFileReader::LogitFileReader(const std::string& path) : path_(path) {
   h_ = {fields[1], fields[2], fields[3], fields[4], fields[5]};
   if (h_.n_vocab == 0 || h_.n_ctx < 3 || h_.n_chunks == 0 || h_.first + h_.n_scored + 1 != h_.n_ctx)
     throw Error(path + ": inconsistent header (n_vocab " + std::to_string(h_.n_vocab) + ", n_ctx " +
-                std::to_string(h_.n_ctx) + ", chunks " + std::to_string(h_.n_chunks) +
-                ", first " + std::to_string(h_.first) + ", scored " + std::to_string(h_.n_scored) +
-                ")");
+                std::to_string(h_.n_ctx) + ", chunks " + std::to_string(h_.n_chunks) + ", first " +
+                std::to_string(h_.first) + ", scored " + std::to_string(h_.n_scored) + ")");
   tokens_.resize(static_cast<size_t>(h_.n_chunks) * h_.n_ctx);
   if (std::fread(tokens_.data(), sizeof(int32_t), tokens_.size(), f_) != tokens_.size())
     throw Error(path + ": truncated (tokens)");

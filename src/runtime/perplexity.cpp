@@ -93,7 +93,8 @@ double KlStats::base_ppl() const {
 double KlStats::kl_quantile(double q) const {
   if (kl_values.empty()) return 0.0;
   std::vector<float> v = kl_values;
-  const size_t k = std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5));
+  const size_t k =
+      std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5));
   std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
   return v[k];
 }
@@ -111,12 +112,14 @@ std::vector<int32_t> perplexity_chunks(std::span<const int32_t> tokens,
   if (opt.n_ctx < 3)
     throw Error("--ctx must be at least 3 (a chunk scores the tokens of its second half), found " +
                 std::to_string(opt.n_ctx));
-  if (opt.n_batch < 1) throw Error("--batch must be at least 1, found " + std::to_string(opt.n_batch));
+  if (opt.n_batch < 1)
+    throw Error("--batch must be at least 1, found " + std::to_string(opt.n_batch));
   if (tokens.empty()) throw Error("the text is empty: no tokens to score");
   int64_t n_chunks = static_cast<int64_t>(tokens.size()) / opt.n_ctx;
   if (n_chunks == 0)
-    throw Error("the text has " + std::to_string(tokens.size()) + " tokens, fewer than one chunk of " +
-                std::to_string(opt.n_ctx) + " (use a longer text or a smaller --ctx)");
+    throw Error("the text has " + std::to_string(tokens.size()) +
+                " tokens, fewer than one chunk of " + std::to_string(opt.n_ctx) +
+                " (use a longer text or a smaller --ctx)");
   if (opt.max_chunks > 0) n_chunks = std::min(n_chunks, opt.max_chunks);
   std::vector<int32_t> out(tokens.begin(), tokens.begin() + n_chunks * opt.n_ctx);
   if (opt.bos)
@@ -169,7 +172,8 @@ PerplexityResult run_perplexity(CausalLm& model, std::span<const int32_t> chunks
       const bool scores = lo < hi;
       Batch b{chunk.subspan(start, n), std::span<const int32_t>(positions).subspan(start, n),
               scores ? LogitsMode::All : LogitsMode::Last};
-      model.forward(b, *seq, std::span<float>(logits.data(), static_cast<size_t>((scores ? n : 1) * V)));
+      model.forward(b, *seq,
+                    std::span<float>(logits.data(), static_cast<size_t>((scores ? n : 1) * V)));
       for (int64_t j = lo; j < hi; ++j) scorer.score(&logits[(j - start) * V], chunk[j + 1]);
     }
     r.n_chunks = c + 1;

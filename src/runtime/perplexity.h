@@ -24,10 +24,10 @@ namespace frugal {
 class CausalLm;
 
 struct PerplexityOptions {
-  int64_t n_ctx = 512;    // tokens per chunk
-  int64_t n_batch = 512;  // tokens per forward call
-  int64_t max_chunks = 0;             // 0 = every whole chunk
-  std::optional<int32_t> bos;         // replaces each chunk's first token when set
+  int64_t n_ctx = 512;         // tokens per chunk
+  int64_t n_batch = 512;       // tokens per forward call
+  int64_t max_chunks = 0;      // 0 = every whole chunk
+  std::optional<int32_t> bos;  // replaces each chunk's first token when set
 };
 
 // Mean and standard error of a sample, accumulated one value at a time.
@@ -44,10 +44,10 @@ struct RunningMean {
 };
 
 struct KlStats {
-  RunningMean kl;              // KL(base || model) per position, nats
-  RunningMean top1_same;       // 1 when the model's argmax equals the base's
-  RunningMean base_nll;        // the base run's NLL at the same positions
-  RunningMean nll_diff;        // model NLL - base NLL: ln(PPL / PPL_base) with a paired error
+  RunningMean kl;                // KL(base || model) per position, nats
+  RunningMean top1_same;         // 1 when the model's argmax equals the base's
+  RunningMean base_nll;          // the base run's NLL at the same positions
+  RunningMean nll_diff;          // model NLL - base NLL: ln(PPL / PPL_base) with a paired error
   std::vector<float> kl_values;  // every position's KL, for quantiles
 
   double base_ppl() const;
@@ -58,9 +58,9 @@ struct PerplexityResult {
   int64_t n_chunks = 0;        // chunks evaluated (so far)
   int64_t n_chunks_total = 0;  // chunks that will be evaluated
   int64_t n_ctx = 0;
-  int64_t first = 0;           // first scored logits position of a chunk
-  RunningMean nll;             // per scored token, nats
-  std::optional<KlStats> kl;   // with a base run
+  int64_t first = 0;          // first scored logits position of a chunk
+  RunningMean nll;            // per scored token, nats
+  std::optional<KlStats> kl;  // with a base run
 
   double ppl() const;
   double ppl_error() const;
@@ -72,7 +72,8 @@ std::vector<int32_t> perplexity_chunks(std::span<const int32_t> tokens,
                                        const PerplexityOptions& opt);
 
 // The header of a --save-logits file for these chunks.
-LogitFileHeader perplexity_log_header(int64_t n_vocab, int64_t n_chunks, const PerplexityOptions& opt);
+LogitFileHeader perplexity_log_header(int64_t n_vocab, int64_t n_chunks,
+                                      const PerplexityOptions& opt);
 
 // Evaluates `model` over `chunks` (from perplexity_chunks: [n_chunks * opt.n_ctx]). `save`
 // (optional; its header from perplexity_log_header) receives every scored position's

@@ -28,7 +28,8 @@ void expect_run(const std::string& args, int want_rc, const std::string& part) {
 TEST(QualityCli, QuantizeErrors) {
   const std::string dir = test::temp_dir();
   expect_run("quantize --help", 0, "Q4_K_M");
-  expect_run("quantize " + dir + "/absent.gguf " + dir + "/o.gguf Q8_0", 1, "absent.gguf: no such file");
+  expect_run("quantize " + dir + "/absent.gguf " + dir + "/o.gguf Q8_0", 1,
+             "absent.gguf: no such file");
   expect_run("quantize a.gguf b.gguf Q9_K", 1, "unknown quantization type 'Q9_K'");
   expect_run("quantize a.gguf", 1, "OUT.gguf");
   expect_run("convert " + dir + "/absent.gguf o.gguf", 1, "not a directory");
@@ -42,8 +43,8 @@ TEST(QualityCli, PerplexityErrors) {
   expect_run("perplexity model.gguf " + dir + "/absent.txt", 1, "absent.txt: no such file");
   expect_run("perplexity model.gguf " + dir + "/empty.txt", 1, "empty");
   expect_run("perplexity model.gguf " + dir + "/empty.txt --ctx 1", 1, "--ctx must be at least 3");
-  expect_run("perplexity model.gguf " + dir + "/empty.txt --kl-divergence " + dir + "/absent.bin", 1,
-             "absent.bin: cannot open");
+  expect_run("perplexity model.gguf " + dir + "/empty.txt --kl-divergence " + dir + "/absent.bin",
+             1, "absent.bin: cannot open");
 }
 
 TEST(QualityCli, QuantizedModelAgainstSavedF32Run) {
@@ -58,13 +59,15 @@ TEST(QualityCli, QuantizedModelAgainstSavedF32Run) {
   t.close();
   int rc = 0;
   std::string out = sh(bin + " synth --preset tiny --seed 2 --tokenizer " + data +
-                           "/tokenizer/deepseek-v3/tokenizer.json --out " + f32, &rc);
+                           "/tokenizer/deepseek-v3/tokenizer.json --out " + f32,
+                       &rc);
   ASSERT_EQ(rc, 0) << out;
   out = sh(bin + " quantize " + f32 + " " + q + " Q4_K_M", &rc);
   ASSERT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("wrote"), std::string::npos) << out;
   EXPECT_NE(out.find("note: "), std::string::npos) << "tiny's 128-wide rows fall back: " << out;
-  out = sh(bin + " perplexity " + f32 + " " + text + " --ctx 48 --chunks 3 --save-logits " + base, &rc);
+  out = sh(bin + " perplexity " + f32 + " " + text + " --ctx 48 --chunks 3 --save-logits " + base,
+           &rc);
   ASSERT_EQ(rc, 0) << out;
   EXPECT_NE(out.find("Final estimate: PPL = "), std::string::npos) << out;
   out = sh(bin + " perplexity " + q + " " + text + " --kl-divergence " + base, &rc);

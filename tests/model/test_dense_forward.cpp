@@ -183,6 +183,12 @@ TEST(DenseSynth, CliWritesLoadableDeterministicModels) {
     DenseModel m = DenseModel::load(a);
     EXPECT_EQ(m.weights().layers[0].wq.type, GgmlType::Q8_0);
     const auto logits = dense_logits(m, {1, 2, 3, 4});
+    // `frugal logits` runs dense models through CausalLm.
+    const std::string npy = dir + "/cli-" + arch + ".npy";
+    ASSERT_EQ(
+        run_command(frugal_binary() + " logits " + a + " --tokens 1,2,3,4 --out " + npy, &out), 0)
+        << out;
+    EXPECT_LE(max_abs_delta(read_npy(npy).to_float(), logits), 1e-6);
     double ss = 0;
     for (float v : logits) {
       ASSERT_TRUE(std::isfinite(v));

@@ -1,8 +1,6 @@
 // GGUF -> GGUF re-quantization (model/quantize.h): every type loads and keeps the logits close to
 // the F32 model's, tensors get the types the mix rule states (written out independently here),
 // metadata is carried over, row lengths that do not fit a type fall back, bad input is an error.
-#include "model/quantize.h"
-
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -13,6 +11,7 @@
 
 #include "core/error.h"
 #include "format/gguf.h"
+#include "model/quantize.h"
 #include "model/quantize_test_util.h"
 #include "test_util.h"
 
@@ -45,10 +44,10 @@ std::vector<float> QuantizeTest::ref_logits_;
 // Median relative logit error allowed per type: about 1.6x what was measured. A random-weight
 // model amplifies weight error (Q8_0 ~0.018, Q6_K ~0.045, Q4_K ~0.19, Q4_K_M ~0.074).
 const std::map<std::string, double> kTolerance = {
-    {"F16", 0.002},  {"BF16", 0.015},   {"Q8_0", 0.035},   {"Q6_K", 0.08},    {"Q5_K_M", 0.09},
-    {"Q5_K", 0.16},  {"Q5_1", 0.16},    {"Q5_0", 0.16},    {"Q4_K_M", 0.13},  {"Q4_K_S", 0.22},
-    {"Q4_K", 0.33},  {"Q4_1", 0.33},    {"Q4_0", 0.33},    {"IQ4_NL", 0.33},  {"IQ4_XS", 0.33},
-    {"Q3_K_M", 0.33}, {"Q2_K", 0.45},   {"Q3_K", 0.55},
+    {"F16", 0.002},   {"BF16", 0.015}, {"Q8_0", 0.035}, {"Q6_K", 0.08},   {"Q5_K_M", 0.09},
+    {"Q5_K", 0.16},   {"Q5_1", 0.16},  {"Q5_0", 0.16},  {"Q4_K_M", 0.13}, {"Q4_K_S", 0.22},
+    {"Q4_K", 0.33},   {"Q4_1", 0.33},  {"Q4_0", 0.33},  {"IQ4_NL", 0.33}, {"IQ4_XS", 0.33},
+    {"Q3_K_M", 0.33}, {"Q2_K", 0.45},  {"Q3_K", 0.55},
 };
 
 TEST_F(QuantizeTest, EveryTypeLoadsAndStaysCloseToF32) {
@@ -139,13 +138,14 @@ TEST_F(QuantizeTest, TensorInItsTargetTypeIsCopiedUnchanged) {
 
 TEST(Quantize, RowsThatDoNotFitFallBackWithANote) {
   // The tiny preset's rows are 128 or 64 wide: no K-quant block (256) fits.
-  const std::string in = temp_dir() + "/quantize-tiny-f32.gguf", out = temp_dir() + "/quantize-tiny-q4k.gguf";
+  const std::string in = temp_dir() + "/quantize-tiny-f32.gguf",
+                    out = temp_dir() + "/quantize-tiny-q4k.gguf";
   write_deepseek2_synth(deepseek2_preset("tiny"), SynthOptions{}, in);
   const QuantizeReport r = quantize_model(in, out, QuantMix::parse("Q4_K"));
   const GgufFile f = GgufFile::open(out);
-  EXPECT_EQ(f.tensor("blk.0.attn_q_a.weight").type, GgmlType::Q5_0);   // row 128
-  EXPECT_EQ(f.tensor("blk.0.attn_q_b.weight").type, GgmlType::Q5_0);   // row 64
-  EXPECT_EQ(f.tensor("blk.0.ffn_down.weight").type, GgmlType::Q4_K);   // row 256 fits
+  EXPECT_EQ(f.tensor("blk.0.attn_q_a.weight").type, GgmlType::Q5_0);  // row 128
+  EXPECT_EQ(f.tensor("blk.0.attn_q_b.weight").type, GgmlType::Q5_0);  // row 64
+  EXPECT_EQ(f.tensor("blk.0.ffn_down.weight").type, GgmlType::Q4_K);  // row 256 fits
   bool noted = false;
   for (const QuantizedTensor& t : r.tensors)
     if (t.name == "blk.0.attn_q_a.weight") noted = t.note.find("Q5_0") != std::string::npos;
@@ -156,6 +156,23 @@ TEST(Quantize, RowsThatDoNotFitFallBackWithANote) {
   EXPECT_EQ(choose_tensor_type(q6, "blk.0.attn_q_a.weight", 2, 48).type, GgmlType::F16);
   EXPECT_EQ(choose_tensor_type(q6, "blk.0.attn_q_a.weight", 2, 512).note, "");
   EXPECT_EQ(choose_tensor_type(q6, "blk.0.attn_norm.weight", 1, 48).type, GgmlType::F32);
+  EXPECT_NO_THROW(load_causal_lm(out));
+}
+
+TEST(Quantize, DenseModelTakesTheRoutedTypeForItsBulk) {
+  FRUGAL_REQUIRE_SHARED_DATA(data);
+  const std::string in = data + "/quant/base-f32.gguf";  // llama, hidden 256, FFN 512
+  const std::string out = temp_dir() + "/quantize-llama-q4km.gguf";
+  const QuantizeReport r = quantize_model(in, out, QuantMix::parse("Q4_K_M"));
+  const GgufFile f = GgufFile::open(out);
+  EXPECT_EQ(f.tensor("blk.0.attn_q.weight").type, GgmlType::Q4_K);
+  EXPECT_EQ(f.tensor("blk.0.ffn_down.weight").type, GgmlType::Q4_K);
+  EXPECT_EQ(f.tensor("output.weight").type, GgmlType::Q6_K);
+  EXPECT_EQ(f.tensor("token_embd.weight").type, GgmlType::Q6_K);
+  EXPECT_EQ(f.tensor("blk.0.attn_norm.weight").type, GgmlType::F32);
+  EXPECT_EQ(f.get<std::string>("general.architecture"), "llama");
+  ASSERT_FALSE(r.notes.empty());
+  EXPECT_NE(r.notes[0].find("no routed experts"), std::string::npos);
   EXPECT_NO_THROW(load_causal_lm(out));
 }
 
@@ -171,8 +188,9 @@ TEST(Quantize, BadInputIsAnError) {
   };
   expect_error([] { QuantMix::parse("Q4_K_XL"); }, "unknown quantization type 'Q4_K_XL'");
   expect_error([] { QuantMix::parse("IQ2_XXS"); }, "Q4_K_M");
-  expect_error([&] { quantize_model(dir + "/absent.gguf", dir + "/o.gguf", QuantMix::parse("Q8_0")); },
-               "absent.gguf: no such file");
+  expect_error(
+      [&] { quantize_model(dir + "/absent.gguf", dir + "/o.gguf", QuantMix::parse("Q8_0")); },
+      "absent.gguf: no such file");
   // A Hugging Face directory of another family.
   const std::string llama = dir + "/hf-llama";
   std::filesystem::create_directories(llama);
@@ -181,8 +199,9 @@ TEST(Quantize, BadInputIsAnError) {
                "deepseek2 family only");
   // Not a GGUF file.
   std::ofstream(dir + "/junk.gguf") << "not a gguf";
-  expect_error([&] { quantize_model(dir + "/junk.gguf", dir + "/o.gguf", QuantMix::parse("Q8_0")); },
-               "junk.gguf");
+  expect_error(
+      [&] { quantize_model(dir + "/junk.gguf", dir + "/o.gguf", QuantMix::parse("Q8_0")); },
+      "junk.gguf");
   EXPECT_FALSE(std::filesystem::exists(dir + "/o.gguf"));
   EXPECT_FALSE(std::filesystem::exists(dir + "/o.gguf.partial"));
 }

@@ -22,8 +22,10 @@ namespace {
 TEST(QuantizeHf, ConvertedOracleMatchesItsF32Gguf) {
   FRUGAL_REQUIRE_ORACLE("pub-v3");
   const std::string out = temp_dir() + "/convert-pub-v3-f32.gguf";
-  const QuantizeReport r = quantize_model(oracle_dir("pub-v3") + "/hf", out, QuantMix::parse("F32"));
-  EXPECT_EQ(r.tensors.size(), GgufFile::open(oracle_dir("pub-v3") + "/model-f32.gguf").tensors().size());
+  const QuantizeReport r =
+      quantize_model(oracle_dir("pub-v3") + "/hf", out, QuantMix::parse("F32"));
+  EXPECT_EQ(r.tensors.size(),
+            GgufFile::open(oracle_dir("pub-v3") + "/model-f32.gguf").tensors().size());
   Deepseek2Model converted = Deepseek2Model::load(out);
   Deepseek2Model oracle = Deepseek2Model::load(oracle_dir("pub-v3") + "/model-f32.gguf");
   for (const char* sample : {"A", "B"}) {
@@ -42,6 +44,29 @@ TEST(QuantizeHf, ConvertedOracleMatchesItsF32Gguf) {
   EXPECT_EQ(f.get<std::string>("general.architecture"), "deepseek2");
 }
 
+TEST(QuantizeHf, TokenizerInTheDirectoryIsEmbedded) {
+  FRUGAL_REQUIRE_ORACLE("pub-v3");
+  FRUGAL_REQUIRE_SHARED_DATA(data);
+  namespace fs = std::filesystem;
+  const std::string dir = temp_dir() + "/convert-with-tokenizer";
+  fs::create_directories(dir);
+  for (const char* f : {"config.json", "model.safetensors", "model.safetensors.index.json"})
+    if (!fs::exists(dir + "/" + f))
+      fs::create_symlink(oracle_dir("pub-v3") + "/hf/" + f, dir + "/" + f);
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
+    if (!fs::exists(dir + "/" + f))
+      fs::create_symlink(data + "/tokenizer/deepseek-v3/" + f, dir + "/" + f);
+  const std::string out = temp_dir() + "/convert-with-tokenizer.gguf";
+  const QuantizeReport r = quantize_model(dir, out, QuantMix::parse("BF16"));
+  const GgufFile f = GgufFile::open(out);
+  EXPECT_EQ(f.get<std::string>("tokenizer.ggml.model"), "gpt2");
+  EXPECT_EQ(f.get_string_array("tokenizer.ggml.tokens").size(), 128815u);
+  EXPECT_EQ(f.get<std::string>("general.name"), "convert-with-tokenizer");
+  EXPECT_EQ(f.tensor("blk.0.attn_q_a.weight").type, GgmlType::BF16);
+  EXPECT_EQ(f.tensor("blk.0.attn_norm.weight").type, GgmlType::F32);
+  for (const std::string& n : r.notes) EXPECT_EQ(n.find("tokenizer"), std::string::npos) << n;
+}
+
 // FP8 directory: every *_proj.weight of the oracle as FP8 with power-of-two 128x128 block scales
 // (so the dequantized values are exact in BF16, which the loader converts FP8 to).
 void write_fp8_dir(const std::string& src, const std::string& dir) {
@@ -53,7 +78,8 @@ void write_fp8_dir(const std::string& src, const std::string& dir) {
   std::vector<uint8_t> data;
   auto put = [&](const std::string& name, const char* dtype, const std::vector<int64_t>& shape,
                  const void* p, size_t n) {
-    header[name] = {{"dtype", dtype}, {"shape", shape}, {"data_offsets", {data.size(), data.size() + n}}};
+    header[name] = {
+        {"dtype", dtype}, {"shape", shape}, {"data_offsets", {data.size(), data.size() + n}}};
     data.insert(data.end(), static_cast<const uint8_t*>(p), static_cast<const uint8_t*>(p) + n);
   };
   for (const StTensor* t : in.tensors()) {
@@ -66,7 +92,8 @@ void write_fp8_dir(const std::string& src, const std::string& dir) {
       put(t->name, "F32", t->shape, w.data(), w.size() * 4);
       continue;
     }
-    const int64_t rows = t->shape[0], cols = t->shape[1], br = (rows + 127) / 128, bc = (cols + 127) / 128;
+    const int64_t rows = t->shape[0], cols = t->shape[1], br = (rows + 127) / 128,
+                  bc = (cols + 127) / 128;
     std::vector<float> scale(static_cast<size_t>(br * bc));
     std::vector<uint8_t> q(w.size());
     for (int64_t bi = 0; bi < br; ++bi)

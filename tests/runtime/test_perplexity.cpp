@@ -1,8 +1,6 @@
 // Perplexity and KL divergence (runtime/perplexity.h): a hand-built model whose probabilities are
 // known in closed form gives exp(mean NLL) computed here independently; a model against its own
 // saved run has KL 0 and 100% top-1 agreement; a Q4_K copy has KL > 0; bad input is an error.
-#include "runtime/perplexity.h"
-
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -13,6 +11,7 @@
 #include "model/quantize.h"
 #include "model/quantize_test_util.h"
 #include "runtime/logit_file.h"
+#include "runtime/perplexity.h"
 #include "test_util.h"
 
 namespace frugal::test {
@@ -59,7 +58,8 @@ class CountingLm final : public CausalLm {
 
 std::vector<int32_t> counting_text(size_t n) {
   std::vector<int32_t> t;
-  for (size_t i = 0; i < n; ++i) t.push_back(static_cast<int32_t>(i % 5 == 4 ? (i * 3) % kVocab : i % kVocab));
+  for (size_t i = 0; i < n; ++i)
+    t.push_back(static_cast<int32_t>(i % 5 == 4 ? (i * 3) % kVocab : i % kVocab));
   return t;
 }
 
@@ -124,7 +124,8 @@ class PerplexityModel : public ::testing::Test {
     for (int i = 0; i < 200; ++i) text_.push_back((i * 131 + 7) % 512);
   }
   // Runs `model` over the text (ctx 32, 4 chunks), saving to / comparing with base files.
-  static PerplexityResult run(const std::string& model, const std::string& save, const std::string& base) {
+  static PerplexityResult run(const std::string& model, const std::string& save,
+                              const std::string& base) {
     PerplexityOptions opt;
     opt.n_ctx = 32;
     opt.n_batch = 20;
@@ -137,7 +138,8 @@ class PerplexityModel : public ::testing::Test {
     std::unique_ptr<LogitFileWriter> w;
     std::unique_ptr<LogitFileReader> r;
     if (!save.empty())
-      w = std::make_unique<LogitFileWriter>(save, perplexity_log_header(lm->n_vocab(), 4, opt), chunks);
+      w = std::make_unique<LogitFileWriter>(save, perplexity_log_header(lm->n_vocab(), 4, opt),
+                                            chunks);
     if (!base.empty()) r = std::make_unique<LogitFileReader>(base);
     PerplexityResult res = run_perplexity(*lm, chunks, opt, w.get(), r.get());
     if (w) w->close();
@@ -203,7 +205,8 @@ TEST(Perplexity, LogitFileRoundTripsWithinHalfAStep) {
   const float step = kLogProbRange / 65535.0f;
   for (size_t v = 0; v < lp.size(); ++v)
     EXPECT_NEAR(s.log_probs[v], lp[v] < -0.5f - kLogProbRange ? -0.5f - kLogProbRange : lp[v],
-                step * 0.51f) << v;
+                step * 0.51f)
+        << v;
   EXPECT_THROW(r.next(s), Error);  // no more records
 }
 
@@ -227,7 +230,8 @@ TEST(Perplexity, BadInputIsAnError) {
   opt.n_batch = 0;
   expect_error([&] { perplexity_chunks(few, opt); }, "--batch");
   expect_error([] { LogitFileReader r(temp_dir() + "/absent.bin"); }, "absent.bin: cannot open");
-  std::ofstream(temp_dir() + "/junk.bin") << "definitely not a logit file, but long enough to read a header from it.....";
+  std::ofstream(temp_dir() + "/junk.bin")
+      << "definitely not a logit file, but long enough to read a header from it.....";
   expect_error([] { LogitFileReader r(temp_dir() + "/junk.bin"); }, "not a logit file");
 }
 

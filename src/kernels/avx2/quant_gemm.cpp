@@ -14,8 +14,12 @@ namespace {
 #define FRUGAL_INLINE inline __attribute__((always_inline))
 #define FRUGAL_UNROLL _Pragma("GCC unroll 16")
 
-FRUGAL_INLINE __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
-FRUGAL_INLINE __m128i load128(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
+FRUGAL_INLINE __m256i load256(const void* p) {
+  return _mm256_loadu_si256(static_cast<const __m256i*>(p));
+}
+FRUGAL_INLINE __m128i load128(const void* p) {
+  return _mm_loadu_si128(static_cast<const __m128i*>(p));
+}
 
 FRUGAL_INLINE float hsum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -40,7 +44,8 @@ FRUGAL_INLINE int hsum_epi32(__m256i v) {
 FRUGAL_INLINE __m128i pack8(__m256i a, __m256i b, __m256i c, __m256i d) {
   const __m256i ab = _mm256_packs_epi32(a, b), cd = _mm256_packs_epi32(c, d);
   const __m256i abcd = _mm256_packs_epi16(ab, cd);  // lanes interleaved by 128-bit halves
-  const __m256i fixed = _mm256_permutevar8x32_epi32(abcd, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+  const __m256i fixed =
+      _mm256_permutevar8x32_epi32(abcd, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
   return _mm256_castsi256_si128(fixed);  // only the first 16 bytes are used per call pair
 }
 
@@ -50,16 +55,19 @@ void quantize_block32(const float* x, float id, int8_t* q) {
   const __m256 vid = _mm256_set1_ps(id);
   __m256i v[4];
   FRUGAL_UNROLL
-  for (int i = 0; i < 4; ++i) v[i] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * i), vid));
+  for (int i = 0; i < 4; ++i)
+    v[i] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * i), vid));
   const __m256i ab = _mm256_packs_epi32(v[0], v[1]), cd = _mm256_packs_epi32(v[2], v[3]);
-  const __m256i all = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(ab, cd), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+  const __m256i all = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(ab, cd),
+                                                  _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(q), all);
 }
 
 float abs_max(const float* x, int n) {
   const __m256 sign_off = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
   __m256 a = _mm256_setzero_ps();
-  for (int i = 0; i < n; i += 8) a = _mm256_max_ps(a, _mm256_and_ps(_mm256_loadu_ps(x + i), sign_off));
+  for (int i = 0; i < n; i += 8)
+    a = _mm256_max_ps(a, _mm256_and_ps(_mm256_loadu_ps(x + i), sign_off));
   return hmax(a);
 }
 
@@ -76,8 +84,12 @@ void quantize_act_q8_0(const float* x, int64_t n, uint8_t* out) {
     d1[b] = d;
     quantize_block32(x + b * 32, amax > 0.0f ? 127.0f / amax : 0.0f, qs + b * 32);
     const __m256i q = load256(qs + b * 32);
-    const __m256i s4 = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q), _mm256_set1_epi16(1));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(nsum4 + b * 8), _mm256_sub_epi32(_mm256_setzero_si256(), s4));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + l.xu_offset() + b * 32),
+                        _mm256_xor_si256(q, _mm256_set1_epi8(static_cast<char>(0x80))));
+    const __m256i s4 =
+        _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q), _mm256_set1_epi16(1));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(nsum4 + b * 8),
+                        _mm256_sub_epi32(_mm256_setzero_si256(), s4));
     _mm256_storeu_ps(d8 + b * 8, _mm256_set1_ps(d));
   }
   for (int64_t b = nb; b < (nb + 15) / 16 * 16; ++b) d1[b] = 0.0f;
@@ -85,6 +97,7 @@ void quantize_act_q8_0(const float* x, int64_t n, uint8_t* out) {
     std::memset(qs + nb * 32, 0, 32);
     std::memset(nsum4 + nb * 8, 0, 32);
     std::memset(d8 + nb * 8, 0, 32);
+    std::memset(out + l.xu_offset() + nb * 32, 128, 32);
   }
 }
 
@@ -99,9 +112,12 @@ void quantize_act_q8_k(const float* x, int64_t n, uint8_t* out) {
     for (int i = 0; i < 256; i += 32) quantize_block32(xb + i, id, o.qs + i);
     for (int k = 0; k < 16; k += 2) {
       const __m256i q = load256(o.qs + 16 * k);
-      const __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q), _mm256_set1_epi16(1));
-      o.bsums[k] = static_cast<int16_t>(hsum_epi32(_mm256_blend_epi32(s, _mm256_setzero_si256(), 0xF0)));
-      o.bsums[k + 1] = static_cast<int16_t>(hsum_epi32(_mm256_blend_epi32(s, _mm256_setzero_si256(), 0x0F)));
+      const __m256i s =
+          _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), q), _mm256_set1_epi16(1));
+      o.bsums[k] =
+          static_cast<int16_t>(hsum_epi32(_mm256_blend_epi32(s, _mm256_setzero_si256(), 0xF0)));
+      o.bsums[k + 1] =
+          static_cast<int16_t>(hsum_epi32(_mm256_blend_epi32(s, _mm256_setzero_si256(), 0x0F)));
     }
     std::memset(o.pad, 0, sizeof(o.pad));
   }
@@ -116,18 +132,34 @@ void gemm_tiled(const GemmArgs& a) {
     int64_t r0 = 0;
     for (; r0 + kRows <= a.n_rows; r0 += kRows) {
       switch (nt) {
-        case 1: Tile<kRows, 1>::run(a, r0, t0); break;
-        case 2: Tile<kRows, 2>::run(a, r0, t0); break;
-        case 3: Tile<kRows, 3>::run(a, r0, t0); break;
-        default: Tile<kRows, 4>::run(a, r0, t0); break;
+        case 1:
+          Tile<kRows, 1>::run(a, r0, t0);
+          break;
+        case 2:
+          Tile<kRows, 2>::run(a, r0, t0);
+          break;
+        case 3:
+          Tile<kRows, 3>::run(a, r0, t0);
+          break;
+        default:
+          Tile<kRows, 4>::run(a, r0, t0);
+          break;
       }
     }
     for (; r0 < a.n_rows; ++r0) {
       switch (nt) {
-        case 1: Tile<1, 1>::run(a, r0, t0); break;
-        case 2: Tile<1, 2>::run(a, r0, t0); break;
-        case 3: Tile<1, 3>::run(a, r0, t0); break;
-        default: Tile<1, 4>::run(a, r0, t0); break;
+        case 1:
+          Tile<1, 1>::run(a, r0, t0);
+          break;
+        case 2:
+          Tile<1, 2>::run(a, r0, t0);
+          break;
+        case 3:
+          Tile<1, 3>::run(a, r0, t0);
+          break;
+        default:
+          Tile<1, 4>::run(a, r0, t0);
+          break;
       }
     }
   }
@@ -136,17 +168,15 @@ void gemm_tiled(const GemmArgs& a) {
 template <int R, int T>
 FRUGAL_INLINE void zero(__m256 (&acc)[R][T]) {
   FRUGAL_UNROLL
-  for (int r = 0; r < R; ++r)
-    FRUGAL_UNROLL
-    for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+  for (int r = 0; r < R; ++r) FRUGAL_UNROLL
+  for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
 }
 
 template <int R, int T>
 FRUGAL_INLINE void store_tile(const GemmArgs& a, int64_t r0, int64_t t0, __m256 (&acc)[R][T]) {
   FRUGAL_UNROLL
-  for (int t = 0; t < T; ++t)
-    FRUGAL_UNROLL
-    for (int r = 0; r < R; ++r) a.y[(t0 + t) * a.y_stride + r0 + r] = hsum(acc[r][t]);
+  for (int t = 0; t < T; ++t) FRUGAL_UNROLL
+  for (int r = 0; r < R; ++r) a.y[(t0 + t) * a.y_stride + r0 + r] = hsum(acc[r][t]);
 }
 
 FRUGAL_INLINE float f16_scalar(const uint8_t* p) {
@@ -182,7 +212,8 @@ struct Q4_0Block {
   };
   static FRUGAL_INLINE Decoded decode(const uint8_t* blk) {
     const __m128i raw = load128(blk + 2);
-    const __m256i both = _mm256_inserti128_si256(_mm256_castsi128_si256(raw), _mm_srli_epi16(raw, 4), 1);
+    const __m256i both =
+        _mm256_inserti128_si256(_mm256_castsi128_si256(raw), _mm_srli_epi16(raw, 4), 1);
     return {_mm256_and_si256(both, _mm256_set1_epi8(0x0F)), _mm256_set1_ps(f16_scalar(blk))};
   }
   static FRUGAL_INLINE __m256i dot(const Decoded& w, __m256i x, __m256i nsum4) {
@@ -203,16 +234,19 @@ struct LegacyTile {
       for (int64_t b = 0; b < nb; ++b) {
         typename Block::Decoded w[R];
         FRUGAL_UNROLL
-        for (int r = 0; r < R; ++r) w[r] = Block::decode(a.w + (r0 + r) * a.w_stride + b * Block::kBytes);
+        for (int r = 0; r < R; ++r)
+          w[r] = Block::decode(a.w + (r0 + r) * a.w_stride + b * Block::kBytes);
         FRUGAL_UNROLL
         for (int t = 0; t < T; ++t) {
           const uint8_t* xa = a.x + (t0 + t) * a.x_stride;
           const __m256i x = load256(xa + l.qs_offset() + b * 32);
           const __m256i ns = load256(xa + l.nsum4_offset() + b * 32);
-          const __m256 xd = _mm256_loadu_ps(reinterpret_cast<const float*>(xa + l.d8_offset()) + b * 8);
+          const __m256 xd =
+              _mm256_loadu_ps(reinterpret_cast<const float*>(xa + l.d8_offset()) + b * 8);
           FRUGAL_UNROLL
           for (int r = 0; r < R; ++r)
-            acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(Block::dot(w[r], x, ns)), _mm256_mul_ps(w[r].d, xd), acc[r][t]);
+            acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(Block::dot(w[r], x, ns)),
+                                        _mm256_mul_ps(w[r].d, xd), acc[r][t]);
         }
       }
       store_tile(a, r0, t0, acc);
@@ -281,8 +315,10 @@ struct Q4KTile {
         for (int t = 0; t < T; ++t) {
           const auto* x = reinterpret_cast<const ActQ8K*>(a.x + (t0 + t) * a.x_stride) + b;
           const __m256i msum = _mm256_madd_epi16(load256(x->bsums), mins);
-          acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_set1_ps(d * x->d), acc[r][t]);
-          acc[r][t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_set1_ps(dmin * x->d), acc[r][t]);
+          acc[r][t] =
+              _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_set1_ps(d * x->d), acc[r][t]);
+          acc[r][t] =
+              _mm256_fnmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_set1_ps(dmin * x->d), acc[r][t]);
         }
       }
     }
@@ -315,12 +351,14 @@ struct Q6KTile {
           const __m256i qh = load256(blk + 128 + 32 * h);
           for (int part = 0; part < 4; ++part) {  // elements 128h + 32 part .. + 31
             const __m256i ql = load256(blk + 64 * h + 32 * (part % 2));
-            const __m256i lo = part < 2 ? _mm256_and_si256(ql, mask4) : _mm256_and_si256(_mm256_srli_epi16(ql, 4), mask4);
+            const __m256i lo = part < 2 ? _mm256_and_si256(ql, mask4)
+                                        : _mm256_and_si256(_mm256_srli_epi16(ql, 4), mask4);
             const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(qh, 2 * part), mask2);
             const __m256i q = _mm256_or_si256(lo, _mm256_slli_epi16(hi, 4));
             // two 16-element sub-blocks: scales 8h + 2 part, 8h + 2 part + 1
-            const __m256i s = _mm256_permute2x128_si256(_mm256_set1_epi16(sc[8 * h + 2 * part]),
-                                                        _mm256_set1_epi16(sc[8 * h + 2 * part + 1]), 0x20);
+            const __m256i s =
+                _mm256_permute2x128_si256(_mm256_set1_epi16(sc[8 * h + 2 * part]),
+                                          _mm256_set1_epi16(sc[8 * h + 2 * part + 1]), 0x20);
             FRUGAL_UNROLL
             for (int t = 0; t < T; ++t) {
               const auto* x = reinterpret_cast<const ActQ8K*>(a.x + (t0 + t) * a.x_stride) + b;
@@ -333,7 +371,8 @@ struct Q6KTile {
         FRUGAL_UNROLL
         for (int t = 0; t < T; ++t) {
           const auto* x = reinterpret_cast<const ActQ8K*>(a.x + (t0 + t) * a.x_stride) + b;
-          acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_set1_ps(d * x->d), acc[r][t]);
+          acc[r][t] =
+              _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), _mm256_set1_ps(d * x->d), acc[r][t]);
         }
       }
     }
@@ -345,7 +384,9 @@ struct Q6KTile {
 
 struct F32Load {
   static constexpr int kBytes = 4;
-  static FRUGAL_INLINE __m256 load(const uint8_t* p) { return _mm256_loadu_ps(reinterpret_cast<const float*>(p)); }
+  static FRUGAL_INLINE __m256 load(const uint8_t* p) {
+    return _mm256_loadu_ps(reinterpret_cast<const float*>(p));
+  }
   static FRUGAL_INLINE float scalar(const uint8_t* p) {
     float f;
     std::memcpy(&f, p, 4);
@@ -383,10 +424,12 @@ struct FloatTile {
       for (; c + 8 <= a.n_cols; c += 8) {
         __m256 w[R];
         FRUGAL_UNROLL
-        for (int r = 0; r < R; ++r) w[r] = Load::load(a.w + (r0 + r) * a.w_stride + c * Load::kBytes);
+        for (int r = 0; r < R; ++r)
+          w[r] = Load::load(a.w + (r0 + r) * a.w_stride + c * Load::kBytes);
         FRUGAL_UNROLL
         for (int t = 0; t < T; ++t) {
-          const __m256 x = _mm256_loadu_ps(reinterpret_cast<const float*>(a.x + (t0 + t) * a.x_stride) + c);
+          const __m256 x =
+              _mm256_loadu_ps(reinterpret_cast<const float*>(a.x + (t0 + t) * a.x_stride) + c);
           FRUGAL_UNROLL
           for (int r = 0; r < R; ++r) acc[r][t] = _mm256_fmadd_ps(w[r], x, acc[r][t]);
         }
@@ -397,7 +440,8 @@ struct FloatTile {
         FRUGAL_UNROLL
         for (int r = 0; r < R; ++r) {
           float s = hsum(acc[r][t]);
-          for (int64_t i = c; i < a.n_cols; ++i) s += Load::scalar(a.w + (r0 + r) * a.w_stride + i * Load::kBytes) * x[i];
+          for (int64_t i = c; i < a.n_cols; ++i)
+            s += Load::scalar(a.w + (r0 + r) * a.w_stride + i * Load::kBytes) * x[i];
           a.y[(t0 + t) * a.y_stride + r0 + r] = s;
         }
       }
@@ -442,6 +486,8 @@ constexpr KernelTable kAvx2Table = {
 
 }  // namespace
 
-const KernelTable& avx2_kernel_table() { return kAvx2Table; }
+const KernelTable& avx2_kernel_table() {
+  return kAvx2Table;
+}
 
 }  // namespace frugal::kern

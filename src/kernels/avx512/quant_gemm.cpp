@@ -18,9 +18,23 @@ namespace {
 // Tile loops have compile-time trip counts; unrolled, their arrays live in registers.
 #define FRUGAL_UNROLL _Pragma("GCC unroll 16")
 
-FRUGAL_INLINE __m512i load512(const void* p) { return _mm512_loadu_si512(p); }
-FRUGAL_INLINE __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
-FRUGAL_INLINE __m128i load128(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
+FRUGAL_INLINE __m512i load512(const void* p) {
+  return _mm512_loadu_si512(p);
+}
+FRUGAL_INLINE __m256i load256(const void* p) {
+  return _mm256_loadu_si256(static_cast<const __m256i*>(p));
+}
+FRUGAL_INLINE __m128i load128(const void* p) {
+  return _mm_loadu_si128(static_cast<const __m128i*>(p));
+}
+
+// Software prefetch of [p, p + bytes): the hardware prefetcher alone does not run far enough
+// ahead of several interleaved row streams, and decode then waits on memory between blocks.
+FRUGAL_INLINE void prefetch_range(const uint8_t* p, int bytes) {
+  for (int i = 0; i < bytes; i += 64)
+    _mm_prefetch(reinterpret_cast<const char*>(p + i), _MM_HINT_T0);
+}
+constexpr int kPrefetchAhead = 1024;  // bytes ahead of the block being read, per row
 
 // ---- activation quantizers (same rounding as the reference: round-half-even of x * id) ----
 
@@ -45,9 +59,12 @@ void quantize_act_q8_0(const float* x, int64_t n, uint8_t* out) {
     const __m128i b0 = _mm512_cvtsepi32_epi8(q0), b1 = _mm512_cvtsepi32_epi8(q1);
     const __m256i q8 = _mm256_inserti128_si256(_mm256_castsi128_si256(b0), b1, 1);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(qs + b * 32), q8);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + l.xu_offset() + b * 32),
+                        _mm256_xor_si256(q8, _mm256_set1_epi8(static_cast<char>(0x80))));
     // minus the sum of each 4 consecutive quants: vpdpbusd with all-ones bytes.
     const __m256i s4 = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), q8);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(nsum4 + b * 8), _mm256_sub_epi32(_mm256_setzero_si256(), s4));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(nsum4 + b * 8),
+                        _mm256_sub_epi32(_mm256_setzero_si256(), s4));
     _mm256_storeu_ps(d8 + b * 8, _mm256_set1_ps(d));
   }
   for (int64_t b = nb; b < (nb + 15) / 16 * 16; ++b) d1[b] = 0.0f;
@@ -55,6 +72,7 @@ void quantize_act_q8_0(const float* x, int64_t n, uint8_t* out) {
     std::memset(qs + nb * 32, 0, 32);
     std::memset(nsum4 + nb * 8, 0, 32);
     std::memset(d8 + nb * 8, 0, 32);
+    std::memset(out + l.xu_offset() + nb * 32, 128, 32);
   }
 }
 
@@ -65,7 +83,8 @@ void quantize_act_q8_k(const float* x, int64_t n, uint8_t* out) {
     const float* xb = x + b * 256;
     ActQ8K& o = blocks[b];
     __m512 a = _mm512_setzero_ps();
-    for (int i = 0; i < 256; i += 16) a = _mm512_max_ps(a, _mm512_and_ps(_mm512_loadu_ps(xb + i), sign_off));
+    for (int i = 0; i < 256; i += 16)
+      a = _mm512_max_ps(a, _mm512_and_ps(_mm512_loadu_ps(xb + i), sign_off));
     const float amax = _mm512_reduce_max_ps(a);
     o.d = amax / 127.0f;
     const __m512 vid = _mm512_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
@@ -83,7 +102,9 @@ void quantize_act_q8_k(const float* x, int64_t n, uint8_t* out) {
 // Runs Tile<R, T>(args, r0, t0) over the whole row x token range: R = kRows except a remainder of
 // single rows, T = up to 4 tokens.
 template <int R, int T, template <int, int> class Tile>
-FRUGAL_INLINE void run_tile(const GemmArgs& a, int64_t r0, int64_t t0) { Tile<R, T>::run(a, r0, t0); }
+FRUGAL_INLINE void run_tile(const GemmArgs& a, int64_t r0, int64_t t0) {
+  Tile<R, T>::run(a, r0, t0);
+}
 
 template <int kRows, template <int, int> class Tile>
 void gemm_tiled(const GemmArgs& a) {
@@ -92,18 +113,34 @@ void gemm_tiled(const GemmArgs& a) {
     int64_t r0 = 0;
     for (; r0 + kRows <= a.n_rows; r0 += kRows) {
       switch (nt) {
-        case 1: run_tile<kRows, 1, Tile>(a, r0, t0); break;
-        case 2: run_tile<kRows, 2, Tile>(a, r0, t0); break;
-        case 3: run_tile<kRows, 3, Tile>(a, r0, t0); break;
-        default: run_tile<kRows, 4, Tile>(a, r0, t0); break;
+        case 1:
+          run_tile<kRows, 1, Tile>(a, r0, t0);
+          break;
+        case 2:
+          run_tile<kRows, 2, Tile>(a, r0, t0);
+          break;
+        case 3:
+          run_tile<kRows, 3, Tile>(a, r0, t0);
+          break;
+        default:
+          run_tile<kRows, 4, Tile>(a, r0, t0);
+          break;
       }
     }
     for (; r0 < a.n_rows; ++r0) {
       switch (nt) {
-        case 1: run_tile<1, 1, Tile>(a, r0, t0); break;
-        case 2: run_tile<1, 2, Tile>(a, r0, t0); break;
-        case 3: run_tile<1, 3, Tile>(a, r0, t0); break;
-        default: run_tile<1, 4, Tile>(a, r0, t0); break;
+        case 1:
+          run_tile<1, 1, Tile>(a, r0, t0);
+          break;
+        case 2:
+          run_tile<1, 2, Tile>(a, r0, t0);
+          break;
+        case 3:
+          run_tile<1, 3, Tile>(a, r0, t0);
+          break;
+        default:
+          run_tile<1, 4, Tile>(a, r0, t0);
+          break;
       }
     }
   }
@@ -112,9 +149,8 @@ void gemm_tiled(const GemmArgs& a) {
 template <int R, int T>
 FRUGAL_INLINE void store_tile(const GemmArgs& a, int64_t r0, int64_t t0, __m512 (&acc)[R][T]) {
   FRUGAL_UNROLL
-  for (int t = 0; t < T; ++t)
-    FRUGAL_UNROLL
-    for (int r = 0; r < R; ++r) a.y[(t0 + t) * a.y_stride + r0 + r] = _mm512_reduce_add_ps(acc[r][t]);
+  for (int t = 0; t < T; ++t) FRUGAL_UNROLL
+  for (int r = 0; r < R; ++r) a.y[(t0 + t) * a.y_stride + r0 + r] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
 // ---- Q8_0 and Q4_0 weights x Q8_0 activations, two blocks per step ----
@@ -124,8 +160,9 @@ FRUGAL_INLINE __m512 scales_pair(const uint8_t* blk0, const uint8_t* blk1, bool 
   uint16_t d0, d1 = 0;
   std::memcpy(&d0, blk0, 2);
   if (pair) std::memcpy(&d1, blk1, 2);
-  const __m256i h = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(static_cast<short>(d0))),
-                                            _mm_set1_epi16(static_cast<short>(d1)), 1);
+  const __m256i h =
+      _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(static_cast<short>(d0))),
+                              _mm_set1_epi16(static_cast<short>(d1)), 1);
   return _mm512_cvtph_ps(h);
 }
 
@@ -133,36 +170,39 @@ FRUGAL_INLINE __m512 scales_pair(const uint8_t* blk0, const uint8_t* blk1, bool 
 // words at each block's start (d and the first two quant bytes), narrowed to the low halves.
 template <int kBytes>
 FRUGAL_INLINE __m512 gather_scales16(const uint8_t* blk) {
-  const __m512i offsets = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                             _mm512_set1_epi32(kBytes));
+  const __m512i offsets =
+      _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                         _mm512_set1_epi32(kBytes));
   const __m512i words = _mm512_i32gather_epi32(offsets, blk, 1);
   return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(words));
 }
 
 // Lanes 0-7 = v[2p], lanes 8-15 = v[2p + 1]: the two scales of pair p of a 16-block group.
 FRUGAL_INLINE __m512 pair_scales(__m512 v, int p) {
-  const __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(2 * p),
-                                       _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
+  const __m512i idx = _mm512_add_epi32(
+      _mm512_set1_epi32(2 * p), _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
   return _mm512_permutexvar_ps(idx, v);
 }
 
 struct Q8_0Block {
   static constexpr int kBytes = 34;
-  // Signed quants of two blocks in one vector, as |w| (u8) and the mask of negative w.
+  // Signed quants w of two blocks, and -128 * (sum of each 4 consecutive w) per lane, so that
+  // vpdpbusd(init, x + 128, w) = sum x w (the activation's xu holds x + 128 as u8).
   struct Decoded {
-    __m512i abs;
-    __mmask64 neg;
+    __m512i w;
+    __m512i init;
   };
+  static FRUGAL_INLINE size_t x_offset(const ActQ8_0Layout& l) { return l.xu_offset(); }
   static FRUGAL_INLINE Decoded decode(const uint8_t* blk, bool pair) {
     const __m256i lo = load256(blk + 2);
     const __m256i hi = pair ? load256(blk + kBytes + 2) : _mm256_setzero_si256();
     const __m512i w = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-    return {_mm512_abs_epi8(w), _mm512_movepi8_mask(w)};
+    const __m512i s128 =
+        _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(static_cast<char>(0x80)), w);
+    return {w, _mm512_sub_epi32(_mm512_setzero_si512(), s128)};
   }
-  // Lane sums of w * x (x signed): |w| * (x with w's sign).
-  static FRUGAL_INLINE __m512i dot(const Decoded& w, __m512i x, __m512i /*nsum4*/) {
-    const __m512i xs = _mm512_mask_sub_epi8(x, w.neg, _mm512_setzero_si512(), x);
-    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), w.abs, xs);
+  static FRUGAL_INLINE __m512i dot(const Decoded& w, __m512i xu, __m512i /*nsum4*/) {
+    return _mm512_dpbusd_epi32(w.init, xu, w.w);
   }
 };
 
@@ -181,6 +221,7 @@ struct Q4_0Block {
     const __m512i shifts = _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0);
     return {_mm512_and_si512(_mm512_srlv_epi64(dup, shifts), _mm512_set1_epi8(0x0F))};
   }
+  static FRUGAL_INLINE size_t x_offset(const ActQ8_0Layout& l) { return l.qs_offset(); }
   // sum (q - 8) x = sum q x - 8 sum x, with -8 sum x per lane from the activation's nsum4.
   static FRUGAL_INLINE __m512i dot(const Decoded& w, __m512i x, __m512i nsum4) {
     return _mm512_dpbusd_epi32(_mm512_slli_epi32(nsum4, 3), w.q, x);
@@ -197,12 +238,13 @@ struct LegacyTile {
                                    const __m512 (&sw)[R], __m512 (&acc)[R][T]) {
       typename Block::Decoded w[R];
       FRUGAL_UNROLL
-      for (int r = 0; r < R; ++r) w[r] = Block::decode(a.w + (r0 + r) * a.w_stride + b * Block::kBytes, pair);
+      for (int r = 0; r < R; ++r)
+        w[r] = Block::decode(a.w + (r0 + r) * a.w_stride + b * Block::kBytes, pair);
       const ActQ8_0Layout l = act_q8_0_layout(a.n_cols);
       FRUGAL_UNROLL
       for (int t = 0; t < T; ++t) {
         const uint8_t* xa = a.x + (t0 + t) * a.x_stride;
-        const __m512i x = load512(xa + l.qs_offset() + b * 32);
+        const __m512i x = load512(xa + Block::x_offset(l) + b * 32);
         const __m512i ns = load512(xa + l.nsum4_offset() + b * 32);
         FRUGAL_UNROLL
         for (int r = 0; r < R; ++r) {
@@ -219,9 +261,8 @@ struct LegacyTile {
     static void run(const GemmArgs& a, int64_t r0, int64_t t0) {
       __m512 acc[R][T];
       FRUGAL_UNROLL
-      for (auto& row : acc)
-        FRUGAL_UNROLL
-        for (auto& v : row) v = _mm512_setzero_ps();
+      for (auto& row : acc) FRUGAL_UNROLL
+      for (auto& v : row) v = _mm512_setzero_ps();
       const ActQ8_0Layout l = act_q8_0_layout(a.n_cols);
       const int64_t nb = a.n_cols / 32;
       int64_t b = 0;
@@ -230,8 +271,12 @@ struct LegacyTile {
         __m512 d16[R];
         FRUGAL_UNROLL
         for (int r = 0; r < R; ++r) {
-          d16[r] = gather_scales16<Block::kBytes>(a.w + (r0 + r) * a.w_stride + b * Block::kBytes);
-          if constexpr (T == 1) d16[r] = _mm512_mul_ps(d16[r], _mm512_loadu_ps(a.x + t0 * a.x_stride + l.d_offset() + b * 4));
+          const uint8_t* row = a.w + (r0 + r) * a.w_stride + b * Block::kBytes;
+          if (b + 16 < nb) prefetch_range(row + kPrefetchAhead, 16 * Block::kBytes);
+          d16[r] = gather_scales16<Block::kBytes>(row);
+          if constexpr (T == 1)
+            d16[r] = _mm512_mul_ps(d16[r],
+                                   _mm512_loadu_ps(a.x + t0 * a.x_stride + l.d_offset() + b * 4));
         }
         FRUGAL_UNROLL
         for (int p = 0; p < 8; ++p) {
@@ -248,10 +293,14 @@ struct LegacyTile {
         for (int r = 0; r < R; ++r) {
           const uint8_t* blk = a.w + (r0 + r) * a.w_stride + b * Block::kBytes;
           sw[r] = scales_pair(blk, blk + Block::kBytes, pair);
-          if constexpr (T == 1) sw[r] = _mm512_mul_ps(sw[r], _mm512_loadu_ps(a.x + t0 * a.x_stride + l.d8_offset() + b * 32));
+          if constexpr (T == 1)
+            sw[r] = _mm512_mul_ps(sw[r],
+                                  _mm512_loadu_ps(a.x + t0 * a.x_stride + l.d8_offset() + b * 32));
         }
-        if (pair) step(a, r0, t0, b, true, sw, acc);
-        else step(a, r0, t0, b, false, sw, acc);
+        if (pair)
+          step(a, r0, t0, b, true, sw, acc);
+        else
+          step(a, r0, t0, b, false, sw, acc);
       }
       store_tile<R, T>(a, r0, t0, acc);
     }
@@ -266,7 +315,9 @@ using Q4_0Tile = LegacyTile<Q4_0Block>::Tile<R, T>;
 // ---- K-quants x Q8_K activations ----
 
 // Lane i of the result = int16 element idx[i] of v (16 int16 in a 256-bit vector).
-FRUGAL_INLINE __m512i spread16(__m256i v, __m512i idx) { return _mm512_permutexvar_epi16(idx, _mm512_castsi256_si512(v)); }
+FRUGAL_INLINE __m512i spread16(__m256i v, __m512i idx) {
+  return _mm512_permutexvar_epi16(idx, _mm512_castsi256_si512(v));
+}
 
 // Index vectors: 32 lanes, lane i -> base + i / group.
 FRUGAL_INLINE __m512i lane_index(int base, int group) {
@@ -297,10 +348,10 @@ struct Q4KTile : Q4KTileBase {
   static void run(const GemmArgs& a, int64_t r0, int64_t t0) {
     __m512 acc[R][T];
     FRUGAL_UNROLL
-    for (auto& row : acc)
-      FRUGAL_UNROLL
-      for (auto& v : row) v = _mm512_setzero_ps();
-    const __m512i sc_idx[4] = {lane_index(0, 16), lane_index(2, 16), lane_index(4, 16), lane_index(6, 16)};
+    for (auto& row : acc) FRUGAL_UNROLL
+    for (auto& v : row) v = _mm512_setzero_ps();
+    const __m512i sc_idx[4] = {lane_index(0, 16), lane_index(2, 16), lane_index(4, 16),
+                               lane_index(6, 16)};
     // mins per pair of bsums: lanes 2j, 2j+1 -> min j (int16 lanes 8 + j of the scales vector)
     const __m256i mn_idx = _mm512_castsi512_si256(lane_index(8, 2));
     const __m512i shifts = _mm512_set_epi64(4, 4, 4, 4, 0, 0, 0, 0);
@@ -314,9 +365,11 @@ struct Q4KTile : Q4KTileBase {
       FRUGAL_UNROLL
       for (int r = 0; r < R; ++r) {
         const uint8_t* blk = a.w + (r0 + r) * a.w_stride + b * 144;
+        if (b + 1 < nsb) prefetch_range(blk + kPrefetchAhead, 144);
         uint16_t h[2];
         std::memcpy(h, blk, 4);
-        const __m128 f = _mm_cvtph_ps(_mm_set_epi16(0, 0, 0, 0, 0, 0, static_cast<short>(h[1]), static_cast<short>(h[0])));
+        const __m128 f = _mm_cvtph_ps(
+            _mm_set_epi16(0, 0, 0, 0, 0, 0, static_cast<short>(h[1]), static_cast<short>(h[0])));
         dd[r] = _mm512_broadcastss_ps(f);
         dm[r] = _mm512_broadcastss_ps(_mm_movehdup_ps(f));
         const __m256i sm = scales_mins(blk + 4);
@@ -327,7 +380,8 @@ struct Q4KTile : Q4KTileBase {
         for (int c = 0; c < 4; ++c) {
           const __m256i raw = load256(blk + 16 + 32 * c);
           const __m512i q = _mm512_and_si512(
-              _mm512_srlv_epi64(_mm512_inserti64x4(_mm512_castsi256_si512(raw), raw, 1), shifts), mask4);
+              _mm512_srlv_epi64(_mm512_inserti64x4(_mm512_castsi256_si512(raw), raw, 1), shifts),
+              mask4);
           const __m512i sc = spread16(sm, sc_idx[c]);
           FRUGAL_UNROLL
           for (int t = 0; t < T; ++t) {
@@ -348,7 +402,8 @@ struct Q4KTile : Q4KTileBase {
         const __m512 xd = _mm512_set1_ps(x->d);
         FRUGAL_UNROLL
         for (int r = 0; r < R; ++r) {
-          acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][t]), _mm512_mul_ps(dd[r], xd), acc[r][t]);
+          acc[r][t] =
+              _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][t]), _mm512_mul_ps(dd[r], xd), acc[r][t]);
           const __m512 m = _mm512_zextps256_ps512(_mm256_cvtepi32_ps(msum[r][t]));
           acc[r][t] = _mm512_fnmadd_ps(m, _mm512_mul_ps(dm[r], xd), acc[r][t]);
         }
@@ -364,11 +419,11 @@ struct Q6KTile {
   static void run(const GemmArgs& a, int64_t r0, int64_t t0) {
     __m512 acc[R][T];
     FRUGAL_UNROLL
-    for (auto& row : acc)
-      FRUGAL_UNROLL
-      for (auto& v : row) v = _mm512_setzero_ps();
+    for (auto& row : acc) FRUGAL_UNROLL
+    for (auto& v : row) v = _mm512_setzero_ps();
     // scale lanes for the four 64-element groups (h, part): sub-blocks 8h + 4 part + i / 8
-    const __m512i sc_idx[4] = {lane_index(0, 8), lane_index(4, 8), lane_index(8, 8), lane_index(12, 8)};
+    const __m512i sc_idx[4] = {lane_index(0, 8), lane_index(4, 8), lane_index(8, 8),
+                               lane_index(12, 8)};
     const __m512i sh_a = _mm512_set_epi64(2, 2, 2, 2, 0, 0, 0, 0);
     const __m512i sh_b = _mm512_set_epi64(6, 6, 6, 6, 4, 4, 4, 4);
     const __m512i mask4 = _mm512_set1_epi8(0x0F), mask2 = _mm512_set1_epi8(0x03);
@@ -377,10 +432,12 @@ struct Q6KTile {
       FRUGAL_UNROLL
       for (int r = 0; r < R; ++r) {
         const uint8_t* blk = a.w + (r0 + r) * a.w_stride + b * 210;
+        if (b + 1 < nsb) prefetch_range(blk + kPrefetchAhead, 210);
         const __m256i sc16 = _mm256_cvtepi8_epi16(load128(blk + 192));
         uint16_t dh;
         std::memcpy(&dh, blk + 208, 2);
-        const __m512 dw = _mm512_broadcastss_ps(_mm_cvtph_ps(_mm_set1_epi16(static_cast<short>(dh))));
+        const __m512 dw =
+            _mm512_broadcastss_ps(_mm_cvtph_ps(_mm_set1_epi16(static_cast<short>(dh))));
         __m512i isum[T];
         FRUGAL_UNROLL
         for (int t = 0; t < T; ++t) {
@@ -395,23 +452,29 @@ struct Q6KTile {
           const __m512i ql = load512(blk + 64 * h);
           const __m256i qh = load256(blk + 128 + 32 * h);
           const __m512i qh2 = _mm512_inserti64x4(_mm512_castsi256_si512(qh), qh, 1);
-          const __m512i hi_a = _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi64(qh2, sh_a), mask2), 4);
-          const __m512i hi_b = _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi64(qh2, sh_b), mask2), 4);
+          const __m512i hi_a =
+              _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi64(qh2, sh_a), mask2), 4);
+          const __m512i hi_b =
+              _mm512_slli_epi16(_mm512_and_si512(_mm512_srlv_epi64(qh2, sh_b), mask2), 4);
           const __m512i qa = _mm512_or_si512(_mm512_and_si512(ql, mask4), hi_a);
-          const __m512i qb = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), mask4), hi_b);
+          const __m512i qb =
+              _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), mask4), hi_b);
           const __m512i sca = spread16(sc16, sc_idx[2 * h]);
           const __m512i scb = spread16(sc16, sc_idx[2 * h + 1]);
           FRUGAL_UNROLL
           for (int t = 0; t < T; ++t) {
             const auto* x = reinterpret_cast<const ActQ8K*>(a.x + (t0 + t) * a.x_stride) + b;
-            isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_maddubs_epi16(qa, load512(x->qs + 128 * h)), sca);
-            isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_maddubs_epi16(qb, load512(x->qs + 128 * h + 64)), scb);
+            isum[t] = _mm512_dpwssd_epi32(isum[t],
+                                          _mm512_maddubs_epi16(qa, load512(x->qs + 128 * h)), sca);
+            isum[t] = _mm512_dpwssd_epi32(
+                isum[t], _mm512_maddubs_epi16(qb, load512(x->qs + 128 * h + 64)), scb);
           }
         }
         FRUGAL_UNROLL
         for (int t = 0; t < T; ++t) {
           const auto* x = reinterpret_cast<const ActQ8K*>(a.x + (t0 + t) * a.x_stride) + b;
-          acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_mul_ps(dw, _mm512_set1_ps(x->d)), acc[r][t]);
+          acc[r][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[t]),
+                                      _mm512_mul_ps(dw, _mm512_set1_ps(x->d)), acc[r][t]);
         }
       }
     }
@@ -424,7 +487,9 @@ struct Q6KTile {
 struct F32Load {
   static constexpr int kBytes = 4;
   static FRUGAL_INLINE __m512 load(const uint8_t* p) { return _mm512_loadu_ps(p); }
-  static FRUGAL_INLINE __m512 load_masked(const uint8_t* p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
+  static FRUGAL_INLINE __m512 load_masked(const uint8_t* p, __mmask16 m) {
+    return _mm512_maskz_loadu_ps(m, p);
+  }
 };
 struct F16Load {
   static constexpr int kBytes = 2;
@@ -439,15 +504,17 @@ struct BF16Load {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16));
   }
   static FRUGAL_INLINE __m512 load(const uint8_t* p) { return widen(load256(p)); }
-  static FRUGAL_INLINE __m512 load_masked(const uint8_t* p, __mmask16 m) { return widen(_mm256_maskz_loadu_epi16(m, p)); }
+  static FRUGAL_INLINE __m512 load_masked(const uint8_t* p, __mmask16 m) {
+    return widen(_mm256_maskz_loadu_epi16(m, p));
+  }
 };
 
 template <typename Load>
 struct FloatTile {
   template <int R, int T>
   struct Tile {
-    static FRUGAL_INLINE void step(const GemmArgs& a, int64_t r0, int64_t t0, int64_t c, __mmask16 m, bool full,
-                                   __m512 (&acc)[R][T]) {
+    static FRUGAL_INLINE void step(const GemmArgs& a, int64_t r0, int64_t t0, int64_t c,
+                                   __mmask16 m, bool full, __m512 (&acc)[R][T]) {
       __m512 w[R];
       FRUGAL_UNROLL
       for (int r = 0; r < R; ++r) {
@@ -465,12 +532,12 @@ struct FloatTile {
     static void run(const GemmArgs& a, int64_t r0, int64_t t0) {
       __m512 acc[R][T];
       FRUGAL_UNROLL
-      for (auto& row : acc)
-        FRUGAL_UNROLL
-        for (auto& v : row) v = _mm512_setzero_ps();
+      for (auto& row : acc) FRUGAL_UNROLL
+      for (auto& v : row) v = _mm512_setzero_ps();
       int64_t c = 0;
       for (; c + 16 <= a.n_cols; c += 16) step(a, r0, t0, c, 0xFFFF, true, acc);
-      if (c < a.n_cols) step(a, r0, t0, c, static_cast<__mmask16>((1u << (a.n_cols - c)) - 1), false, acc);
+      if (c < a.n_cols)
+        step(a, r0, t0, c, static_cast<__mmask16>((1u << (a.n_cols - c)) - 1), false, acc);
       store_tile<R, T>(a, r0, t0, acc);
     }
   };
@@ -492,7 +559,8 @@ uint64_t stream_read(const uint8_t* p, size_t n) {
     a2 = _mm512_add_epi64(a2, _mm512_load_si512(p + i + 128));
     a3 = _mm512_add_epi64(a3, _mm512_load_si512(p + i + 192));
   }
-  return static_cast<uint64_t>(_mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_add_epi64(a0, a1), _mm512_add_epi64(a2, a3))));
+  return static_cast<uint64_t>(_mm512_reduce_add_epi64(
+      _mm512_add_epi64(_mm512_add_epi64(a0, a1), _mm512_add_epi64(a2, a3))));
 }
 
 constexpr KernelTable kAvx512Table = {
@@ -511,6 +579,8 @@ constexpr KernelTable kAvx512Table = {
 
 }  // namespace
 
-const KernelTable& avx512_kernel_table() { return kAvx512Table; }
+const KernelTable& avx512_kernel_table() {
+  return kAvx512Table;
+}
 
 }  // namespace frugal::kern

@@ -19,7 +19,9 @@ float abs_max(const float* x, int64_t n) {
 }
 
 // q = round-half-even(x * id), as the vector convert instructions do.
-int8_t quant(float x, float id) { return static_cast<int8_t>(std::nearbyint(x * id)); }
+int8_t quant(float x, float id) {
+  return static_cast<int8_t>(std::nearbyint(x * id));
+}
 
 void quantize_act_q8_0(const float* x, int64_t n, uint8_t* out) {
   const ActQ8_0Layout l = act_q8_0_layout(n);
@@ -28,12 +30,16 @@ void quantize_act_q8_0(const float* x, int64_t n, uint8_t* out) {
   auto* d8 = reinterpret_cast<float*>(out + l.d8_offset());
   auto* d1 = reinterpret_cast<float*>(out + l.d_offset());
   std::memset(out, 0, l.bytes());
+  std::memset(out + l.xu_offset(), 128, static_cast<size_t>(l.nb) * 32);  // padding block: x = 0
   for (int64_t b = 0; b < n / 32; ++b) {
     const float amax = abs_max(x + b * 32, 32);
     const float d = amax / 127.0f;
     const float id = amax > 0.0f ? 127.0f / amax : 0.0f;
     d1[b] = d;
-    for (int j = 0; j < 32; ++j) qs[b * 32 + j] = quant(x[b * 32 + j], id);
+    for (int j = 0; j < 32; ++j) {
+      qs[b * 32 + j] = quant(x[b * 32 + j], id);
+      out[l.xu_offset() + b * 32 + j] = static_cast<uint8_t>(qs[b * 32 + j] + 128);
+    }
     for (int j = 0; j < 8; ++j) {
       const int8_t* q = qs + b * 32 + 4 * j;
       nsum4[b * 8 + j] = -(q[0] + q[1] + q[2] + q[3]);
@@ -61,7 +67,9 @@ void quantize_act_q8_k(const float* x, int64_t n, uint8_t* out) {
 
 // ---- per-row dot products against one activation row ----
 
-float f16_at(const uint8_t* p) { return f16_to_f32(load_le<uint16_t>(p)); }
+float f16_at(const uint8_t* p) {
+  return f16_to_f32(load_le<uint16_t>(p));
+}
 
 // Q8_0: d f16 @0, qs int8[32] @2.
 float dot_q8_0(const uint8_t* w, const uint8_t* xa, int64_t n) {
@@ -125,7 +133,8 @@ float dot_q4_k(const uint8_t* w, const uint8_t* xa, int64_t n) {
       isum += sc * s;
       msum += mn * (x.bsums[2 * j] + x.bsums[2 * j + 1]);
     }
-    acc += x.d * (f16_at(blk) * static_cast<float>(isum) - f16_at(blk + 2) * static_cast<float>(msum));
+    acc +=
+        x.d * (f16_at(blk) * static_cast<float>(isum) - f16_at(blk + 2) * static_cast<float>(msum));
   }
   return acc;
 }
@@ -168,9 +177,15 @@ float dot_float(const uint8_t* w, const uint8_t* xa, int64_t n) {
   for (int64_t i = 0; i < n; ++i) acc += Load(w + i * kBytes) * x[i];
   return acc;
 }
-float load_f32(const uint8_t* p) { return load_le<float>(p); }
-float load_f16(const uint8_t* p) { return f16_to_f32(load_le<uint16_t>(p)); }
-float load_bf16(const uint8_t* p) { return bf16_to_f32(load_le<uint16_t>(p)); }
+float load_f32(const uint8_t* p) {
+  return load_le<float>(p);
+}
+float load_f16(const uint8_t* p) {
+  return f16_to_f32(load_le<uint16_t>(p));
+}
+float load_bf16(const uint8_t* p) {
+  return bf16_to_f32(load_le<uint16_t>(p));
+}
 
 template <float (*Dot)(const uint8_t*, const uint8_t*, int64_t)>
 void gemm(const GemmArgs& a) {
@@ -206,6 +221,8 @@ constexpr KernelTable kRefTable = {
 
 }  // namespace
 
-const KernelTable& ref_kernel_table() { return kRefTable; }
+const KernelTable& ref_kernel_table() {
+  return kRefTable;
+}
 
 }  // namespace frugal::kern
