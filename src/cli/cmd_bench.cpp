@@ -26,11 +26,12 @@ namespace {
 
 constexpr const char* kHelp =
     "usage: frugal bench --memory [--size-mib N] [--runs N] [-t N] [--json]\n"
-    "       frugal bench MODEL [-p 512] [-n 128] [-t N] [--runs 3] [--mem-gbs X] [--json]\n\n"
+    "       frugal bench MODEL [-p 512] [-n 128] [--ctx-depth D] [-t N] [--runs 3] [--mem-gbs X] [--json]\n\n"
     "--memory: read bandwidth of this machine: a huge-page buffer read by several threads with\n"
     "the widest loads the CPU has; prints the median GB/s of several runs per thread count.\n"
     "MODEL: prefill of -p tokens and decode of -n tokens (median of --runs), GB of weights read\n"
-    "per decode token, the GB/s that makes and its %% of the measured (or --mem-gbs) bandwidth.\n\n"
+    "per decode token, the GB/s that makes and its % of the measured (or --mem-gbs) bandwidth.\n\n"
+    "  --ctx-depth D decode with D tokens already in the KV cache (filled untimed after prefill)\n"
     "  --size-mib N  buffer size for --memory (default 1024)\n"
     "  --runs N      repetitions; the median is reported (default 7 for --memory, 3 for MODEL)\n"
     "  -t N          threads (default: all hardware threads)\n"
@@ -202,34 +203,43 @@ int run_model(const Args& args, const std::string& path) {
   const int threads =
       static_cast<int>(args.get_int_or("-t", std::max(1u, std::thread::hardware_concurrency())));
   const double mem_gbs = args.get_float_or("--mem-gbs", 0.0);
+  const int64_t depth = args.get_int_or("--ctx-depth", 0);
   if (n_prompt < 1 || n_gen < 1) throw Error("-p and -n: expected at least 1 token each");
+  if (depth < 0) throw Error("--ctx-depth: expected at least 0");
+  const int64_t decode_from = std::max(n_prompt, depth);  // first decoded position
   set_kernel_threads(threads);
   ModelOptions opt;
-  opt.max_context = n_prompt + n_gen + 1;
+  opt.max_context = decode_from + n_gen + 1;
   const auto t_load = Clock::now();
   std::unique_ptr<CausalLm> model = load_causal_lm(path, opt);
   const double load_s = seconds_since(t_load);
   const int64_t vocab = model->n_vocab();
   std::mt19937 rng(42);
   std::uniform_int_distribution<int32_t> tok(0, static_cast<int32_t>(vocab - 1));
-  std::vector<int32_t> tokens(static_cast<size_t>(n_prompt)),
-      pos(static_cast<size_t>(n_prompt + n_gen));
+  std::vector<int32_t> tokens(static_cast<size_t>(decode_from)),
+      pos(static_cast<size_t>(decode_from + n_gen));
   for (auto& t : tokens) t = tok(rng);
   for (size_t i = 0; i < pos.size(); ++i) pos[i] = static_cast<int32_t>(i);
   std::vector<float> logits(static_cast<size_t>(vocab));
 
   std::vector<double> pp, tg;
   for (int r = 0; r < runs; ++r) {
-    std::unique_ptr<SequenceState> seq = model->new_sequence(n_prompt + n_gen);
+    std::unique_ptr<SequenceState> seq = model->new_sequence(decode_from + n_gen);
     auto t0 = Clock::now();
-    model->forward({tokens, std::span<const int32_t>(pos.data(), tokens.size()), LogitsMode::Last},
+    model->forward({std::span<const int32_t>(tokens.data(), static_cast<size_t>(n_prompt)),
+                    std::span<const int32_t>(pos.data(), static_cast<size_t>(n_prompt)), LogitsMode::Last},
                    *seq, logits);
     pp.push_back(static_cast<double>(n_prompt) / seconds_since(t0));
+    if (depth > n_prompt)  // fill the cache to the requested depth, untimed
+      model->forward({std::span<const int32_t>(tokens.data() + n_prompt, static_cast<size_t>(depth - n_prompt)),
+                      std::span<const int32_t>(pos.data() + n_prompt, static_cast<size_t>(depth - n_prompt)),
+                      LogitsMode::Last},
+                     *seq, logits);
     int32_t next =
         static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
     t0 = Clock::now();
     for (int64_t i = 0; i < n_gen; ++i) {
-      const int32_t p = static_cast<int32_t>(n_prompt + i);
+      const int32_t p = static_cast<int32_t>(decode_from + i);
       model->forward({std::span<const int32_t>(&next, 1),
                       std::span<const int32_t>(&pos[static_cast<size_t>(p)], 1), LogitsMode::Last},
                      *seq, logits);
@@ -244,6 +254,7 @@ int run_model(const Args& args, const std::string& path) {
     nlohmann::json j{{"model", path},           {"kernels", kern::active_kernel_table().name},
                      {"threads", threads},      {"n_prompt", n_prompt},
                      {"n_gen", n_gen},          {"runs", runs},
+                     {"ctx_depth", decode_from},
                      {"load_s", load_s},        {"prefill_tok_s", pp_tps},
                      {"decode_tok_s", tg_tps},  {"decode_gb_per_token", gb_per_token},
                      {"decode_weight_gbs", gbs}};
@@ -253,8 +264,9 @@ int run_model(const Args& args, const std::string& path) {
     std::printf("%s  (%s kernels, %d threads, load %.1f s)\n", path.c_str(),
                 kern::active_kernel_table().name, threads, load_s);
     std::printf("  prefill pp%lld: %8.2f tok/s\n", static_cast<long long>(n_prompt), pp_tps);
-    std::printf("  decode  tg%lld: %8.2f tok/s  %.3f GB/token  %.2f GB/s",
-                static_cast<long long>(n_gen), tg_tps, gb_per_token, gbs);
+    std::printf("  decode  tg%lld @ depth %lld: %8.2f tok/s  %.3f GB/token  %.2f GB/s",
+                static_cast<long long>(n_gen), static_cast<long long>(decode_from), tg_tps,
+                gb_per_token, gbs);
     if (mem_gbs > 0) std::printf("  %.0f%% of %.2f GB/s", 100.0 * gbs / mem_gbs, mem_gbs);
     std::printf("\n");
   }
@@ -264,7 +276,7 @@ int run_model(const Args& args, const std::string& path) {
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
-  const Args args(argc, argv, {"--size-mib", "--runs", "-t", "-p", "-n", "--mem-gbs"},
+  const Args args(argc, argv, {"--size-mib", "--runs", "-t", "-p", "-n", "--mem-gbs", "--ctx-depth"},
                   {"--memory", "--json"});
   if (args.help()) {
     std::printf("%s", kHelp);

@@ -1,11 +1,26 @@
 #include "model/blocks.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
 #include "core/error.h"
 
 namespace frugal {
+
+std::vector<float> activation_buffer(int64_t n) {
+  return std::vector<float>(static_cast<size_t>(std::max<int64_t>(n, 1)));
+}
+
+DecoderActivations::DecoderActivations(int64_t B, int64_t dim, int64_t ffn,
+                                       const std::vector<double>& rope_freqs, int64_t C)
+    : h(activation_buffer(B * dim)),
+      x(activation_buffer(B * dim)),
+      branch(activation_buffer(B * dim)),
+      ffn_gate(activation_buffer(B * ffn)),
+      ffn_up(activation_buffer(B * ffn)) {
+  rope_tables(rope_freqs, C, rope_cos, rope_sin);
+}
 
 void swiglu_mlp(const SwiGluWeights& w, const float* x, int64_t n, float* gate_buf, float* up_buf,
                 float* out) {
@@ -17,6 +32,12 @@ void swiglu_mlp(const SwiGluWeights& w, const float* x, int64_t n, float* gate_b
 
 void rmsnorm_rows(const float* x, const float* w, int64_t n, int64_t dim, float eps, float* y) {
   for (int64_t t = 0; t < n; ++t) rmsnorm(x + t * dim, w, dim, eps, y + t * dim);
+}
+
+std::vector<double> rope_base_freqs(double theta, int64_t head_dim) {
+  std::vector<double> f(static_cast<size_t>(head_dim / 2));
+  for (int64_t i = 0; i < head_dim / 2; ++i) f[i] = std::pow(theta, -2.0 * i / head_dim);
+  return f;
 }
 
 void rope_tables(const std::vector<double>& freqs, int64_t n_pos, std::vector<float>& cos,

@@ -1,6 +1,6 @@
-// Building blocks shared by the model families: RMSNorm over rows, the SwiGLU MLP over
-// WeightMatrix views, and RoPE tables / half-split rotation. Plain buffers and sizes; the
-// caller owns every buffer (sized at load, STYLE.md §7).
+// Building blocks shared by the model families: the activations every decoder writes, RMSNorm
+// over rows, the SwiGLU MLP over WeightMatrix views, and RoPE frequencies, tables and half-split
+// rotation. Plain buffers and sizes; the caller owns every buffer (sized at load, STYLE.md §7).
 #pragma once
 
 #include <cstdint>
@@ -10,6 +10,25 @@
 #include "model/causal_lm.h"
 
 namespace frugal {
+
+// A float buffer of n values (at least one, so that data() is never null), zeroed.
+std::vector<float> activation_buffer(int64_t n);
+
+// The activations of the residual stream, the SwiGLU branch and RoPE, common to every decoder
+// family (each family's activations extend it). B = max_batch, C = max_context,
+// ffn = the widest SwiGLU MLP, half = rope_freqs.size() (rotated pairs per head).
+struct DecoderActivations {
+  std::vector<float> h;         // [B, dim] residual stream
+  std::vector<float> x;         // [B, dim] normalised input of the current branch
+  std::vector<float> branch;    // [B, dim] output of the current branch
+  std::vector<float> ffn_gate;  // [B, ffn]
+  std::vector<float> ffn_up;    // [B, ffn]
+  std::vector<float> rope_cos;  // [C, half] cos(p * rope_freqs[i])
+  std::vector<float> rope_sin;  // [C, half] sin(p * rope_freqs[i])
+
+  DecoderActivations(int64_t max_batch, int64_t dim, int64_t ffn,
+                     const std::vector<double>& rope_freqs, int64_t max_context);
+};
 
 struct SwiGluWeights {  // down(silu(gate x) * up x)
   WeightMatrix gate;    // [ffn, dim]
@@ -23,6 +42,9 @@ void swiglu_mlp(const SwiGluWeights& w, const float* x, int64_t n, float* gate_b
 
 // y[t] = rmsnorm(x[t]) * w for n rows of `dim` floats (y may alias x).
 void rmsnorm_rows(const float* x, const float* w, int64_t n, int64_t dim, float eps, float* y);
+
+// The unscaled RoPE frequencies theta^(-2i / head_dim) of the head_dim / 2 pairs, in double.
+std::vector<double> rope_base_freqs(double theta, int64_t head_dim);
 
 // cos / sin [n_pos, freqs.size()] of the angles p * freqs[i], computed in double.
 void rope_tables(const std::vector<double>& freqs, int64_t n_pos, std::vector<float>& cos,

@@ -15,40 +15,34 @@
 namespace frugal {
 namespace {
 
-std::vector<float> sized(int64_t n) {
-  return std::vector<float>(static_cast<size_t>(std::max<int64_t>(n, 1)));
+// The widest SwiGLU MLP: a dense layer's, or the shared experts' (routed experts are narrower).
+int64_t widest_ffn(const Deepseek2Config& c) {
+  return std::max(c.dense_ffn_dim, c.moe_ffn_dim * std::max<int64_t>(c.n_shared_experts, 1));
 }
 
 }  // namespace
 
-Deepseek2Activations::Deepseek2Activations(const Deepseek2Config& c, int64_t B, int64_t C) {
+// RoPE angles p * f'_i (YaRN-corrected when c.yarn) in double, stored as cos/sin [C, d_r / 2];
+// mla.cpp rotates interleaved pairs (rope_interleaved) with them.
+Deepseek2Activations::Deepseek2Activations(const Deepseek2Config& c, int64_t B, int64_t C)
+    : DecoderActivations(B, c.dim, widest_ffn(c), c.rope_freqs(), C) {
   const int64_t H = c.n_heads, r = c.kv_lora_rank, E = c.n_routed_experts, k = c.n_experts_used;
-  const int64_t ff =
-      std::max({c.dense_ffn_dim, c.moe_ffn_dim * std::max<int64_t>(c.n_shared_experts, 1)});
-  h = sized(B * c.dim);
-  x = sized(B * c.dim);
-  branch = sized(B * c.dim);
-  q_a = sized(B * c.q_lora_rank);
-  q = sized(B * H * c.qk_head_dim());
-  kv = sized(B * c.kv_values_per_token());
-  head_in = sized(B * std::max(c.qk_nope_head_dim, r));
-  head_out = sized(B * std::max(c.v_head_dim, r));
-  q_abs = sized(B * H * r);
-  ctx = sized(B * H * r);
-  o = sized(B * H * c.v_head_dim);
-  ffn_gate = sized(B * ff);
-  ffn_up = sized(B * ff);
-  router_logits = sized(B * E);
-  router_scratch = sized(2 * E + c.n_groups);
+  q_a = activation_buffer(B * c.q_lora_rank);
+  q = activation_buffer(B * H * c.qk_head_dim());
+  kv = activation_buffer(B * c.kv_values_per_token());
+  head_in = activation_buffer(B * std::max(c.qk_nope_head_dim, r));
+  head_out = activation_buffer(B * std::max(c.v_head_dim, r));
+  q_abs = activation_buffer(B * H * r);
+  ctx = activation_buffer(B * H * r);
+  o = activation_buffer(B * H * c.v_head_dim);
+  router_logits = activation_buffer(B * E);
+  router_scratch = activation_buffer(2 * E + c.n_groups);
   expert_idx.assign(static_cast<size_t>(std::max<int64_t>(B * k, 1)), 0);
-  expert_w = sized(B * k);
+  expert_w = activation_buffer(B * k);
   expert_start.assign(static_cast<size_t>(E + 2), 0);
   expert_slots.assign(static_cast<size_t>(std::max<int64_t>(B * k, 1)), 0);
-  xe = sized(B * c.dim);
-  ye = sized(B * c.dim);
-  // RoPE angles p * f'_i (YaRN-corrected when c.yarn) in double, stored as cos/sin [C, d_r / 2];
-  // mla.cpp rotates interleaved pairs (rope_interleaved) with them.
-  rope_tables(c.rope_freqs(), C, rope_cos, rope_sin);
+  xe = activation_buffer(B * c.dim);
+  ye = activation_buffer(B * c.dim);
 }
 
 Deepseek2Model::Deepseek2Model() = default;

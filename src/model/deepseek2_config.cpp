@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "format/gguf.h"
 #include "format/hf_config.h"
+#include "model/blocks.h"
 
 namespace frugal {
 namespace {
@@ -223,9 +224,7 @@ double Deepseek2Config::softmax_scale() const {
 
 std::vector<double> Deepseek2Config::rope_freqs() const {
   const int64_t d = qk_rope_head_dim;
-  std::vector<double> f(static_cast<size_t>(d / 2));
-  for (int64_t i = 0; i < d / 2; ++i)
-    f[i] = std::pow(static_cast<double>(rope_theta), -2.0 * i / d);
+  std::vector<double> f = rope_base_freqs(rope_theta, d);
   if (!yarn) return f;
   // YaRN: keep high frequencies, interpolate low ones by 1/factor, blend linearly between.
   const double two_pi = 2.0 * std::numbers::pi,

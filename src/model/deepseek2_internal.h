@@ -5,16 +5,15 @@
 #include <cstdint>
 #include <vector>
 
+#include "model/blocks.h"
 #include "model/deepseek2.h"
 
 namespace frugal {
 
-// Everything the forward pass writes, sized once at load. B = max_batch, H = n_heads,
-// C = max_context, E = n_routed_experts, k = experts used per token.
-struct Deepseek2Activations {
-  std::vector<float> h;               // [B, dim] residual stream
-  std::vector<float> x;               // [B, dim] normalised input of the current branch
-  std::vector<float> branch;          // [B, dim] output of the current branch
+// Everything the forward pass writes, sized once at load, beyond the DecoderActivations (h, x,
+// branch, ffn_gate / ffn_up [B, widest MLP], rope_cos / rope_sin [C, d_r / 2]).
+// B = max_batch, H = n_heads, C = max_context, E = n_routed_experts, k = experts used per token.
+struct Deepseek2Activations : DecoderActivations {
   std::vector<float> q_a;             // [B, q_lora_rank] query latent
   std::vector<float> q;               // [B, H, d_n + d_r]: q_nope then q_pe per head
   std::vector<float> kv;              // [B, kv_lora_rank + d_r] wkv_a output
@@ -23,10 +22,6 @@ struct Deepseek2Activations {
   std::vector<float> q_abs;           // [B, H, kv_lora_rank] W_UK[h]^T q_nope
   std::vector<float> ctx;             // [B, H, kv_lora_rank] attention-weighted latents
   std::vector<float> o;               // [B, H * d_v] attention output before wo
-  std::vector<float> rope_cos;        // [C, d_r / 2]
-  std::vector<float> rope_sin;        // [C, d_r / 2]
-  std::vector<float> ffn_gate;        // [B, max ffn width]
-  std::vector<float> ffn_up;          // [B, max ffn width]
   std::vector<float> router_logits;   // [B, E]
   std::vector<float> router_scratch;  // [2 E + n_groups]
   std::vector<int32_t> expert_idx;    // [B, k]

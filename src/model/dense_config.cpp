@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "format/gguf.h"
 #include "format/hf_config.h"
+#include "model/blocks.h"
 
 namespace frugal {
 namespace {
@@ -164,9 +165,7 @@ std::vector<double> llama3_scaled_freqs(const std::vector<double>& f, const Llam
 
 std::vector<double> DenseConfig::rope_freqs() const {
   const int64_t half = head_dim / 2;
-  std::vector<double> f(static_cast<size_t>(half));
-  for (int64_t i = 0; i < half; ++i)
-    f[i] = std::pow(static_cast<double>(rope_theta), -2.0 * i / head_dim);
+  std::vector<double> f = rope_base_freqs(rope_theta, head_dim);
   if (!rope_freq_divisors.empty()) {
     for (int64_t i = 0; i < half; ++i) f[i] /= rope_freq_divisors[i];
     return f;

@@ -9,28 +9,15 @@
 #include "model/model_files.h"
 
 namespace frugal {
-namespace {
-
-std::vector<float> sized(int64_t n) {
-  return std::vector<float>(static_cast<size_t>(std::max<int64_t>(n, 1)));
-}
-
-}  // namespace
-
-DenseActivations::DenseActivations(const DenseConfig& c, int64_t B, int64_t C) {
-  h = sized(B * c.dim);
-  x = sized(B * c.dim);
-  branch = sized(B * c.dim);
-  q = sized(B * c.q_dim());
-  k = sized(B * c.kv_dim());
-  v = sized(B * c.kv_dim());
-  o = sized(B * c.q_dim());
-  q_group = sized(B * c.group_size() * c.head_dim);
-  o_group = sized(B * c.group_size() * c.head_dim);
-  scores = sized(B * c.group_size() * C);
-  ffn_gate = sized(B * c.ffn_dim);
-  ffn_up = sized(B * c.ffn_dim);
-  rope_tables(c.rope_freqs(), C, rope_cos, rope_sin);
+DenseActivations::DenseActivations(const DenseConfig& c, int64_t B, int64_t C)
+    : DecoderActivations(B, c.dim, c.ffn_dim, c.rope_freqs(), C) {
+  q = activation_buffer(B * c.q_dim());
+  k = activation_buffer(B * c.kv_dim());
+  v = activation_buffer(B * c.kv_dim());
+  o = activation_buffer(B * c.q_dim());
+  q_group = activation_buffer(B * c.group_size() * c.head_dim);
+  o_group = activation_buffer(B * c.group_size() * c.head_dim);
+  scores = activation_buffer(B * c.group_size() * C);
 }
 
 DenseModel::DenseModel() = default;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "model/blocks.h"
 #include "model/causal_lm.h"
 #include "model/dense_config.h"
 #include "model/dense_kv_cache.h"
@@ -19,23 +20,17 @@
 
 namespace frugal {
 
-// Everything the forward pass writes, sized once at load. B = max_batch, C = max_context,
-// group = n_heads / n_kv_heads.
-struct DenseActivations {
-  std::vector<float> h;         // [B, dim] residual stream
-  std::vector<float> x;         // [B, dim] normalised input of the current branch
-  std::vector<float> branch;    // [B, dim] output of the current branch
-  std::vector<float> q;         // [B, n_heads, head_dim]
-  std::vector<float> k;         // [B, n_kv_heads, head_dim]
-  std::vector<float> v;         // [B, n_kv_heads, head_dim]
-  std::vector<float> o;         // [B, n_heads, head_dim] attention output before wo
-  std::vector<float> q_group;   // [B, group, head_dim] the queries of one kv head's group
-  std::vector<float> o_group;   // [B, group, head_dim] their outputs
-  std::vector<float> scores;    // [B, group, C] their attention weights over the cache
-  std::vector<float> ffn_gate;  // [B, ffn]
-  std::vector<float> ffn_up;    // [B, ffn]
-  std::vector<float> rope_cos;  // [C, head_dim / 2]
-  std::vector<float> rope_sin;  // [C, head_dim / 2]
+// Everything the forward pass writes, sized once at load, beyond the DecoderActivations (h, x,
+// branch, ffn_gate / ffn_up [B, ffn], rope_cos / rope_sin [C, head_dim / 2]).
+// B = max_batch, C = max_context, group = n_heads / n_kv_heads.
+struct DenseActivations : DecoderActivations {
+  std::vector<float> q;        // [B, n_heads, head_dim]
+  std::vector<float> k;        // [B, n_kv_heads, head_dim]
+  std::vector<float> v;        // [B, n_kv_heads, head_dim]
+  std::vector<float> o;        // [B, n_heads, head_dim] attention output before wo
+  std::vector<float> q_group;  // [B, group, head_dim] the queries of one kv head's group
+  std::vector<float> o_group;  // [B, group, head_dim] their outputs
+  std::vector<float> scores;   // [B, group, C] their attention weights over the cache
 
   DenseActivations(const DenseConfig& c, int64_t max_batch, int64_t max_context);
 };
