@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps configure test bench fuzz clean format demo demo
+.PHONY: all deps configure test bench fuzz clean format demo
 
 all: configure
 	cmake --build $(BUILD) -j $(JOBS)
@@ -13,11 +13,6 @@ deps:
 
 configure: deps
 	@test -f $(BUILD)/CMakeCache.txt || cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)
-
-# Serves the demo model (models/demo-v3-tiny.gguf) and shows a chat completion over HTTP.
-demo: configure
-	cmake --build $(BUILD) -j $(JOBS) --target frugal
-	@BUILD=$(BUILD) scripts/demo
 
 test: all
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900

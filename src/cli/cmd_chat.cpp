@@ -85,7 +85,7 @@ int cmd_chat(int argc, char** argv) {
     if (line.empty()) continue;
     history.push_back({"user", line});
     GenerationRequest req;
-    req.prompt = m.tokenizer->encode(render_chat(format, history, copts), {.add_bos = false, .parse_special = true});
+    req.prompt = encode_chat(*m.tokenizer, render_chat_segments(format, history, copts));
     req.max_tokens = max_tokens;
     req.sampling = sampling;
     ReasoningSplitter split(starts_in_reasoning(format, copts.thinking));

@@ -100,11 +100,18 @@ std::shared_ptr<SequenceStream> Scheduler::submit(SequenceRequest req) {
   {
     std::lock_guard lk(mu_);
     if (closed_) throw Error("the server is shutting down");
+    // Requests cancelled while queued leave now: they hold no capacity, and their owners get
+    // their Finished event without waiting for the queue to move.
+    drop_cancelled_waiting_locked();
     const int64_t capacity = opt_.n_slots + opt_.max_waiting;
-    if (n_active_ + static_cast<int64_t>(waiting_.size()) >= capacity)
+    const int64_t n_waiting = static_cast<int64_t>(waiting_.size());
+    if (n_active_ + n_waiting >= capacity)
       throw QueueFullError("too many requests: " + std::to_string(n_active_) + " running and " +
-                           std::to_string(waiting_.size()) + " queued; try again later");
+                           std::to_string(n_waiting) + " queued; try again later");
     waiting_.push_back({std::move(req), stream});
+    // A free slot is taken now, not when the engine thread next wakes: once submit() returns,
+    // the request counts as running (stats(), the next admission check) whenever a slot was free.
+    admit_locked();
   }
   cv_.notify_all();
   return stream;
@@ -130,7 +137,11 @@ bool Scheduler::wait_idle(std::chrono::milliseconds timeout) {
 SchedulerStats Scheduler::stats() const {
   SchedulerStats st;
   std::lock_guard lk(mu_);
-  st.n_waiting = static_cast<int64_t>(waiting_.size());
+  // The same counts submit() checks capacity against: cancelled requests still queued are not
+  // waiting for anything (submit and the engine drop them).
+  st.n_waiting = 0;
+  for (const Waiting& w : waiting_)
+    if (!w.stream->cancelled()) ++st.n_waiting;
   st.n_active = n_active_;
   st.n_slots = opt_.n_slots;
   st.n_ctx = n_ctx_;
@@ -159,6 +170,13 @@ void Scheduler::engine_loop() {
     }
     step(active);
     n_steps_.fetch_add(1);
+    {
+      // Under the lock: submit() may be filling a free slot's cache list meanwhile.
+      std::lock_guard lk(mu_);
+      int64_t n_cached = 0;
+      for (auto& s : slots_) n_cached += static_cast<int64_t>(s->cached_tokens.size());
+      n_cached_now_.store(n_cached);
+    }
   }
   idle_cv_.notify_all();
 }
@@ -186,14 +204,20 @@ Scheduler::Slot* Scheduler::pick_slot_locked(const std::vector<int32_t>& prompt)
   return best;
 }
 
+void Scheduler::drop_cancelled_waiting_locked() {
+  std::erase_if(waiting_, [](const Waiting& w) {
+    if (!w.stream->cancelled()) return false;
+    w.stream->push(finished_event(SequenceEnd::Cancelled));
+    return true;
+  });
+}
+
+// Called by the engine between steps and by submit(): a slot whose `active` is null is not
+// touched by the engine, so it may be filled here under the lock while a step runs.
 void Scheduler::admit_locked() {
+  drop_cancelled_waiting_locked();
   while (!waiting_.empty()) {
     Waiting& w = waiting_.front();
-    if (w.stream->cancelled()) {
-      w.stream->push(finished_event(SequenceEnd::Cancelled));
-      waiting_.pop_front();
-      continue;
-    }
     Slot* s = pick_slot_locked(w.req.prompt);
     if (!s) return;
     // At least the last prompt token runs again, to get the logits of the first new token.
@@ -220,9 +244,6 @@ void Scheduler::step(std::vector<Slot*>& active) {
       finish(*s, SequenceEnd::Failed, e.what());
     }
   }
-  int64_t n_cached = 0;
-  for (auto& s : slots_) n_cached += static_cast<int64_t>(s->cached_tokens.size());
-  n_cached_now_.store(n_cached);
 }
 
 void Scheduler::advance(Slot& s) {
@@ -297,12 +318,16 @@ void Scheduler::finish(Slot& s, SequenceEnd end, const std::string& error) {
   done.n_prompt = static_cast<int64_t>(a.req.prompt.size());
   done.n_cached = a.n_cached;
   done.n_generated = static_cast<int64_t>(a.generated.size());
-  a.stream->push(std::move(done));
-  s.active.reset();
+  const std::shared_ptr<SequenceStream> stream = a.stream;
   {
+    // The slot is free (under the lock: submit() and cancel_all() look at `active` from other
+    // threads) before the owner hears of the end: a client that has its answer and sends the
+    // next request at once finds the slot, its cached prefix and the capacity free.
     std::lock_guard lk(mu_);
+    s.active.reset();
     --n_active_;
   }
+  stream->push(std::move(done));
   idle_cv_.notify_all();
 }
 

@@ -103,8 +103,10 @@ class Scheduler {
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
-  // Queues a request. Throws frugal::Error for an empty prompt or one that does not fit the
-  // context, QueueFullError when the queue is full, Error when shutting down.
+  // Queues a request; when a slot is free it takes it before returning (it runs from the next
+  // step), so stats() counts it as active at once. Throws frugal::Error for an empty prompt or
+  // one that does not fit the context, QueueFullError when the slots are busy and the queue is
+  // full (requests cancelled while queued hold no place), Error when shutting down.
   std::shared_ptr<SequenceStream> submit(SequenceRequest req);
 
   // Stops accepting; queued and running sequences still finish. cancel_all() ends them now.
@@ -126,6 +128,7 @@ class Scheduler {
 
   void engine_loop();
   void admit_locked();
+  void drop_cancelled_waiting_locked();
   Slot* pick_slot_locked(const std::vector<int32_t>& prompt);
   void step(std::vector<Slot*>& active);
   void advance(Slot& s);

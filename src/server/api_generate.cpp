@@ -2,6 +2,8 @@
 // one JSON object or as a server-sent event stream.
 #include <chrono>
 #include <random>
+#include <utility>
+#include <vector>
 
 #include "core/error.h"
 #include "runtime/reasoning.h"
@@ -105,27 +107,29 @@ api::ResponseMeta ApiServer::meta(const char* id_prefix) const {
   return {id, now, opt_.model_id};
 }
 
-std::string ApiServer::render_chat_prompt(const api::ChatRequest& r,
-                                          bool* starts_in_reasoning) const {
+std::vector<int32_t> ApiServer::chat_prompt_ids(const api::ChatRequest& r,
+                                                bool* starts_in_reasoning) const {
   ChatOptions co = chat_options_for(tokenizer_);
   co.add_generation_prompt = true;
-  std::string text;
+  std::vector<ChatSegment> segments;
   try {
-    text = render_chat(opt_.chat_format, r.messages, co);
+    segments = render_chat_segments(opt_.chat_format, r.messages, co);
   } catch (const Error& e) {
     throw api::invalid_request(e.what(), "messages");
   }
   *starts_in_reasoning = is_reasoning_format(opt_.chat_format);
-  if (!r.assistant_prefix) return text;
-  // Chat prefix completion: the answer so far follows the generation prompt.
-  if (*starts_in_reasoning) {
-    if (r.reasoning_prefix) text += *r.reasoning_prefix;
-    if (!r.assistant_prefix->empty()) {
-      text += r.reasoning_prefix ? "\n</think>\n\n" : "</think>\n\n";
-      *starts_in_reasoning = false;
+  if (r.assistant_prefix) {
+    // Chat prefix completion: the answer so far follows the generation prompt.
+    if (*starts_in_reasoning) {
+      if (r.reasoning_prefix) segments.push_back({*r.reasoning_prefix, true});
+      if (!r.assistant_prefix->empty()) {
+        segments.push_back({r.reasoning_prefix ? "\n</think>\n\n" : "</think>\n\n", false});
+        *starts_in_reasoning = false;
+      }
     }
+    segments.push_back({*r.assistant_prefix, true});
   }
-  return text + *r.assistant_prefix;
+  return encode_chat(tokenizer_, segments);
 }
 
 std::string ApiServer::render_completion_prompt(const api::CompletionRequest& r) const {
@@ -139,13 +143,10 @@ std::string ApiServer::render_completion_prompt(const api::CompletionRequest& r)
 }
 
 ApiServer::Prepared ApiServer::prepare(const api::GenerationOptions& g,
-                                       const std::string& prompt_text, bool add_bos) const {
+                                       std::vector<int32_t> prompt) const {
   check_model(g.model);
   Prepared p;
-  EncodeOptions enc;
-  enc.add_bos = add_bos;
-  enc.parse_special = true;
-  p.seq.prompt = tokenizer_.encode(prompt_text, enc);
+  p.seq.prompt = std::move(prompt);
   const int64_t n_prompt = static_cast<int64_t>(p.seq.prompt.size());
   const int64_t n_ctx = scheduler_.n_ctx();
   if (n_prompt == 0) throw api::invalid_request("the prompt is empty", "prompt");
@@ -214,8 +215,7 @@ SequenceEvent ApiServer::drive(SequenceStream& seq, HttpResponder& out, bool str
 void ApiServer::handle_chat(const HttpRequest& req, HttpResponder& out) {
   const api::ChatRequest r = api::parse_chat_request(req.body);
   bool in_reasoning = false;
-  const std::string text = render_chat_prompt(r, &in_reasoning);
-  Prepared p = prepare(r.gen, text, false);  // the template writes BOS itself
+  Prepared p = prepare(r.gen, chat_prompt_ids(r, &in_reasoning));  // BOS from the template
   const api::ResponseMeta m = meta("chatcmpl-");
   const bool want_logprobs = r.gen.logprobs;
   auto seq = submit(p);
@@ -265,7 +265,9 @@ void ApiServer::handle_chat(const HttpRequest& req, HttpResponder& out) {
 
 void ApiServer::handle_completion(const HttpRequest& req, HttpResponder& out) {
   const api::CompletionRequest r = api::parse_completion_request(req.body);
-  Prepared p = prepare(r.gen, render_completion_prompt(r), true);
+  // A raw completion prompt is the client's own markup: special tokens in it are matched.
+  Prepared p = prepare(r.gen, tokenizer_.encode(render_completion_prompt(r),
+                                                {.add_bos = true, .parse_special = true}));
   const api::ResponseMeta m = meta("cmpl-");
   auto seq = submit(p);
   std::string text = r.echo ? r.prompt : std::string();

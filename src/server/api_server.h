@@ -9,6 +9,7 @@
 #include <functional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "runtime/scheduler.h"
 #include "server/http.h"
@@ -50,10 +51,10 @@ class ApiServer {
   void handle_completion(const HttpRequest& req, HttpResponder& out);
   void handle_models(const HttpRequest& req, HttpResponder& out);
 
-  std::string render_chat_prompt(const api::ChatRequest& r, bool* starts_in_reasoning) const;
+  // The chat prompt's ids: template markup may hold special tokens, message text never does.
+  std::vector<int32_t> chat_prompt_ids(const api::ChatRequest& r, bool* starts_in_reasoning) const;
   std::string render_completion_prompt(const api::CompletionRequest& r) const;
-  Prepared prepare(const api::GenerationOptions& g, const std::string& prompt_text,
-                   bool add_bos) const;
+  Prepared prepare(const api::GenerationOptions& g, std::vector<int32_t> prompt) const;
   std::shared_ptr<SequenceStream> submit(Prepared& p);
   // Waits for the sequence's events, giving each Token event to on_token (false: client gone);
   // cancels the sequence when the client goes away. Returns the Finished event.

@@ -1,6 +1,7 @@
 #include "tokenizer/chat_template.h"
 
 #include <array>
+#include <utility>
 
 #include "core/error.h"
 #include "tokenizer/tokenizer.h"
@@ -40,21 +41,41 @@ bool contains(std::string_view s, std::string_view part) {
               "' is not supported (expected system, user or assistant)");
 }
 
+// Collects a prompt as markup and content segments, merging neighbours of one kind.
+class SegmentBuilder {
+ public:
+  SegmentBuilder& markup(std::string_view s) { return add(s, false); }
+  SegmentBuilder& content(std::string_view s) { return add(s, true); }
+  std::vector<ChatSegment> take() { return std::move(out_); }
+
+ private:
+  SegmentBuilder& add(std::string_view s, bool is_content) {
+    if (s.empty()) return *this;
+    if (!out_.empty() && out_.back().is_content == is_content) {
+      out_.back().text += s;
+    } else {
+      out_.push_back({std::string(s), is_content});
+    }
+    return *this;
+  }
+  std::vector<ChatSegment> out_;
+};
+
 // System messages joined by "\n\n" (V3, R1, V3.1), or only the last one (R1-Distill).
-std::string system_prompt(std::span<const ChatMessage> messages, bool last_only) {
-  std::string out;
+void system_prompt(std::span<const ChatMessage> messages, bool last_only, SegmentBuilder& out) {
+  const ChatMessage* last = nullptr;
   bool first = true;
   for (const ChatMessage& m : messages) {
     if (m.role != "system") continue;
     if (last_only) {
-      out = m.content;
-    } else {
-      if (!first) out += "\n\n";
-      out += m.content;
+      last = &m;
+      continue;
     }
+    if (!first) out.markup("\n\n");
+    out.content(m.content);
     first = false;
   }
-  return out;
+  if (last != nullptr) out.content(last->content);
 }
 
 // Text after the last "</think>" (R1 templates: content.split('</think>')[-1]).
@@ -70,70 +91,75 @@ std::string_view after_first_think(std::string_view s) {
 }
 
 // V3 / R1 / R1-Distill: BOS + system, then <｜User｜>u and <｜Assistant｜>a<｜end▁of▁sentence｜>.
-std::string render_v3_family(ChatFormat f, std::span<const ChatMessage> messages,
-                             const ChatOptions& opts) {
+std::vector<ChatSegment> render_v3_family(ChatFormat f, std::span<const ChatMessage> messages,
+                                          const ChatOptions& opts) {
   const bool r1 = f != ChatFormat::DeepSeekV3;
-  std::string out = opts.bos_token;
-  out += system_prompt(messages, f == ChatFormat::DeepSeekR1Distill);
+  SegmentBuilder out;
+  out.markup(opts.bos_token);
+  system_prompt(messages, f == ChatFormat::DeepSeekR1Distill, out);
   for (const ChatMessage& m : messages) {
     if (m.role == "user") {
-      out.append(kUser).append(m.content);
+      out.markup(kUser).content(m.content);
     } else if (m.role == "assistant") {
-      out.append(kAssistant);
-      out.append(r1 ? after_last_think(m.content) : std::string_view(m.content));
-      out.append(kEndOfSentence);
+      out.markup(kAssistant);
+      out.content(r1 ? after_last_think(m.content) : std::string_view(m.content));
+      out.markup(kEndOfSentence);
     } else if (m.role != "system") {
       unsupported_role(f, m);
     }
   }
   if (opts.add_generation_prompt) {
-    out.append(kAssistant);
-    if (r1) out.append(kThinkOpen).append("\n");
+    out.markup(kAssistant);
+    if (r1) out.markup(kThinkOpen).markup("\n");
   }
-  return out;
+  return out.take();
 }
 
 // V3.1: an assistant turn right after a user turn opens with <｜Assistant｜></think> (or <think>
 // for a thinking-mode prefix); history keeps only the text after the first </think>.
-std::string render_v31(std::span<const ChatMessage> messages, const ChatOptions& opts) {
-  std::string out = opts.bos_token + system_prompt(messages, false);
+std::vector<ChatSegment> render_v31(std::span<const ChatMessage> messages,
+                                    const ChatOptions& opts) {
+  SegmentBuilder out;
+  out.markup(opts.bos_token);
+  system_prompt(messages, false, out);
   bool last_user = false;
   for (const ChatMessage& m : messages) {
     if (m.role == "user") {
       last_user = true;
-      out.append(kUser).append(m.content);
+      out.markup(kUser).content(m.content);
     } else if (m.role == "assistant") {
       if (last_user) {
-        out.append(kAssistant).append(m.prefix && opts.thinking ? kThinkOpen : kThinkClose);
+        out.markup(kAssistant).markup(m.prefix && opts.thinking ? kThinkOpen : kThinkClose);
       }
       last_user = false;
-      out.append(after_first_think(m.content)).append(kEndOfSentence);
+      out.content(after_first_think(m.content)).markup(kEndOfSentence);
     } else if (m.role != "system") {
       unsupported_role(ChatFormat::DeepSeekV31, m);
     }
   }
   if (opts.add_generation_prompt && last_user) {
-    out.append(kAssistant).append(opts.thinking ? kThinkOpen : kThinkClose);
+    out.markup(kAssistant).markup(opts.thinking ? kThinkOpen : kThinkClose);
   }
-  return out;
+  return out.take();
 }
 
 // V2: messages in order, system text and user turns followed by a blank line.
-std::string render_v2(std::span<const ChatMessage> messages, const ChatOptions& opts) {
-  std::string out = opts.bos_token;
+std::vector<ChatSegment> render_v2(std::span<const ChatMessage> messages, const ChatOptions& opts) {
+  SegmentBuilder out;
+  out.markup(opts.bos_token);
   for (const ChatMessage& m : messages) {
     if (m.role == "user") {
-      out.append("User: ").append(m.content).append("\n\n");
+      out.markup("User: ").content(m.content).markup("\n\n");
     } else if (m.role == "assistant") {
-      out.append("Assistant: ").append(m.content).append(opts.eos_token);
+      out.markup("Assistant: ").content(m.content).markup(opts.eos_token);
     } else if (m.role == "system") {
-      out.append(m.content).append("\n\n");
+      out.content(m.content).markup("\n\n");
     } else {
       unsupported_role(ChatFormat::DeepSeekV2, m);
     }
   }
-  if (opts.add_generation_prompt) out.append("Assistant:");
-  return out;
+  if (opts.add_generation_prompt) out.markup("Assistant:");
+  return out.take();
 }
 
 }  // namespace
@@ -184,8 +210,9 @@ ChatOptions chat_options_for(const Tokenizer& tok) {
   return o;
 }
 
-std::string render_chat(ChatFormat format, std::span<const ChatMessage> messages,
-                        const ChatOptions& opts) {
+std::vector<ChatSegment> render_chat_segments(ChatFormat format,
+                                              std::span<const ChatMessage> messages,
+                                              const ChatOptions& opts) {
   switch (format) {
     case ChatFormat::DeepSeekV3:
     case ChatFormat::DeepSeekR1:
@@ -196,7 +223,25 @@ std::string render_chat(ChatFormat format, std::span<const ChatMessage> messages
     case ChatFormat::DeepSeekV2:
       return render_v2(messages, opts);
   }
-  throw InternalError("render_chat: unhandled chat format");
+  throw InternalError("render_chat_segments: unhandled chat format");
+}
+
+std::string join_chat_segments(std::span<const ChatSegment> segments) {
+  std::string out;
+  for (const ChatSegment& s : segments) out += s.text;
+  return out;
+}
+
+std::string render_chat(ChatFormat format, std::span<const ChatMessage> messages,
+                        const ChatOptions& opts) {
+  return join_chat_segments(render_chat_segments(format, messages, opts));
+}
+
+std::vector<int32_t> encode_chat(const Tokenizer& tok, std::span<const ChatSegment> segments) {
+  std::vector<TextPart> parts;
+  parts.reserve(segments.size());
+  for (const ChatSegment& s : segments) parts.push_back({s.text, !s.is_content});
+  return tok.encode_parts(parts);
 }
 
 }  // namespace frugal

@@ -3,10 +3,12 @@
 // rendered by python3-jinja2 (tools/gen-chat-goldens.py) are the test oracle.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace frugal {
 
@@ -47,9 +49,28 @@ ChatFormat chat_format_for(const Tokenizer& tok, std::string_view override_name 
 // bos/eos token text from the tokenizer.
 ChatOptions chat_options_for(const Tokenizer& tok);
 
-// Renders the prompt text (special tokens as text: encode it with parse_special and no extra
-// BOS). Throws frugal::Error for roles the format does not support.
+// A piece of a rendered prompt: the template's own markup (special tokens written as text,
+// "User: " in V2), or text from a message, which must never become a special token.
+struct ChatSegment {
+  std::string text;
+  bool is_content = false;
+};
+
+// Renders the prompt as segments, alternating markup and content (adjacent pieces of one kind
+// are merged; none is empty). Throws frugal::Error for roles the format does not support.
+std::vector<ChatSegment> render_chat_segments(ChatFormat format,
+                                              std::span<const ChatMessage> messages,
+                                              const ChatOptions& opts);
+// The segments' text joined: the prompt as the Jinja template renders it.
 std::string render_chat(ChatFormat format, std::span<const ChatMessage> messages,
                         const ChatOptions& opts);
+std::string join_chat_segments(std::span<const ChatSegment> segments);
+
+// The prompt's token ids, without an added BOS (the template writes bos_token itself). Special
+// tokens are matched in markup only: a user who types "<｜Assistant｜>" gets plain-text ids.
+// Plain text is encoded across segment boundaries as one run (Tokenizer::encode_parts), so for
+// content without special-token text the ids equal those of the joined text encoded with
+// parse_special, in every format (V2's plain "User: " markers included).
+std::vector<int32_t> encode_chat(const Tokenizer& tok, std::span<const ChatSegment> segments);
 
 }  // namespace frugal

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <mutex>
+#include <utility>
 
 #include "core/error.h"
 #include "format/gguf.h"
@@ -153,6 +154,39 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, const EncodeOption
     pos = m.end;
   }
   encode_plain(text.substr(pos), out);
+  return out;
+}
+
+std::vector<int32_t> Tokenizer::encode_parts(std::span<const TextPart> parts) const {
+  std::string text;                                // the concatenation, repaired
+  std::vector<std::pair<size_t, size_t>> special;  // [begin, end) byte ranges of special parts
+  for (const TextPart& part : parts) {
+    const size_t begin = text.size();
+    if (is_valid_utf8(part.text)) {
+      text += part.text;
+    } else {
+      text += repair_utf8(part.text);
+    }
+    if (!part.parse_special || text.size() == begin) continue;
+    if (!special.empty() && special.back().second == begin) {
+      special.back().second = text.size();
+    } else {
+      special.emplace_back(begin, text.size());
+    }
+  }
+  const std::string_view all = text;
+  std::vector<int32_t> out;
+  out.reserve(all.size() / 3 + 2);
+  size_t plain_begin = 0;  // start of the plain text not yet encoded
+  AddedTokenMatcher::Match m;
+  for (const auto& [begin, end] : special) {
+    for (size_t pos = begin; added_.find(all.substr(0, end), pos, m); pos = m.end) {
+      encode_plain(all.substr(plain_begin, m.begin - plain_begin), out);
+      out.push_back(m.id);
+      plain_begin = m.end;
+    }
+  }
+  encode_plain(all.substr(plain_begin), out);
   return out;
 }
 

@@ -29,6 +29,13 @@ struct EncodeOptions {
                               // "<｜User｜>" is then tokenized as plain characters
 };
 
+// A piece of a longer text for Tokenizer::encode_parts: added tokens are matched only inside
+// parts with parse_special (trusted markup), never in the others (untrusted content).
+struct TextPart {
+  std::string_view text;
+  bool parse_special = false;
+};
+
 class Tokenizer {
  public:
   explicit Tokenizer(VocabData data);
@@ -47,6 +54,12 @@ class Tokenizer {
 
   // Invalid UTF-8 in `text` is replaced by U+FFFD first.
   std::vector<int32_t> encode(std::string_view text, const EncodeOptions& opts = {}) const;
+  // Encodes the concatenation of `parts` (no BOS). Added tokens are matched only where they lie
+  // wholly inside one parse_special part (adjacent ones count as one); the plain text between
+  // matches is pre-tokenized and merged as one run across part boundaries, exactly as encode()
+  // does for the whole text. So the ids equal encode(concatenation, {.add_bos = false}) whenever
+  // the other parts hold no added-token text. Invalid UTF-8 is repaired part by part.
+  std::vector<int32_t> encode_parts(std::span<const TextPart> parts) const;
   // Appends the ids of plain text (no added-token matching, no BOS).
   void encode_plain(std::string_view text, std::vector<int32_t>& out) const;
 

@@ -152,6 +152,59 @@ TEST(Scheduler, QueueBoundAndCancellation) {
   EXPECT_EQ(collect(*s.submit(greedy(prompt_of(3, 6), 2))).done.end, SequenceEnd::Length);
 }
 
+// A free slot is taken inside submit(), so stats() and the next admission check see the request
+// running at once (not queued until the engine thread wakes); a request cancelled while queued
+// leaves the queue and frees its capacity at once, wherever it stands in the queue.
+TEST(Scheduler, ImmediateAdmissionAndCancelledQueuedRequestsFreeCapacity) {
+  REQUIRE_TINY();
+  Scheduler s(*tiny().model, *tiny().tok, options(1, 2));
+  SequenceRequest forever = greedy(prompt_of(3, 5), 100000);
+  forever.ignore_eos = true;
+  auto a = s.submit(forever);
+  SchedulerStats st = s.stats();
+  EXPECT_EQ(st.n_active, 1);
+  EXPECT_EQ(st.n_waiting, 0);
+  auto b = s.submit(greedy(prompt_of(3, 6), 2));
+  auto c = s.submit(greedy(prompt_of(3, 7), 2));
+  st = s.stats();
+  EXPECT_EQ(st.n_active, 1);
+  EXPECT_EQ(st.n_waiting, 2);
+  EXPECT_THROW(s.submit(greedy(prompt_of(3, 8), 2)), QueueFullError);
+  c->cancel();  // behind b, which waits for a
+  EXPECT_EQ(s.stats().n_waiting, 1);
+  std::shared_ptr<SequenceStream> d;
+  EXPECT_NO_THROW(d = s.submit(greedy(prompt_of(3, 8), 2)));
+  std::vector<SequenceEvent> ev;
+  ASSERT_TRUE(c->wait(ev, std::chrono::seconds(5)));  // c's end, without a moving
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].kind, SequenceEvent::Kind::Finished);
+  EXPECT_EQ(ev[0].end, SequenceEnd::Cancelled);
+  a->cancel();
+  EXPECT_EQ(collect(*a).done.end, SequenceEnd::Cancelled);
+  EXPECT_EQ(collect(*b).done.end, SequenceEnd::Length);
+  if (d) EXPECT_EQ(collect(*d).done.end, SequenceEnd::Length);
+  ASSERT_TRUE(s.wait_idle(std::chrono::seconds(5)));
+  st = s.stats();
+  EXPECT_EQ(st.n_active, 0);
+  EXPECT_EQ(st.n_waiting, 0);
+}
+
+// The slot is free before the owner hears that its sequence ended: with one slot and no queue,
+// the next request submitted right after the Finished event is accepted and reuses the cache.
+TEST(Scheduler, SlotIsFreeWhenTheFinishedEventArrives) {
+  REQUIRE_TINY();
+  Scheduler s(*tiny().model, *tiny().tok, options(1, 0));
+  const auto prompt = prompt_of(8, 3);
+  for (int i = 0; i < 20; ++i) {
+    const Outcome o = collect(*s.submit(greedy(prompt, 1)));
+    ASSERT_EQ(o.done.end, SequenceEnd::Length);
+    if (i > 0) EXPECT_EQ(o.done.n_cached, static_cast<int64_t>(prompt.size()) - 1);
+    const SchedulerStats st = s.stats();
+    ASSERT_EQ(st.n_active, 0) << "round " << i;
+    ASSERT_EQ(st.n_waiting, 0) << "round " << i;
+  }
+}
+
 TEST(Scheduler, RejectsBadPrompts) {
   REQUIRE_TINY();
   Scheduler s(*tiny().model, *tiny().tok, options(1));

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <utility>
 
 #include "server/server_harness.h"
 
@@ -41,16 +42,18 @@ std::string answer_text(const HttpResult& r, bool stream) {
   return text;
 }
 
-int active_sequences(int port) {
+// /health's {active, waiting}; {-1, -1} when it does not answer.
+std::pair<int, int> load_of(int port) {
   const HttpResult h = http_request(port, "GET", "/health", "", {}, 5000);
-  if (h.status != 200) return -1;
-  return json::parse(h.body)["active"];
+  if (h.status != 200) return {-1, -1};
+  const json j = json::parse(h.body);
+  return {j["active"].get<int>(), j["waiting"].get<int>()};
 }
 
-// Polls /health until `active` equals want, at most timeout_ms.
-bool wait_active(int port, int want, int timeout_ms) {
+// Polls /health until it reports `active` running and `waiting` queued, at most timeout_ms.
+bool wait_load(int port, int active, int waiting, int timeout_ms) {
   for (int waited = 0; waited < timeout_ms; waited += 20) {
-    if (active_sequences(port) == want) return true;
+    if (load_of(port) == std::make_pair(active, waiting)) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return false;
@@ -96,14 +99,20 @@ TEST(ServerConcurrency, FullQueueAnswers429AndDisconnectFreesTheSlot) {
   const int fd = open_connection(server.port(), long_stream_request(1900));
   ASSERT_GE(fd, 0);
   std::string got;
-  ASSERT_TRUE(read_until(fd, "\"content\":\"", &got, 30000)) << got;  // generating now
-  ASSERT_TRUE(read_until(fd, "\"delta\":{\"content\"", &got, 30000)) << got;
+  // The stream began: its first chunk (the role) is sent once the request is submitted, before
+  // any token is generated.
+  ASSERT_TRUE(read_until(fd, "\"role\":\"assistant\"", &got, 30000)) << got;
+  // The stream holds the only slot from the moment it began (it was admitted at submission, not
+  // left queued for the engine thread to pick up later).
+  EXPECT_EQ(load_of(server.port()), std::make_pair(1, 0));
   const HttpResult busy =
       http_request(server.port(), "POST", "/v1/chat/completions", request_body(0, false).dump());
   EXPECT_EQ(busy.status, 429) << busy.body;
   EXPECT_NE(busy.body.find("rate_limit_error"), std::string::npos);
+  EXPECT_NE(busy.body.find("1 running and 0 queued"), std::string::npos) << busy.body;
   ::close(fd);  // the client goes away mid-stream
-  EXPECT_TRUE(wait_active(server.port(), 0, 5000)) << "the slot was not freed";
+  // Nothing running and nothing queued: what /health reports is what admission checks.
+  EXPECT_TRUE(wait_load(server.port(), 0, 0, 5000)) << "the slot was not freed";
   const HttpResult next =
       http_request(server.port(), "POST", "/v1/chat/completions", request_body(1, false).dump());
   EXPECT_EQ(next.status, 200) << next.body;
