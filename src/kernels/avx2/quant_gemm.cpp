@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "kernels/gemm.h"
+#include "kernels/gemm_tiles.h"
 
 namespace frugal::kern {
 namespace {
@@ -127,42 +128,9 @@ void quantize_act_q8_k(const float* x, int64_t n, uint8_t* out) {
 
 template <int kRows, template <int, int> class Tile>
 void gemm_tiled(const GemmArgs& a) {
-  for (int64_t t0 = 0; t0 < a.n_tok; t0 += 4) {
-    const int64_t nt = a.n_tok - t0 < 4 ? a.n_tok - t0 : 4;
-    int64_t r0 = 0;
-    for (; r0 + kRows <= a.n_rows; r0 += kRows) {
-      switch (nt) {
-        case 1:
-          Tile<kRows, 1>::run(a, r0, t0);
-          break;
-        case 2:
-          Tile<kRows, 2>::run(a, r0, t0);
-          break;
-        case 3:
-          Tile<kRows, 3>::run(a, r0, t0);
-          break;
-        default:
-          Tile<kRows, 4>::run(a, r0, t0);
-          break;
-      }
-    }
-    for (; r0 < a.n_rows; ++r0) {
-      switch (nt) {
-        case 1:
-          Tile<1, 1>::run(a, r0, t0);
-          break;
-        case 2:
-          Tile<1, 2>::run(a, r0, t0);
-          break;
-        case 3:
-          Tile<1, 3>::run(a, r0, t0);
-          break;
-        default:
-          Tile<1, 4>::run(a, r0, t0);
-          break;
-      }
-    }
-  }
+  for_each_tile<kRows>(a, [&](auto rows, auto toks, int64_t r0, int64_t t0) {
+    Tile<decltype(rows)::value, decltype(toks)::value>::run(a, r0, t0);
+  });
 }
 
 template <int R, int T>

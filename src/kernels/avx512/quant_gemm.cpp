@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "kernels/gemm.h"
+#include "kernels/gemm_tiles.h"
 
 namespace frugal::kern {
 namespace {
@@ -99,51 +100,12 @@ void quantize_act_q8_k(const float* x, int64_t n, uint8_t* out) {
 
 // ---- tiling driver ----
 
-// Runs Tile<R, T>(args, r0, t0) over the whole row x token range: R = kRows except a remainder of
-// single rows, T = up to 4 tokens.
-template <int R, int T, template <int, int> class Tile>
-FRUGAL_INLINE void run_tile(const GemmArgs& a, int64_t r0, int64_t t0) {
-  Tile<R, T>::run(a, r0, t0);
-}
-
+// Runs Tile<R, T>::run over the whole row x token range (the walk is in kernels/gemm_tiles.h).
 template <int kRows, template <int, int> class Tile>
 void gemm_tiled(const GemmArgs& a) {
-  for (int64_t t0 = 0; t0 < a.n_tok; t0 += 4) {
-    const int64_t nt = a.n_tok - t0 < 4 ? a.n_tok - t0 : 4;
-    int64_t r0 = 0;
-    for (; r0 + kRows <= a.n_rows; r0 += kRows) {
-      switch (nt) {
-        case 1:
-          run_tile<kRows, 1, Tile>(a, r0, t0);
-          break;
-        case 2:
-          run_tile<kRows, 2, Tile>(a, r0, t0);
-          break;
-        case 3:
-          run_tile<kRows, 3, Tile>(a, r0, t0);
-          break;
-        default:
-          run_tile<kRows, 4, Tile>(a, r0, t0);
-          break;
-      }
-    }
-    for (; r0 < a.n_rows; ++r0) {
-      switch (nt) {
-        case 1:
-          run_tile<1, 1, Tile>(a, r0, t0);
-          break;
-        case 2:
-          run_tile<1, 2, Tile>(a, r0, t0);
-          break;
-        case 3:
-          run_tile<1, 3, Tile>(a, r0, t0);
-          break;
-        default:
-          run_tile<1, 4, Tile>(a, r0, t0);
-          break;
-      }
-    }
-  }
+  for_each_tile<kRows>(a, [&](auto rows, auto toks, int64_t r0, int64_t t0) {
+    Tile<decltype(rows)::value, decltype(toks)::value>::run(a, r0, t0);
+  });
 }
 
 template <int R, int T>
