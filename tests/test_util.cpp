@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <sstream>
 
 namespace frugal::test {
 
@@ -31,6 +32,17 @@ int run_command(const std::string& cmd, std::string* output) {
     if (output) output->append(buf.data(), n);
   const int status = ::pclose(p);
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::vector<int32_t> parse_id_array(const std::string& json) {
+  std::vector<int32_t> ids;
+  const size_t open = json.find('[');
+  if (open == std::string::npos) return ids;
+  std::stringstream ss(json.substr(open + 1, json.find(']', open) - open - 1));
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (item.find_first_of("0123456789") != std::string::npos) ids.push_back(std::stoi(item));
+  return ids;
 }
 
 std::string frugal_binary() { return FRUGAL_BINARY; }

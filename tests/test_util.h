@@ -1,7 +1,9 @@
 // Helpers shared by the test programs.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 namespace frugal::test {
 
@@ -11,6 +13,8 @@ std::string shared_data_dir();
 std::string temp_dir();
 // Runs a shell command, returns its exit code; stdout+stderr are captured into *output.
 int run_command(const std::string& cmd, std::string* output);
+// The integers of the first JSON array in `json` (e.g. `frugal tokenize` output).
+std::vector<int32_t> parse_id_array(const std::string& json);
 // Path to the built `frugal` program.
 std::string frugal_binary();
 

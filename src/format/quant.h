@@ -34,4 +34,10 @@ void dequantize_fp8_block_scaled(const uint8_t* w, const float* scale_inv, int64
                                  int64_t cols, int64_t row_begin, int64_t n_rows, float* out,
                                  int64_t block = 128);
 
+// The inverse: per block of block x block values, scale_inv = 2^ceil(log2(max|w| / 448)) (1 for an
+// all-zero block; a power of two, as DeepSeek's ue8m0 scales) and q = fp8(w / scale_inv).
+// w and q are [rows, cols]; scale_inv is [ceil(rows/block), ceil(cols/block)].
+void quantize_fp8_block_scaled(const float* w, int64_t rows, int64_t cols, uint8_t* q,
+                               float* scale_inv, int64_t block = 128);
+
 }  // namespace frugal

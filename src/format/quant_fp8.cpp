@@ -4,6 +4,7 @@
 // Bits s eeee mmm, exponent bias 7, no infinities:
 //   e = 0      : (-1)^s * 2^-6 * m/8                (subnormal; 0x00 / 0x80 are +-0)
 //   e = 1..15  : (-1)^s * 2^(e-7) * (1 + m/8)       except 0x7F / 0xFF = NaN; max finite 448.
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cmath>
@@ -78,6 +79,23 @@ void dequantize_fp8_block_scaled(const uint8_t* w, const float* scale_inv, int64
     float* dst = out + r * cols;
     for (int64_t j = 0; j < cols; ++j) dst[j] = table[src[j]] * scales[j / block];
   }
+}
+
+void quantize_fp8_block_scaled(const float* w, int64_t rows, int64_t cols, uint8_t* q,
+                               float* scale_inv, int64_t block) {
+  if (rows < 0 || cols < 0 || block < 1) throw Error("quantize_fp8_block_scaled: bad shape or block");
+  const int64_t bc = (cols + block - 1) / block;
+  for (int64_t r0 = 0; r0 < rows; r0 += block)
+    for (int64_t c0 = 0; c0 < cols; c0 += block) {
+      const int64_t r1 = std::min(rows, r0 + block), c1 = std::min(cols, c0 + block);
+      float amax = 0;
+      for (int64_t i = r0; i < r1; ++i)
+        for (int64_t j = c0; j < c1; ++j) amax = std::max(amax, std::abs(w[i * cols + j]));
+      const float s = amax > 0 ? std::exp2(std::ceil(std::log2(amax / 448.0f))) : 1.0f;
+      scale_inv[(r0 / block) * bc + c0 / block] = s;
+      for (int64_t i = r0; i < r1; ++i)
+        for (int64_t j = c0; j < c1; ++j) q[i * cols + j] = f32_to_fp8_e4m3(w[i * cols + j] / s);
+    }
 }
 
 }  // namespace frugal

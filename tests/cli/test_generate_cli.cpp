@@ -37,23 +37,13 @@ class GenerateCli : public ::testing::Test {
 };
 std::string GenerateCli::model_;
 
-std::vector<int32_t> parse_ids(const std::string& json) {
-  std::vector<int32_t> ids;
-  std::string s = json.substr(json.find('[') + 1);
-  std::stringstream ss(s.substr(0, s.find(']')));
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (item.find_first_of("0123456789") != std::string::npos) ids.push_back(std::stoi(item));
-  return ids;
-}
-
 TEST_F(GenerateCli, GreedyRunEqualsFullForwardArgmax) {
   const std::string bin = test::frugal_binary();
   int rc = 0;
   const std::string prompt = "The quick brown fox";
   std::string ids_json = sh("printf '%s' '" + prompt + "' | " + bin + " tokenize " + model_ + " 2>/dev/null", &rc);
   ASSERT_EQ(rc, 0) << ids_json;
-  std::vector<int32_t> ids = parse_ids(ids_json);
+  std::vector<int32_t> ids = test::parse_id_array(ids_json);
   ASSERT_GE(ids.size(), 2u);
   const size_t n_prompt = ids.size();
   const int n_gen = 8;

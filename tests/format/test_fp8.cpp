@@ -2,6 +2,7 @@
 // (round-to-nearest-even, saturation, NaN) and the 128x128 block-scaled dequantization (§2.2).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <vector>
@@ -123,6 +124,39 @@ TEST(Fp8, BlockScaledRejectsBadRanges) {
   EXPECT_THROW(dequantize_fp8_block_scaled(w.data(), s.data(), 4, 4, 2, 3, out.data()), Error);
   EXPECT_THROW(dequantize_fp8_block_scaled(w.data(), s.data(), 4, 4, -1, 1, out.data()), Error);
   EXPECT_THROW(dequantize_fp8_block_scaled(w.data(), s.data(), 4, 4, 0, 4, out.data(), 0), Error);
+}
+
+
+// quantize_fp8_block_scaled: power-of-two scales that put each block's max within e4m3's 448,
+// partial edge blocks, an all-zero block, and a round trip within e4m3's relative precision.
+TEST(Fp8BlockScaled, QuantizeChoosesPowerOfTwoScalesAndRoundTrips) {
+  const int64_t rows = 5, cols = 7, block = 4;  // blocks: 2 x 2, the edge ones partial
+  std::vector<float> w(rows * cols);
+  for (int64_t i = 0; i < rows * cols; ++i) w[i] = std::sin(0.7f * i) * (i < 20 ? 900.0f : 0.01f);
+  for (int64_t i = 0; i < 4; ++i)  // block (0, 1) = rows 0..3, cols 4..6: all zero
+    for (int64_t j = 4; j < 7; ++j) w[i * cols + j] = 0;
+  std::vector<uint8_t> q(w.size());
+  std::vector<float> scale(4), back(w.size());
+  quantize_fp8_block_scaled(w.data(), rows, cols, q.data(), scale.data(), block);
+  EXPECT_EQ(scale[1], 1.0f);
+  for (int b = 0; b < 4; ++b) {
+    int e = 0;
+    EXPECT_EQ(std::frexp(scale[b], &e), 0.5f) << "scale " << scale[b] << " is not a power of two";
+    float amax = 0;
+    for (int64_t i = (b / 2) * block; i < std::min(rows, (b / 2 + 1) * block); ++i)
+      for (int64_t j = (b % 2) * block; j < std::min(cols, (b % 2 + 1) * block); ++j)
+        amax = std::max(amax, std::abs(w[i * cols + j]));
+    EXPECT_LE(amax / scale[b], 448.0f);
+    if (amax > 0) EXPECT_GT(amax / scale[b], 224.0f);  // the smallest power of two that fits
+  }
+  dequantize_fp8_block_scaled(q.data(), scale.data(), rows, cols, 0, rows, back.data(), block);
+  for (size_t i = 0; i < w.size(); ++i) {
+    const int64_t b = (static_cast<int64_t>(i) / cols / block) * 2 + (static_cast<int64_t>(i) % cols) / block;
+    // e4m3 keeps 3 mantissa bits (relative step 1/16 at worst after rounding) down to the
+    // subnormal step 2^-9 of the scaled value.
+    EXPECT_LE(std::abs(back[i] - w[i]), std::abs(w[i]) / 16 + scale[b] * std::ldexp(1.0f, -9)) << i;
+  }
+  EXPECT_THROW(quantize_fp8_block_scaled(w.data(), rows, cols, q.data(), scale.data(), 0), Error);
 }
 
 }  // namespace

@@ -61,24 +61,11 @@ std::vector<uint8_t> as_bytes(const std::vector<T>& v) {
 // w [rows, cols] -> FP8 codes, per-block power-of-two scales, and the exact dequantized values.
 void quantize_fp8(const std::vector<float>& w, int64_t rows, int64_t cols, std::vector<uint8_t>& q,
                   std::vector<float>& scale, std::vector<float>& deq) {
-  const int64_t br = (rows + 127) / 128, bc = (cols + 127) / 128;
   q.resize(w.size());
   deq.resize(w.size());
-  scale.assign(static_cast<size_t>(br * bc), 1.0f);
-  for (int64_t bi = 0; bi < br; ++bi)
-    for (int64_t bj = 0; bj < bc; ++bj) {
-      float amax = 0;
-      for (int64_t i = bi * 128; i < std::min(rows, bi * 128 + 128); ++i)
-        for (int64_t j = bj * 128; j < std::min(cols, bj * 128 + 128); ++j)
-          amax = std::max(amax, std::abs(w[i * cols + j]));
-      const float s = amax > 0 ? std::exp2(std::ceil(std::log2(amax / 448.0f))) : 1.0f;
-      scale[bi * bc + bj] = s;
-      for (int64_t i = bi * 128; i < std::min(rows, bi * 128 + 128); ++i)
-        for (int64_t j = bj * 128; j < std::min(cols, bj * 128 + 128); ++j) {
-          q[i * cols + j] = f32_to_fp8_e4m3(w[i * cols + j] / s);
-          deq[i * cols + j] = fp8_e4m3_to_f32(q[i * cols + j]) * s;
-        }
-    }
+  scale.resize(static_cast<size_t>(((rows + 127) / 128) * ((cols + 127) / 128)));
+  quantize_fp8_block_scaled(w.data(), rows, cols, q.data(), scale.data());
+  dequantize_fp8_block_scaled(q.data(), scale.data(), rows, cols, 0, rows, deq.data());
 }
 
 bool is_fp8_weight(const StTensor& t) {

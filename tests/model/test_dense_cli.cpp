@@ -19,16 +19,6 @@ std::string sh(const std::string& cmd, int* rc) {
   return out;
 }
 
-std::vector<int32_t> parse_id_list(const std::string& json) {
-  std::vector<int32_t> ids;
-  std::string s = json.substr(json.find('[') + 1);
-  std::stringstream ss(s.substr(0, s.find(']')));
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (item.find_first_of("0123456789") != std::string::npos) ids.push_back(std::stoi(item));
-  return ids;
-}
-
 std::string chomp(std::string s) {
   while (!s.empty() && s.back() == '\n') s.pop_back();
   return s;
@@ -48,7 +38,7 @@ TEST_P(DenseCli, GreedyRunEqualsFullForwardArgmaxAndChatRuns) {
   const std::string prompt = "The quick brown fox";
   out = sh("printf '%s' '" + prompt + "' | " + bin + " tokenize " + model + " 2>/dev/null", &rc);
   ASSERT_EQ(rc, 0) << out;
-  std::vector<int32_t> ids = parse_id_list(out);
+  std::vector<int32_t> ids = test::parse_id_array(out);
   ASSERT_GE(ids.size(), 2u);
   const size_t n_prompt = ids.size();
   const int n_gen = 8;

@@ -96,18 +96,7 @@ void write_fp8_dir(const std::string& src, const std::string& dir) {
                   bc = (cols + 127) / 128;
     std::vector<float> scale(static_cast<size_t>(br * bc));
     std::vector<uint8_t> q(w.size());
-    for (int64_t bi = 0; bi < br; ++bi)
-      for (int64_t bj = 0; bj < bc; ++bj) {
-        float amax = 0;
-        for (int64_t i = bi * 128; i < std::min(rows, bi * 128 + 128); ++i)
-          for (int64_t j = bj * 128; j < std::min(cols, bj * 128 + 128); ++j)
-            amax = std::max(amax, std::abs(w[i * cols + j]));
-        const float s = amax > 0 ? std::exp2(std::ceil(std::log2(amax / 448.0f))) : 1.0f;
-        scale[bi * bc + bj] = s;
-        for (int64_t i = bi * 128; i < std::min(rows, bi * 128 + 128); ++i)
-          for (int64_t j = bj * 128; j < std::min(cols, bj * 128 + 128); ++j)
-            q[i * cols + j] = f32_to_fp8_e4m3(w[i * cols + j] / s);
-      }
+    quantize_fp8_block_scaled(w.data(), rows, cols, q.data(), scale.data());
     put(t->name, "F8_E4M3", t->shape, q.data(), q.size());
     put(t->name + "_scale_inv", "F32", {br, bc}, scale.data(), scale.size() * 4);
   }
