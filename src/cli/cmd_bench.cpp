@@ -20,6 +20,7 @@
 #include "kernels/kernels.h"
 #include "model/deepseek2_lm.h"
 #include "model/dense_lm.h"
+#include "cli/model_args.h"
 
 namespace frugal::cli {
 namespace {
@@ -32,6 +33,7 @@ constexpr const char* kHelp =
     "MODEL: prefill of -p tokens and decode of -n tokens (median of --runs), GB of weights read\n"
     "per decode token, the GB/s that makes and its % of the measured (or --mem-gbs) bandwidth.\n\n"
     "  --ctx-depth D decode with D tokens already in the KV cache (filled untimed after prefill)\n"
+    "  --cache-type T  KV cache element type: f16 (default), bf16 or f32\n"
     "  --size-mib N  buffer size for --memory (default 1024)\n"
     "  --runs N      repetitions; the median is reported (default 7 for --memory, 3 for MODEL)\n"
     "  -t N          threads (default: all hardware threads)\n"
@@ -210,6 +212,7 @@ int run_model(const Args& args, const std::string& path) {
   set_kernel_threads(threads);
   ModelOptions opt;
   opt.max_context = decode_from + n_gen + 1;
+  opt.kv_cache_type = cache_type_from_args(args);
   const auto t_load = Clock::now();
   std::unique_ptr<CausalLm> model = load_causal_lm(path, opt);
   const double load_s = seconds_since(t_load);
@@ -276,7 +279,8 @@ int run_model(const Args& args, const std::string& path) {
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
-  const Args args(argc, argv, {"--size-mib", "--runs", "-t", "-p", "-n", "--mem-gbs", "--ctx-depth"},
+  const Args args(argc, argv, {"--size-mib", "--runs", "-t", "-p", "-n", "--mem-gbs", "--ctx-depth",
+                               "--cache-type"},
                   {"--memory", "--json"});
   if (args.help()) {
     std::printf("%s", kHelp);

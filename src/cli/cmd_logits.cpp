@@ -11,6 +11,7 @@
 #include "format/npy.h"
 #include "kernels/kernels.h"
 #include "model/causal_lm.h"
+#include "cli/model_args.h"
 
 namespace frugal::cli {
 namespace {
@@ -23,6 +24,7 @@ constexpr const char* kHelp =
     "  --tokens LIST   comma-separated token ids\n"
     "  --out FILE      .npy file to write\n"
     "  --naive         deepseek2: the expanded (reference) MLA instead of the absorbed one\n"
+    "  --cache-type T  KV cache element type: f32 (default here, exact), f16 or bf16\n"
     "  --threads N     matmul threads (default: all cores)\n";
 
 std::vector<int32_t> parse_ids(const std::string& s) {
@@ -49,7 +51,7 @@ std::vector<int32_t> parse_ids(const std::string& s) {
 }  // namespace
 
 int cmd_logits(int argc, char** argv) {
-  Args args(argc, argv, {"--tokens", "--out", "--threads"}, {"--naive"});
+  Args args(argc, argv, {"--tokens", "--out", "--threads", "--cache-type"}, {"--naive"});
   if (args.help()) {
     std::printf("%s", kHelp);
     return 0;
@@ -61,6 +63,7 @@ int cmd_logits(int argc, char** argv) {
   if (args.has("--threads")) set_kernel_threads(static_cast<int>(args.get_int_or("--threads", 1)));
   ModelOptions opt;
   opt.max_context = static_cast<int64_t>(tokens.size());
+  opt.kv_cache_type = cache_type_from_args(args, GgmlType::F32);
   opt.attention = args.has("--naive") ? AttentionImpl::Naive : AttentionImpl::Absorbed;
   std::unique_ptr<CausalLm> model = load_causal_lm(path, opt);
   std::unique_ptr<SequenceState> seq = model->new_sequence();  // min(n_tokens, context length)

@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "kernels/kernels.h"
 #include "model/causal_lm.h"
+#include "cli/model_args.h"
 #include "runtime/logit_file.h"
 #include "runtime/perplexity.h"
 #include "tokenizer/tokenizer.h"
@@ -41,6 +42,7 @@ constexpr const char* kHelp =
     "                      scored token; format in src/runtime/logit_file.h)\n"
     "  --kl-divergence FILE  compare against a run saved with --save-logits\n"
     "  --tokenizer PATH    tokenizer.json (or a directory / GGUF holding one) when MODEL has none\n"
+    "  --cache-type T      KV cache element type: f16 (default), bf16 or f32\n"
     "  --threads N         matmul threads (default: all cores)\n";
 
 std::string read_text(const std::string& path) {
@@ -107,7 +109,7 @@ void print_kl(const PerplexityResult& r) {
 int cmd_perplexity(int argc, char** argv) {
   Args args(argc, argv,
             {"--ctx", "--batch", "--chunks", "--save-logits", "--kl-divergence", "--tokenizer",
-             "--threads"},
+             "--threads", "--cache-type"},
             {});
   if (args.help()) {
     std::printf("%s", kHelp);
@@ -131,6 +133,7 @@ int cmd_perplexity(int argc, char** argv) {
 
   ModelOptions mopt;
   mopt.max_context = opt.n_ctx;
+  mopt.kv_cache_type = cache_type_from_args(args);
   std::unique_ptr<CausalLm> model = load_causal_lm(model_path, mopt);
   std::unique_ptr<LogitFileWriter> save;
   if (auto s = args.get("--save-logits"))

@@ -4,12 +4,15 @@
 #include <csignal>
 
 #include "core/error.h"
+#include "kernels/attention.h"
 
 namespace frugal::cli {
 
 const char* const kModelFlagsHelp =
     "  --tokenizer PATH  tokenizer.json (or a directory / GGUF holding one) when the model has none\n"
-    "  --ctx N           context length in tokens (default 4096, at most the model's)\n";
+    "  --ctx N           context length in tokens (default 4096, at most the model's)\n"
+    "  --cache-type T    KV cache element type: f16 (default), bf16 or f32 (the deepseek2\n"
+    "                    latent cache; dense models keep f32)\n";
 const char* const kSamplingFlagsHelp =
     "  --temp T          temperature; 0 = greedy (default 0.8)\n"
     "  --top-k K         keep the K most likely tokens (0 = off, default 40)\n"
@@ -19,7 +22,7 @@ const char* const kSamplingFlagsHelp =
     "  --seed S          random seed (default 0)\n";
 
 const std::set<std::string>& model_value_flags() {
-  static const std::set<std::string> flags = {"--tokenizer", "--ctx",  "--temp", "--top-k",
+  static const std::set<std::string> flags = {"--tokenizer", "--ctx",  "--temp", "--top-k", "--cache-type",
                                               "--top-p",     "--min-p", "--seed", "--repeat-penalty"};
   return flags;
 }
@@ -29,6 +32,7 @@ LoadedModel load_model_and_tokenizer(const std::string& path, const Args& args) 
   ModelOptions opt;
   opt.max_context = args.get_int_or("--ctx", 4096);
   if (opt.max_context < 1) throw Error("--ctx must be at least 1");
+  opt.kv_cache_type = cache_type_from_args(args);
   const std::string tok_path = args.get_or("--tokenizer", path);
   m.tokenizer = std::make_unique<Tokenizer>(Tokenizer::from_path(tok_path));
   m.model = load_causal_lm(path, opt);
@@ -36,6 +40,15 @@ LoadedModel load_model_and_tokenizer(const std::string& path, const Args& args) 
     throw Error("tokenizer " + tok_path + " has " + std::to_string(m.tokenizer->n_tokens()) +
                 " tokens but the model's vocabulary has only " + std::to_string(m.model->n_vocab()));
   return m;
+}
+
+GgmlType cache_type_from_args(const Args& args, GgmlType default_type) {
+  const auto v = args.get("--cache-type");
+  if (!v) return default_type;
+  const auto t = type_from_name(*v);
+  if (!t || !is_latent_cache_type(*t))
+    throw Error("--cache-type: expected f16, bf16 or f32, got '" + *v + "'");
+  return *t;
 }
 
 SamplingParams sampling_from_args(const Args& args, SamplingParams d) {

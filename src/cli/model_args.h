@@ -12,7 +12,7 @@
 
 namespace frugal::cli {
 
-// --tokenizer --ctx --temp --top-k --top-p --min-p --seed --repeat-penalty
+// --tokenizer --ctx --cache-type --temp --top-k --top-p --min-p --seed --repeat-penalty
 const std::set<std::string>& model_value_flags();
 extern const char* const kModelFlagsHelp;
 extern const char* const kSamplingFlagsHelp;
@@ -24,6 +24,8 @@ struct LoadedModel {
 
 // Loads MODEL (GGUF or HF directory) and its tokenizer (--tokenizer overrides the model's own).
 LoadedModel load_model_and_tokenizer(const std::string& path, const Args& args);
+// --cache-type f16|bf16|f32 (throws frugal::Error naming the flag on anything else).
+GgmlType cache_type_from_args(const Args& args, GgmlType default_type = GgmlType::F16);
 SamplingParams sampling_from_args(const Args& args, SamplingParams defaults = {});
 
 // SIGINT sets a flag instead of killing the program, so Ctrl-C stops a generation.

@@ -9,6 +9,8 @@
 #include <span>
 #include <string>
 
+#include "format/ggml_type.h"
+
 namespace frugal {
 
 enum class AttentionImpl {
@@ -22,6 +24,8 @@ struct ModelOptions {
   int64_t max_batch = 64;       // tokens per internal chunk; activations are sized for this
   int64_t max_context = 4096;   // longest cache the model attends over (clamped to context_length)
   AttentionImpl attention = AttentionImpl::Absorbed;
+  // Element type of the deepseek2 latent KV cache: F32, F16 or BF16 (dense models keep F32).
+  GgmlType kv_cache_type = GgmlType::F32;
 };
 
 // Tokens of one sequence at consecutive positions; positions[0] may be at most the state's

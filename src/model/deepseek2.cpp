@@ -64,7 +64,8 @@ void Deepseek2Model::init(const ModelOptions& opt) {
 
 LatentKvCache Deepseek2Model::new_cache(int64_t n_ctx) const {
   n_ctx = cache_positions(n_ctx, opt_.max_context);
-  return LatentKvCache(config_.n_layers, n_ctx, config_.kv_lora_rank, config_.qk_rope_head_dim);
+  return LatentKvCache(config_.n_layers, n_ctx, config_.kv_lora_rank, config_.qk_rope_head_dim,
+                       opt_.kv_cache_type);
 }
 
 void Deepseek2Model::forward(const Batch& b, LatentKvCache& cache, std::span<float> logits,

@@ -1,18 +1,24 @@
 // The latent KV cache of MLA (deepseek-arch.md §2.5): per layer and position it holds only the
 // normalised kv_latent (kv_lora_rank values) and the rotated k_pe (qk_rope_head_dim values),
-// not per-head keys and values. One sequence; positions index the slots directly.
+// not per-head keys and values, stored as F32, F16 or BF16 (the cache type option). One
+// sequence; positions index the slots directly.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
+#include "format/ggml_type.h"
+#include "kernels/attention.h"
+
 namespace frugal {
 
 class LatentKvCache {
  public:
   LatentKvCache() = default;
-  LatentKvCache(int64_t n_layers, int64_t n_ctx, int64_t kv_lora_rank, int64_t rope_dim);
+  // type: F32, F16 or BF16 (throws frugal::Error otherwise).
+  LatentKvCache(int64_t n_layers, int64_t n_ctx, int64_t kv_lora_rank, int64_t rope_dim,
+                GgmlType type = GgmlType::F32);
   LatentKvCache(LatentKvCache&&) noexcept = default;
   LatentKvCache& operator=(LatentKvCache&&) noexcept = default;
   LatentKvCache(const LatentKvCache&) = delete;
@@ -23,27 +29,31 @@ class LatentKvCache {
   int64_t kv_lora_rank() const { return kv_lora_rank_; }
   int64_t rope_dim() const { return rope_dim_; }
   int64_t row_size() const { return kv_lora_rank_ + rope_dim_; }
+  GgmlType type() const { return type_; }
   // Positions [0, n_past) hold valid entries.
   int64_t n_past() const { return n_past_; }
   void set_n_past(int64_t n) { n_past_ = n; }
   void clear() { n_past_ = 0; }
 
-  // [kv_lora_rank + rope_dim]: kv_latent then k_pe, of `layer` at position `pos`.
-  float* row(int64_t layer, int64_t pos) { return data_.data() + offset(layer, pos); }
-  const float* row(int64_t layer, int64_t pos) const { return data_.data() + offset(layer, pos); }
+  // Row (layer, pos) = src [kv_latent (kv_lora_rank) ; k_pe (rope_dim)], rounded to the type.
+  void store_row(int64_t layer, int64_t pos, const float* src);
+  // dst [row_size()] = row (layer, pos) as floats.
+  void load_row(int64_t layer, int64_t pos, float* dst) const;
+  // Positions [0, n_ctx) of one layer, for the attention kernel.
+  LatentCacheView layer_view(int64_t layer) const;
 
-  // Bytes per token over all layers (float32 storage).
-  size_t bytes_per_token() const {
-    return static_cast<size_t>(n_layers_ * row_size()) * sizeof(float);
-  }
-  size_t bytes() const { return data_.size() * sizeof(float); }
+  // Bytes one position takes over all layers.
+  size_t bytes_per_token() const { return static_cast<size_t>(n_layers_) * row_bytes_; }
+  size_t bytes() const { return data_.size(); }
 
  private:
   size_t offset(int64_t layer, int64_t pos) const {
-    return static_cast<size_t>((layer * n_ctx_ + pos) * row_size());
+    return static_cast<size_t>(layer * n_ctx_ + pos) * row_bytes_;
   }
   int64_t n_layers_ = 0, n_ctx_ = 0, kv_lora_rank_ = 0, rope_dim_ = 0, n_past_ = 0;
-  std::vector<float> data_;  // [n_layers, n_ctx, kv_lora_rank + rope_dim]
+  GgmlType type_ = GgmlType::F32;
+  size_t row_bytes_ = 0;       // bytes of one row of row_size() values
+  std::vector<uint8_t> data_;  // [n_layers, n_ctx, row_bytes_], 64-byte rows not required
 };
 
 }  // namespace frugal

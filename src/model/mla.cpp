@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "kernels/attention.h"
 #include "kernels/kernels.h"
 #include "model/deepseek2_internal.h"
 
@@ -34,13 +35,12 @@ void project_kv_into_cache(const AttentionWeights& w, Step& s, LatentKvCache& ca
   const Deepseek2Config& c = s.c;
   auto& a = s.a;
   const int64_t r = c.kv_lora_rank, d_r = c.qk_rope_head_dim, half = d_r / 2;
-  matmul(w.wkv_a, a.x.data(), s.n, a.kv.data());
+  matmul(w.wkv_a, a.x.data(), s.n, a.kv.data());  // [n, r + d_r]
   for (int64_t t = 0; t < s.n; ++t) {
-    const float* kv = a.kv.data() + t * (r + d_r);
-    float* row = cache.row(layer, s.pos[t]);
-    rmsnorm(kv, w.kv_norm, r, c.rms_eps, row);                               // kv_latent
-    std::memcpy(row + r, kv + r, static_cast<size_t>(d_r) * sizeof(float));  // k_pe
-    rope_interleaved(row + r, &a.rope_cos[s.pos[t] * half], &a.rope_sin[s.pos[t] * half], half);
+    float* kv = a.kv.data() + t * (r + d_r);  // becomes the cache row, in place
+    rmsnorm(kv, w.kv_norm, r, c.rms_eps, kv);  // kv_latent
+    rope_interleaved(kv + r, &a.rope_cos[s.pos[t] * half], &a.rope_sin[s.pos[t] * half], half);
+    cache.store_row(layer, s.pos[t], kv);
   }
 }
 
@@ -69,44 +69,29 @@ void per_head_matmul(const WeightMatrix& m, const float* src, int64_t src_stride
                 static_cast<size_t>(m.rows) * sizeof(float));
 }
 
-// Scores of one query against cache positions [0, n_kv); grows once per thread, then reused.
-float* score_scratch(int64_t n_kv) {
-  thread_local std::vector<float> scores;
-  if (static_cast<int64_t>(scores.size()) < n_kv) scores.resize(static_cast<size_t>(n_kv));
-  return scores.data();
-}
-
-// ctx[t, h] = Σ_{j <= pos[t]} softmax_j(score(t, h, j)) kv_latent_j, for one (token, head).
-void attend_one(Step& s, const LatentKvCache& cache, int64_t layer, int64_t t, int64_t h) {
+// ctx[t] [H, r] = latent attention of token t's queries over cache positions <= pos[t]
+// (kernels/attention.h reads each cache row once for all heads).
+void attend_one_token(Step& s, const LatentCacheView& kv, int64_t t) {
   const Deepseek2Config& c = s.c;
-  auto& a = s.a;
-  const int64_t H = c.n_heads, r = c.kv_lora_rank, d_r = c.qk_rope_head_dim, dq = c.qk_head_dim();
-  const float scale = static_cast<float>(c.softmax_scale());
-  const int64_t n_kv = s.pos[t] + 1;  // causal: positions <= pos[t]
-  float* scores = score_scratch(n_kv);
-  const float* q_abs = &a.q_abs[(t * H + h) * r];
-  const float* q_pe = &a.q[(t * H + h) * dq + c.qk_nope_head_dim];
-  for (int64_t j = 0; j < n_kv; ++j) {
-    const float* row = cache.row(layer, j);  // [kv_latent (r) ; k_pe (d_r)]
-    scores[j] = scale * (dot(q_abs, row, r) + dot(q_pe, row + r, d_r));
-  }
-  softmax(scores, n_kv);
-  float* ctx = &a.ctx[(t * H + h) * r];
-  std::fill(ctx, ctx + r, 0.0f);
-  for (int64_t j = 0; j < n_kv; ++j) axpy(scores[j], cache.row(layer, j), ctx, r);
+  const int64_t H = c.n_heads, r = c.kv_lora_rank, dq = c.qk_head_dim();
+  const LatentQuery q{H, &s.a.q_abs[t * H * r], r, &s.a.q[t * H * dq + c.qk_nope_head_dim], dq,
+                      static_cast<float>(c.softmax_scale())};
+  latent_attention(q, kv, s.pos[t] + 1, &s.a.ctx[t * H * r]);
 }
 
-// Every (token, head) pair is independent: split them across the thread pool.
+// One token: the kernel splits the cache across threads. Several: tokens across threads. The
+// kernel's result does not depend on which (batch invariance).
 void attend_absorbed(Step& s, const LatentKvCache& cache, int64_t layer) {
-  const int64_t H = s.c.n_heads, n_items = s.n * H;
-  const int64_t work = n_items * (s.pos[s.n - 1] + 1) * s.c.kv_values_per_token();
-  const int n_threads = work < (int64_t{1} << 16) ? 1 : kernel_threads();
+  const LatentCacheView kv = cache.layer_view(layer);
+  if (s.n == 1) {
+    attend_one_token(s, kv, 0);
+    return;
+  }
   ThreadPool::global().parallel_for(
-      n_items, std::max<int64_t>(1, n_items / (4 * n_threads)),
-      [&](int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; ++i) attend_one(s, cache, layer, i / H, i % H);
+      s.n, 1, [&](int64_t b, int64_t e) {
+        for (int64_t t = b; t < e; ++t) attend_one_token(s, kv, t);
       },
-      n_threads);
+      kernel_threads());
 }
 
 void mla_attend_absorbed(const AttentionWeights& w, Step& s, const LatentKvCache& cache,

@@ -20,10 +20,12 @@ void mla_attend_naive(const AttentionWeights& w, Step& s, const LatentKvCache& c
   std::vector<float> k_nope(static_cast<size_t>(n_kv * H * d_n));  // [n_kv, H, d_n]
   std::vector<float> v(static_cast<size_t>(n_kv * H * d_v));       // [n_kv, H, d_v]
   std::vector<float> w_uk(static_cast<size_t>(r * d_n));           // k_b[h] = W_UK[h]^T [r, d_n]
+  std::vector<float> rows(static_cast<size_t>(n_kv * (r + d_r)));  // cache rows as floats
+  for (int64_t j = 0; j < n_kv; ++j) cache.load_row(layer, j, &rows[j * (r + d_r)]);
   for (int64_t h = 0; h < H; ++h) {
     for (int64_t i = 0; i < r; ++i) weight_row(w.k_b[h], i, &w_uk[i * d_n]);
     for (int64_t j = 0; j < n_kv; ++j) {
-      const float* latent = cache.row(layer, j);
+      const float* latent = &rows[j * (r + d_r)];
       float* k = &k_nope[(j * H + h) * d_n];
       for (int64_t d = 0; d < d_n; ++d) {
         double acc = 0;
@@ -41,7 +43,7 @@ void mla_attend_naive(const AttentionWeights& w, Step& s, const LatentKvCache& c
       const int64_t n_att = s.pos[t] + 1;  // causal: keys at positions <= pos[t]
       for (int64_t j = 0; j < n_att; ++j)
         p[j] = scale * (dot(q_nope, &k_nope[(j * H + h) * d_n], d_n) +
-                        dot(q_pe, cache.row(layer, j) + r, d_r));
+                        dot(q_pe, &rows[j * (r + d_r) + r], d_r));
       softmax(p.data(), n_att);
       float* o = &s.a.o[(t * H + h) * d_v];
       std::fill(o, o + d_v, 0.0f);

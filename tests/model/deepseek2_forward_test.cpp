@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "core/error.h"
 #include "gguf_edit.h"
 #include "oracle_util.h"
 #include "test_util.h"
@@ -41,6 +42,43 @@ TEST(Deepseek2Forward, IncrementalDecodeEqualsFullForward) {
     EXPECT_LE(max_abs_diff(full, step), 2e-5) << name;
     EXPECT_EQ(cache.n_past(), static_cast<int64_t>(tokens.size()));
   }
+}
+
+// F16/BF16 latent caches round each cached value once (relative 2^-11 / 2^-8), so logits move a
+// little; the same rounding happens whether rows are written in one batch or one at a time.
+TEST(Deepseek2Forward, HalfPrecisionCachesStayCloseToF32) {
+  FRUGAL_REQUIRE_ORACLE("pub-v3");
+  const auto tokens = prompt_b("pub-v3");
+  Deepseek2Model exact = Deepseek2Model::load(f32_gguf("pub-v3"));
+  const auto want = run_logits(exact, tokens);
+  const struct {
+    GgmlType type;
+    double tol;
+  } kCases[] = {{GgmlType::F16, 4e-5}, {GgmlType::BF16, 4e-4}};
+  for (const auto& c : kCases) {
+    ModelOptions opt;
+    opt.kv_cache_type = c.type;
+    Deepseek2Model m = Deepseek2Model::load(f32_gguf("pub-v3"), opt);
+    const auto full = run_logits(m, tokens);
+    const double d = max_abs_diff(full, want);
+    EXPECT_LE(d, c.tol) << type_name(c.type);
+    EXPECT_GT(d, 0.0) << type_name(c.type) << ": the cache type had no effect";
+    LatentKvCache cache = m.new_cache();
+    EXPECT_EQ(cache.type(), c.type);
+    EXPECT_EQ(cache.bytes_per_token(), static_cast<size_t>(m.config().n_layers *
+                                                           m.config().kv_values_per_token() * 2));
+    const int64_t V = m.config().n_vocab;
+    std::vector<float> step(tokens.size() * V);
+    const auto pos = iota_positions(tokens.size());
+    for (size_t t = 0; t < tokens.size(); ++t)
+      m.forward({std::span(tokens).subspan(t, 1), std::span(pos).subspan(t, 1)}, cache,
+                std::span(step).subspan(t * V, V));
+    EXPECT_LE(max_abs_diff(full, step), 2e-5) << type_name(c.type);
+  }
+  ModelOptions bad;
+  bad.kv_cache_type = GgmlType::Q4_K;
+  Deepseek2Model m = Deepseek2Model::load(f32_gguf("pub-v3"), bad);
+  EXPECT_THROW(m.new_cache(), Error);
 }
 
 TEST(Deepseek2Forward, ChunkedPrefillEqualsOneBatch) {

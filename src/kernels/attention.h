@@ -1,0 +1,51 @@
+// Multi-head latent attention over a compressed cache (MLA, absorbed form; deepseek-arch.md
+// §2.5), for one query token and all heads at once, so every cache row is read from memory once
+// per token instead of once per head:
+//   s[h, j]  = scale (q_abs[h] · kv_latent_j + q_pe[h] · k_pe_j)        j < n_kv
+//   p[h, :]  = softmax_j(s[h, :])
+//   ctx[h]   = Σ_j p[h, j] kv_latent_j                                   [n_heads, rank]
+// Cache rows are stored as F32, F16 or BF16 (the cache type option); the math is float32.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "format/ggml_type.h"
+
+namespace frugal {
+
+// Cache rows [kv_latent (rank) ; k_pe (rope_dim)] of one layer, row j at data + j * row_stride.
+struct LatentCacheView {
+  GgmlType type = GgmlType::F32;  // F32, F16 or BF16
+  const uint8_t* data = nullptr;
+  size_t row_stride = 0;  // bytes
+  int64_t rank = 0;       // kv_lora_rank
+  int64_t rope_dim = 0;   // qk_rope_head_dim
+  const uint8_t* row(int64_t j) const { return data + static_cast<size_t>(j) * row_stride; }
+};
+
+// One token's queries: head h's q_abs at q_abs + h * q_abs_stride (rank floats), its q_pe at
+// q_pe + h * q_pe_stride (rope_dim floats).
+struct LatentQuery {
+  int64_t n_heads = 0;
+  const float* q_abs = nullptr;
+  int64_t q_abs_stride = 0;
+  const float* q_pe = nullptr;
+  int64_t q_pe_stride = 0;
+  float scale = 1.0f;
+};
+
+// ctx[h * rank + i] for h < n_heads, i < rank, attending over rows [0, n_kv) (n_kv >= 1).
+// The rows are split into chunks fixed by n_kv alone and merged in order, so the result does not
+// depend on the thread count or on what else is in the batch. Uses the thread pool when called
+// outside it and the cache is long.
+void latent_attention(const LatentQuery& q, const LatentCacheView& kv, int64_t n_kv, float* ctx);
+
+// The plain two-pass reference (scores, exact softmax, weighted sum), in float32.
+void latent_attention_reference(const LatentQuery& q, const LatentCacheView& kv, int64_t n_kv,
+                                float* ctx);
+
+// True for the cache element types latent_attention reads.
+bool is_latent_cache_type(GgmlType t);
+
+}  // namespace frugal

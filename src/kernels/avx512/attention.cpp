@@ -1,0 +1,243 @@
+// AVX-512 latent attention chunk (kernels/attention_impl.h). Rows are processed in blocks of
+// kBlock: scores of all heads against each row (the row is read once for every head), an
+// online-softmax update per head, then the weighted sum of the block's rows into ctx. Register
+// tiles of 4 heads x 4 rows (scores) and 4 heads x 64 values (sums) keep loads per FMA at 1/2.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "kernels/attention_impl.h"
+
+namespace frugal::kern {
+namespace {
+
+#define FRUGAL_INLINE inline __attribute__((always_inline))
+#define FRUGAL_UNROLL _Pragma("GCC unroll 16")
+
+constexpr int64_t kBlock = 64;
+
+// 16 cache values starting at element i of a row, as floats.
+struct F32Row {
+  static FRUGAL_INLINE __m512 load(const uint8_t* row, int64_t i) {
+    return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + i);
+  }
+};
+struct F16Row {
+  static FRUGAL_INLINE __m512 load(const uint8_t* row, int64_t i) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * i)));
+  }
+};
+struct BF16Row {
+  static FRUGAL_INLINE __m512 load(const uint8_t* row, int64_t i) {
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * i));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16));
+  }
+};
+
+// e^x for x <= 0: x = n ln2 + r (|r| <= ln2 / 2), e^r by its degree-7 Taylor polynomial
+// (relative error < 2e-8 on that range), times 2^n. Inputs below -87 give ~0.
+FRUGAL_INLINE __m512 exp_nonpositive(__m512 x) {
+  x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187045e-06f), r);
+  __m512 p = _mm512_set1_ps(1.0f / 5040);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  return _mm512_scalef_ps(p, n);
+}
+
+FRUGAL_INLINE __mmask16 tail_mask(int64_t left) {
+  return left >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
+}
+
+// Lane k of the result = the sum of the 16 lanes of v[k] (a 16 x 16 transpose-and-add: 45
+// shuffles and adds instead of 16 separate reductions).
+FRUGAL_INLINE __m512 sum16(const __m512 (&v)[16]) {
+  __m512 pair[8];  // per 128-bit lane: [a0+a2, b0+b2, a1+a3, b1+b3] of v[2i], v[2i+1]
+  FRUGAL_UNROLL
+  for (int i = 0; i < 8; ++i)
+    pair[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]),
+                            _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
+  __m512 quad[4];  // per 128-bit lane: the lane's sums of v[4i .. 4i+3]
+  FRUGAL_UNROLL
+  for (int i = 0; i < 4; ++i) {
+    const __m512d a = _mm512_castps_pd(pair[2 * i]), b = _mm512_castps_pd(pair[2 * i + 1]);
+    quad[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)),
+                            _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
+  }
+  // Add the four 128-bit lanes of each quad and gather quad i's 4 sums into lanes 4i..4i+3.
+  const __m512 w01 = _mm512_add_ps(_mm512_shuffle_f32x4(quad[0], quad[1], 0x44),
+                                   _mm512_shuffle_f32x4(quad[0], quad[1], 0xEE));
+  const __m512 w23 = _mm512_add_ps(_mm512_shuffle_f32x4(quad[2], quad[3], 0x44),
+                                   _mm512_shuffle_f32x4(quad[2], quad[3], 0xEE));
+  return _mm512_add_ps(_mm512_shuffle_f32x4(w01, w23, 0x88), _mm512_shuffle_f32x4(w01, w23, 0xDD));
+}
+
+// Scores of NH heads (from h0) x NJ rows (from block row j0): each q slice and each row slice
+// loaded once per tile. s[(h0 + h) * kBlock + j0 + i].
+template <int NH, int NJ, typename Row>
+FRUGAL_INLINE void score_tile(const LatentQuery& q, const LatentCacheView& kv, int64_t jb,
+                              int64_t h0, int64_t j0, float* s) {
+  const uint8_t* rows[NJ];
+  FRUGAL_UNROLL
+  for (int i = 0; i < NJ; ++i) rows[i] = kv.row(jb + j0 + i);
+  __m512 acc[NH * NJ];
+  FRUGAL_UNROLL
+  for (int k = 0; k < NH * NJ; ++k) acc[k] = _mm512_setzero_ps();
+  auto step = [&](const float* qbase, int64_t q_stride, int64_t c, int64_t row_off) {
+    __m512 x[NJ];
+    FRUGAL_UNROLL
+    for (int i = 0; i < NJ; ++i) x[i] = Row::load(rows[i], row_off + c);
+    FRUGAL_UNROLL
+    for (int h = 0; h < NH; ++h) {
+      const __m512 qv = _mm512_loadu_ps(qbase + (h0 + h) * q_stride + c);
+      FRUGAL_UNROLL
+      for (int i = 0; i < NJ; ++i) acc[h * NJ + i] = _mm512_fmadd_ps(qv, x[i], acc[h * NJ + i]);
+    }
+  };
+  for (int64_t c = 0; c < kv.rank; c += 16) step(q.q_abs, q.q_abs_stride, c, 0);
+  for (int64_t c = 0; c < kv.rope_dim; c += 16) step(q.q_pe, q.q_pe_stride, c, kv.rank);
+  if constexpr (NH * NJ == 16) {
+    alignas(64) float sums[16];
+    _mm512_store_ps(sums, _mm512_mul_ps(sum16(acc), _mm512_set1_ps(q.scale)));
+    FRUGAL_UNROLL
+    for (int h = 0; h < NH; ++h) FRUGAL_UNROLL
+    for (int i = 0; i < NJ; ++i) s[(h0 + h) * kBlock + j0 + i] = sums[h * NJ + i];
+  } else {
+    FRUGAL_UNROLL
+    for (int h = 0; h < NH; ++h) FRUGAL_UNROLL
+    for (int i = 0; i < NJ; ++i)
+      s[(h0 + h) * kBlock + j0 + i] = q.scale * _mm512_reduce_add_ps(acc[h * NJ + i]);
+  }
+}
+
+// Scores of heads [h0, h0 + NH) against the block's nb rows, 4 rows per tile.
+template <int NH, typename Row>
+FRUGAL_INLINE void score_heads(const LatentQuery& q, const LatentCacheView& kv, int64_t jb,
+                               int64_t nb, int64_t h0, float* s) {
+  int64_t j = 0;
+  for (; j + 4 <= nb; j += 4) score_tile<NH, 4, Row>(q, kv, jb, h0, j, s);
+  for (; j < nb; ++j) score_tile<NH, 1, Row>(q, kv, jb, h0, j, s);
+}
+
+template <typename Row>
+void block_scores(const LatentQuery& q, const LatentCacheView& kv, int64_t jb, int64_t nb,
+                  float* s) {
+  int64_t h = 0;
+  for (; h + 4 <= q.n_heads; h += 4) score_heads<4, Row>(q, kv, jb, nb, h, s);
+  for (; h < q.n_heads; ++h) score_heads<1, Row>(q, kv, jb, nb, h, s);
+}
+
+// ctx[h0 + h][c0 .. c0 + 16 NC) += Σ_j p[(h0 + h) * kBlock + j] kv_latent_{jb + j}: each row
+// slice loaded once for NH heads, each p broadcast once for NC slices.
+template <int NH, int NC, typename Row>
+FRUGAL_INLINE void value_tile(const LatentCacheView& kv, int64_t jb, int64_t nb, int64_t h0,
+                              int64_t c0, const float* p, float* ctx) {
+  const int64_t R = kv.rank;
+  __m512 acc[NH][NC];
+  FRUGAL_UNROLL
+  for (int h = 0; h < NH; ++h) FRUGAL_UNROLL
+  for (int k = 0; k < NC; ++k) acc[h][k] = _mm512_loadu_ps(ctx + (h0 + h) * R + c0 + 16 * k);
+  for (int64_t j = 0; j < nb; ++j) {
+    const uint8_t* row = kv.row(jb + j);
+    __m512 x[NC];
+    FRUGAL_UNROLL
+    for (int k = 0; k < NC; ++k) x[k] = Row::load(row, c0 + 16 * k);
+    FRUGAL_UNROLL
+    for (int h = 0; h < NH; ++h) {
+      const __m512 pv = _mm512_set1_ps(p[(h0 + h) * kBlock + j]);
+      FRUGAL_UNROLL
+      for (int k = 0; k < NC; ++k) acc[h][k] = _mm512_fmadd_ps(pv, x[k], acc[h][k]);
+    }
+  }
+  FRUGAL_UNROLL
+  for (int h = 0; h < NH; ++h) FRUGAL_UNROLL
+  for (int k = 0; k < NC; ++k) _mm512_storeu_ps(ctx + (h0 + h) * R + c0 + 16 * k, acc[h][k]);
+}
+
+template <int NH, typename Row>
+FRUGAL_INLINE void value_heads(const LatentCacheView& kv, int64_t jb, int64_t nb, int64_t h0,
+                               const float* p, float* ctx) {
+  int64_t c = 0;
+  for (; c + 64 <= kv.rank; c += 64) value_tile<NH, 4, Row>(kv, jb, nb, h0, c, p, ctx);
+  for (; c < kv.rank; c += 16) value_tile<NH, 1, Row>(kv, jb, nb, h0, c, p, ctx);
+}
+
+template <typename Row>
+void block_values(const LatentCacheView& kv, int64_t jb, int64_t nb, int64_t n_heads,
+                  const float* p, float* ctx) {
+  int64_t h = 0;
+  for (; h + 4 <= n_heads; h += 4) value_heads<4, Row>(kv, jb, nb, h, p, ctx);
+  for (; h < n_heads; ++h) value_heads<1, Row>(kv, jb, nb, h, p, ctx);
+}
+
+// One head's online-softmax step over the block's nb scores s (replaced by p = exp(s - m')):
+// m' = max(m, max s), l' = l e^(m - m') + Σ p, ctx *= e^(m - m').
+void softmax_update(float* s, int64_t nb, float& m, float& l, float* ctx, int64_t R) {
+  __m512 vmax = _mm512_set1_ps(-INFINITY);
+  for (int64_t i = 0; i < nb; i += 16)
+    vmax = _mm512_mask_max_ps(vmax, tail_mask(nb - i), vmax, _mm512_loadu_ps(s + i));
+  const float m_new = std::max(m, _mm512_reduce_max_ps(vmax));
+  const float corr = std::exp(m - m_new);  // 0 when m is still -inf
+  __m512 vsum = _mm512_setzero_ps();
+  const __m512 vm = _mm512_set1_ps(m_new);
+  for (int64_t i = 0; i < nb; i += 16) {
+    const __mmask16 k = tail_mask(nb - i);
+    const __m512 p = exp_nonpositive(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, s + i), vm));
+    _mm512_mask_storeu_ps(s + i, k, p);
+    vsum = _mm512_mask_add_ps(vsum, k, vsum, p);
+  }
+  l = l * corr + _mm512_reduce_add_ps(vsum);
+  if (corr != 1.0f) {
+    const __m512 vc = _mm512_set1_ps(corr);
+    for (int64_t i = 0; i < R; i += 16) _mm512_storeu_ps(ctx + i, _mm512_mul_ps(_mm512_loadu_ps(ctx + i), vc));
+  }
+  m = m_new;
+}
+
+// [n_heads, kBlock] scores of one block; grows once per thread.
+float* block_scratch(int64_t n_heads) {
+  thread_local std::vector<float> buf;
+  const size_t need = static_cast<size_t>(n_heads * kBlock);
+  if (buf.size() < need) buf.resize(need);
+  return buf.data();
+}
+
+template <typename Row>
+void latent_chunk(const LatentQuery& q, const LatentCacheView& kv, int64_t j0, int64_t j1,
+                  float* m, float* l, float* ctx) {
+  const int64_t H = q.n_heads, R = kv.rank;
+  float* s = block_scratch(H);  // [H, kBlock]
+  std::fill(m, m + H, -INFINITY);
+  std::fill(l, l + H, 0.0f);
+  std::fill(ctx, ctx + H * R, 0.0f);
+  for (int64_t jb = j0; jb < j1; jb += kBlock) {
+    const int64_t nb = std::min(kBlock, j1 - jb);
+    block_scores<Row>(q, kv, jb, nb, s);
+    for (int64_t h = 0; h < H; ++h) softmax_update(s + h * kBlock, nb, m[h], l[h], ctx + h * R, R);
+    block_values<Row>(kv, jb, nb, H, s, ctx);
+  }
+}
+
+}  // namespace
+
+LatentChunkFn avx512_latent_chunk(const LatentCacheView& kv) {
+  if (kv.rank % 16 != 0 || kv.rope_dim % 16 != 0) return nullptr;
+  switch (kv.type) {
+    case GgmlType::F32: return latent_chunk<F32Row>;
+    case GgmlType::F16: return latent_chunk<F16Row>;
+    case GgmlType::BF16: return latent_chunk<BF16Row>;
+    default: return nullptr;
+  }
+}
+
+}  // namespace frugal::kern
