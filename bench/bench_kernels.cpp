@@ -2,10 +2,13 @@
 // and the dispatched kernel included):
 //   BM_Matvec/<type>/<threads>: one token against a weight of ~1 GiB (several times the L3);
 //     bytes_per_second = weight bytes streamed (compare with `frugal bench --memory`).
+//   BM_MatvecQ8_0x4/<threads>: the same for Q8_0 interleaved 4 rows per group (huge pages).
 //   BM_MatvecHot/<type>: the same on a weight that fits in L2, one thread (compute ceiling).
 //   BM_Matmul/<type>/<threads>: 64 tokens against a 4096 x 4096 weight; FLOP/s counter = 2 n k m / s.
 //   BM_Quantize*: activation quantization alone.
 #include <benchmark/benchmark.h>
+
+#include <sys/mman.h>
 
 #include <cstring>
 #include <random>
@@ -14,6 +17,7 @@
 #include "core/half.h"
 #include "format/quant.h"
 #include "kernels/gemm.h"
+#include "kernels/interleave.h"
 #include "kernels/kernels.h"
 
 namespace frugal {
@@ -74,6 +78,33 @@ void BM_Matvec(benchmark::State& state) {
   }
   state.SetLabel(std::string(type_name(type)) + " " + kern::active_kernel_table().name +
                  (kern::find_kernel(kern::active_kernel_table(), type).gemm ? "" : " (reference)"));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(bw.bytes.size()));
+}
+
+// Q8_0 decode on the interleaved x4 copy (kernels/interleave.h) the model makes at load, in
+// huge-page memory: compare with BM_Matvec/1/<threads> (the plain layout).
+void BM_MatvecQ8_0x4(benchmark::State& state) {
+  set_kernel_threads(static_cast<int>(state.range(0)));
+  const int64_t cols = 4096;
+  const int64_t rows = (int64_t{1} << 30) / static_cast<int64_t>(row_bytes(GgmlType::Q8_0, cols)) / 64 * 64;
+  const BenchWeight bw = make_weight(GgmlType::Q8_0, rows, cols);
+  if (!interleave_pays(bw.w)) {
+    state.SkipWithError("no interleaved Q8_0 kernel on this CPU");
+    return;
+  }
+  const size_t n = interleaved_bytes(bw.w);
+  void* mem = mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  madvise(mem, n, MADV_HUGEPAGE);
+  interleave_rows(bw.w, 0, rows, static_cast<uint8_t*>(mem));
+  const WeightMatrix w = interleaved_view(bw.w, static_cast<uint8_t*>(mem));
+  const auto x = random_floats(cols, 3, 1.0f);
+  std::vector<float> y(static_cast<size_t>(rows));
+  for (auto _ : state) {
+    matmul(w, x.data(), 1, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  munmap(mem, n);
+  state.SetLabel(std::string("Q8_0x4 ") + kern::active_kernel_table().name);
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(bw.bytes.size()));
 }
 
@@ -140,6 +171,7 @@ void type_thread_args(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(BM_Matvec)->Apply(type_thread_args)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MatvecQ8_0x4)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_MatvecHot)->DenseRange(0, static_cast<int>(std::size(kTypes)) - 2)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Matmul)->Apply(type_thread_args)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_QuantizeQ8_0);

@@ -10,8 +10,8 @@ namespace {
 
 // No fast kernels at all: matmul() takes the dequantizing reference for every type (the
 // baseline for before/after figures).
-constexpr KernelTable kNoneTable = {"none", nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
-                                    nullptr, nullptr, nullptr, nullptr};
+constexpr KernelTable kNoneTable = {"none",  nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
+                                    nullptr, nullptr, nullptr, nullptr, nullptr};
 
 const KernelTable& choose() {
   const CpuFeatures& f = cpu_features();
@@ -35,7 +35,11 @@ size_t act_row_bytes(ActFormat f, int64_t n) {
   return 0;
 }
 
-TypeKernel find_kernel(const KernelTable& k, GgmlType t) {
+TypeKernel find_kernel(const KernelTable& k, GgmlType t, int interleave) {
+  if (interleave != 1) {
+    if (t == GgmlType::Q8_0 && interleave == 4) return {ActFormat::Q8_0, k.q8_0_x4};
+    return {};
+  }
   switch (t) {
     case GgmlType::F32: return {ActFormat::F32, k.f32};
     case GgmlType::F16: return {ActFormat::F32, k.f16};

@@ -93,10 +93,13 @@ struct KernelTable {
   QuantizeActFn quantize_q8_k;
   GemmFn f32, f16, bf16, q8_0, q4_0, q4_k, q6_k;
   StreamReadFn stream_read;
+  // Interleaved layouts (kernels/interleave.h); args.w is a group start, w_stride = group / 4.
+  GemmFn q8_0_x4;
 };
 
-// The GEMM of weight type t in table k ({F32, null} when the table has none).
-TypeKernel find_kernel(const KernelTable& k, GgmlType t);
+// The GEMM of weight type t stored with `interleave` rows per group in table k ({F32, null}
+// when the table has none).
+TypeKernel find_kernel(const KernelTable& k, GgmlType t, int interleave = 1);
 // The quantizer for activation format f (null for F32).
 QuantizeActFn find_quantizer(const KernelTable& k, ActFormat f);
 

@@ -12,17 +12,20 @@ namespace frugal {
 // A read-only view of a 2-D weight [rows, cols] (PyTorch order: row r = output r), stored as
 // `rows` rows of `cols` elements of `type`, row r starting at data + r * row_stride bytes.
 // Views never own memory; the model keeps the mapped file or its converted buffer alive.
+// interleave > 1: rows are stored in groups of that many (kernels/interleave.h) and row(r) is
+// only meaningful for r a multiple of interleave (the start of a group).
 struct WeightMatrix {
   GgmlType type = GgmlType::F32;
   int64_t rows = 0;
   int64_t cols = 0;
   const uint8_t* data = nullptr;
   size_t row_stride = 0;  // bytes between consecutive rows (>= row_bytes(type, cols))
+  int32_t interleave = 1;
 
   const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_stride; }
-  // Rows [begin, begin + n) as a view of their own.
+  // Rows [begin, begin + n) as a view of their own (begin, n multiples of interleave).
   WeightMatrix slice_rows(int64_t begin, int64_t n) const {
-    return {type, n, cols, row(begin), row_stride};
+    return {type, n, cols, row(begin), row_stride, interleave};
   }
   bool empty() const { return data == nullptr; }
 };

@@ -31,7 +31,7 @@ uint8_t* act_scratch(size_t bytes) {
 void matmul(const WeightMatrix& w, const float* x, int64_t n_tok, float* y) {
   FRUGAL_CHECK(w.data != nullptr, "matmul on an empty weight view");
   const kern::KernelTable& table = kern::active_kernel_table();
-  const kern::TypeKernel k = kern::find_kernel(table, w.type);
+  const kern::TypeKernel k = kern::find_kernel(table, w.type, w.interleave);
   if (k.gemm == nullptr) {
     matmul_reference(w, x, n_tok, y);
     return;

@@ -450,6 +450,7 @@ constexpr KernelTable kAvx2Table = {
     gemm_tiled<2, Q4KTile>,
     gemm_tiled<2, Q6KTile>,
     stream_read,
+    nullptr,  // q8_0_x4: interleaving is left to AVX-512 machines for now
 };
 
 }  // namespace

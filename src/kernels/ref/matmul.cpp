@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "format/quant.h"
+#include "kernels/interleave.h"
 #include "kernels/kernels.h"
 
 namespace frugal {
@@ -28,11 +29,11 @@ float* row_scratch(int64_t cols) {
 
 void matmul_rows(const WeightMatrix& w, const float* x, int64_t n_tok, float* y, int64_t r0,
                  int64_t r1) {
-  const bool is_f32 = w.type == GgmlType::F32;
+  const bool is_f32 = w.type == GgmlType::F32 && w.interleave == 1;
   float* buf = is_f32 ? nullptr : row_scratch(w.cols);
   for (int64_t r = r0; r < r1; ++r) {
     const float* row = is_f32 ? reinterpret_cast<const float*>(w.row(r)) : buf;
-    if (!is_f32) dequantize_row(w.type, w.row(r), buf, w.cols);
+    if (!is_f32) weight_row(w, r, buf);
     for (int64_t t = 0; t < n_tok; ++t) y[t * w.rows + r] = dot(row, x + t * w.cols, w.cols);
   }
 }
@@ -51,6 +52,12 @@ int kernel_threads() { return g_threads; }
 
 void weight_row(const WeightMatrix& w, int64_t r, float* out) {
   FRUGAL_DCHECK(r >= 0 && r < w.rows, "weight row out of range");
+  if (w.interleave != 1) {
+    FRUGAL_CHECK(w.type == GgmlType::Q8_0 && w.interleave == kQ8_0Interleave,
+                 "weight_row: unknown interleaved layout");
+    dequantize_q8_0_x4_row(w, r, out);
+    return;
+  }
   dequantize_row(w.type, w.row(r), out, w.cols);
 }
 

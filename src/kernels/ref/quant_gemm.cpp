@@ -5,6 +5,7 @@
 
 #include "core/half.h"
 #include "kernels/gemm.h"
+#include "kernels/interleave.h"
 
 namespace frugal::kern {
 namespace {
@@ -194,6 +195,33 @@ void gemm(const GemmArgs& a) {
       a.y[t * a.y_stride + r] = Dot(a.w + r * a.w_stride, a.x + t * a.x_stride, a.n_cols);
 }
 
+// Q8_0 x4 interleaved weights (kernels/interleave.h) against Q8_0 activations: per block, the
+// integer sum of (u - 128) x over the biased quants u, scaled by d_w d_x.
+void gemm_q8_0_x4(const GemmArgs& a) {
+  const int64_t nb = a.n_cols / 32;
+  const size_t qoff = q8_0_x4_quants_offset(a.n_cols);
+  const ActQ8_0Layout l = act_q8_0_layout(a.n_cols);
+  for (int64_t t = 0; t < a.n_tok; ++t) {
+    const uint8_t* xa = a.x + t * a.x_stride;
+    const auto* xq = reinterpret_cast<const int8_t*>(xa + l.qs_offset());
+    const auto* xd = reinterpret_cast<const float*>(xa + l.d_offset());
+    for (int64_t r = 0; r < a.n_rows; ++r) {
+      const uint8_t* group = a.w + (r / 4) * 4 * a.w_stride;
+      const int64_t ri = r % 4;
+      float acc = 0.0f;
+      for (int64_t b = 0; b < nb; ++b) {
+        const int64_t p = b / 2, k = b % 2;
+        const float d = f16_at(group + p * 16 + (ri * 2 + k) * 2);
+        const uint8_t* q = group + qoff + p * 256 + ri * 64 + k * 32;
+        int32_t isum = 0;
+        for (int i = 0; i < 32; ++i) isum += (static_cast<int32_t>(q[i]) - 128) * xq[b * 32 + i];
+        acc += static_cast<float>(isum) * (d * xd[b]);
+      }
+      a.y[t * a.y_stride + r] = acc;
+    }
+  }
+}
+
 uint64_t stream_read(const uint8_t* p, size_t n) {
   uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
   for (size_t i = 0; i < n; i += 32) {
@@ -217,6 +245,7 @@ constexpr KernelTable kRefTable = {
     gemm<dot_q4_k>,
     gemm<dot_q6_k>,
     stream_read,
+    gemm_q8_0_x4,
 };
 
 }  // namespace
