@@ -119,4 +119,14 @@ void load_deepseek2_weights(const Deepseek2Config& c, const WeightSource& src,
   for (const TensorEntry& e : table) loader.load(e);
 }
 
+
+int64_t load_deepseek2_mtp_weights(const Deepseek2Config& c, const WeightSource& src,
+                                   Deepseek2Weights& w) {
+  Loader loader{c, src, w};
+  const std::vector<TensorEntry> table = deepseek2_tensor_table(c, w);
+  const int64_t first = first_mtp_entry(c, table);
+  for (size_t i = static_cast<size_t>(first); i < table.size(); ++i) loader.load(table[i]);
+  return static_cast<int64_t>(table.size()) - first;
+}
+
 }  // namespace frugal
