@@ -22,6 +22,8 @@ struct ModelOptions {
   int64_t max_batch = 64;       // tokens per internal chunk; activations are sized for this
   int64_t max_context = 4096;   // longest cache the model attends over (clamped to context_length)
   AttentionImpl attention = AttentionImpl::Absorbed;
+  bool mtp = false;  // keep the MTP head's state in every sequence (CausalLm::draft); the model
+                     // must have MTP layers
 };
 
 // Tokens of one sequence at consecutive positions; positions[0] may be at most the state's
@@ -53,6 +55,15 @@ class CausalLm {
   virtual std::unique_ptr<SequenceState> new_sequence(int64_t n_ctx = 0) const = 0;
   // logits: [n_tokens, n_vocab] (All) or [n_vocab] (Last). Throws frugal::Error on bad input.
   virtual void forward(const Batch& batch, SequenceState& seq, std::span<float> logits) = 0;
+
+  // Self-speculative decoding with the model's own draft head (DeepSeek's MTP, loaded with
+  // ModelOptions::mtp). can_draft: the sequence's draft state is current (not before anything
+  // was fed, at the context end, or after a LogitsMode::All forward rewound past the last hidden
+  // state it kept). draft: for a sequence holding
+  // positions [0, n_past), given `next`, the token chosen for position n_past (not yet fed),
+  // writes the draft head's logits [n_vocab] for position n_past + 1.
+  virtual bool can_draft(const SequenceState& /*seq*/) const { return false; }
+  virtual void draft(SequenceState& seq, int32_t next, std::span<float> logits);
 };
 
 // Loads a GGUF file or a Hugging Face directory, choosing the family from

@@ -119,7 +119,6 @@ void load_deepseek2_weights(const Deepseek2Config& c, const WeightSource& src,
   for (const TensorEntry& e : table) loader.load(e);
 }
 
-
 int64_t load_deepseek2_mtp_weights(const Deepseek2Config& c, const WeightSource& src,
                                    Deepseek2Weights& w) {
   Loader loader{c, src, w};

@@ -140,6 +140,35 @@ TEST(DemoMtp, IncrementalLogitsMatchPyTorch) {
   EXPECT_EQ(cache.n_past(), n);
 }
 
+// Through CausalLm (ModelOptions::mtp): the sequence feeds the MTP layer as the prompt goes in,
+// in chunks of 4 tokens here, and draft() gives row k of the golden after tokens 0..k.
+TEST(DemoMtp, DraftHeadOfASequenceMatchesPyTorch) {
+  FRUGAL_REQUIRE_DEMO();
+  const auto g = golden();
+  const auto tokens = g["logits_ids"].get<std::vector<int32_t>>();
+  const auto want = read_npy(kData + g["mtp_logits_file"].get<std::string>()).to_float();
+  ModelOptions opt;
+  opt.mtp = true;
+  opt.max_batch = 4;
+  auto lm = load_causal_lm(kModel, opt);
+  const int64_t V = lm->n_vocab(), n = static_cast<int64_t>(tokens.size()) - 1;
+  std::vector<float> logits(static_cast<size_t>(V)), draft(static_cast<size_t>(V));
+  double d = 0;
+  for (int64_t k : {int64_t{0}, int64_t{3}, int64_t{4}, int64_t{9}, n - 1}) {
+    auto seq = lm->new_sequence();
+    const std::vector<int32_t> prefix(tokens.begin(), tokens.begin() + k + 1);
+    const auto pos = iota_positions(prefix.size());
+    lm->forward({prefix, pos, LogitsMode::Last}, *seq, logits);
+    ASSERT_TRUE(lm->can_draft(*seq)) << k;
+    lm->draft(*seq, tokens[k + 1], draft);
+    for (int64_t v = 0; v < V; ++v)
+      d = std::max(d, std::abs(static_cast<double>(draft[v]) - want[k * V + v]));
+    EXPECT_EQ(argmax_row(draft.data(), V), argmax_row(&want[k * V], V)) << k;
+  }
+  std::printf("[demo] MTP draft head through the sequence: max |dlogit| = %.3g\n", d);
+  EXPECT_LE(d, kLogitTolerance);
+}
+
 TEST(DemoMtp, MissingNextnTensorIsNamed) {
   FRUGAL_REQUIRE_DEMO();
   GgufEdit e;
