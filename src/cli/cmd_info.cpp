@@ -13,6 +13,9 @@
 #include "format/gguf.h"
 #include "format/hf_config.h"
 #include "format/safetensors.h"
+#include "model/deepseek2_config.h"
+#include "model/deepseek2_loader.h"
+#include "model/weight_source.h"
 
 namespace frugal::cli {
 namespace {
@@ -74,6 +77,31 @@ void print_gguf_tokenizer(const GgufFile& f) {
   std::printf(" chat_template=%s\n", f.has("tokenizer.chat_template") ? "yes" : "no");
 }
 
+// deepseek2: the layer split and whether the MTP (next-N) layers load, through the model's own
+// loader (only their tensors are loaded; the embedding and output head are shared).
+void print_deepseek2_layers(const GgufFile& f) {
+  Deepseek2Config c;
+  try {
+    c = Deepseek2Config::from_gguf(f);
+  } catch (const Error& e) {
+    std::printf("layers:          unreadable: %s\n", e.what());
+    return;
+  }
+  std::printf("layers:          %lld main + %lld MTP\n", static_cast<long long>(c.n_layers),
+              static_cast<long long>(c.n_mtp_layers));
+  if (c.n_mtp_layers == 0) return;
+  Deepseek2Weights w;
+  try {
+    const int64_t n = load_deepseek2_mtp_weights(c, GgufWeightSource(f), w);
+    std::printf("MTP:             loaded: blk.%lld (%lld tensors: attention + %s + nextn.eh_proj, "
+                "enorm, hnorm, shared_head_norm; embedding and output head shared)\n",
+                static_cast<long long>(c.n_layers), static_cast<long long>(n),
+                c.is_moe_layer(c.n_layers) ? "MoE" : "dense FFN");
+  } catch (const Error& e) {
+    std::printf("MTP:             not loadable: %s\n", e.what());
+  }
+}
+
 void info_gguf(const std::string& path, bool list_tensors) {
   GgufFile f = GgufFile::open(path);
   const std::string arch = f.get_or<std::string>("general.architecture", "(none)");
@@ -83,6 +111,7 @@ void info_gguf(const std::string& path, bool list_tensors) {
   std::printf("hyper-parameters:\n");
   for (const auto& [key, value] : f.metadata())
     if (key.rfind(arch + ".", 0) == 0) std::printf("  %-48s %s\n", key.c_str(), value.to_display_string().c_str());
+  if (arch == "deepseek2") print_deepseek2_layers(f);
   std::map<std::string, TypeTally> by_type;
   int64_t total_params = 0;
   uint64_t total_bytes = 0;

@@ -48,8 +48,10 @@ constexpr const char* kConvertHelp =
     "Converts a Hugging Face deepseek2 directory (DeepSeek-V2/V2-Lite/V2.5/V3/R1/V3.1:\n"
     "config.json + safetensors in BF16, F16, F32, or FP8 e4m3 with 128x128 weight_scale_inv)\n"
     "to GGUF: tensors get llama.cpp's deepseek2 names, per-expert tensors are stacked into\n"
-    "ffn_*_exps, kv_b_proj is kept as attn_kv_b, MTP layers are skipped, the deepseek2\n"
-    "metadata and the tokenizer (tokenizer.json + tokenizer_config.json in HF_DIR) are written.\n\n"
+    "ffn_*_exps, kv_b_proj is kept as attn_kv_b, MTP layers become blk.N.* + blk.N.nextn.*\n"
+    "counted in block_count (llama.cpp's next-N layout; their embed_tokens / shared_head.head\n"
+    "copies are dropped), the deepseek2 metadata and the tokenizer (tokenizer.json +\n"
+    "tokenizer_config.json in HF_DIR) are written.\n\n"
     "  --type TYPE   weight type or mix as in 'frugal quantize --help' (default BF16)\n"
     "  --threads N   threads quantizing rows (default: all cores)\n"
     "  --verbose     list every tensor with its source and output type\n";

@@ -19,6 +19,9 @@ void print_help() {
       "  -n N               tokens to generate at most (default 128)\n"
       "  --no-bos           do not prepend the BOS token\n"
       "  --ignore-eos       keep generating past the end-of-sequence token\n"
+      "  --mtp              self-speculative decoding with the model's MTP layer (DeepSeek-V3/R1\n"
+      "                     GGUFs with nextn layers): greedy only (--temp 0), same output as plain\n"
+      "                     greedy, up to 2 tokens per model pass; reports the acceptance rate\n"
       "%s%s",
       kModelFlagsHelp, kSamplingFlagsHelp);
 }
@@ -28,7 +31,7 @@ void print_help() {
 int cmd_run(int argc, char** argv) {
   auto flags = model_value_flags();
   flags.insert({"-p", "--prompt", "-n"});
-  Args args(argc, argv, flags, {"--no-bos", "--ignore-eos"});
+  Args args(argc, argv, flags, {"--no-bos", "--ignore-eos", "--mtp"});
   if (args.help()) {
     print_help();
     return 0;
@@ -50,6 +53,9 @@ int cmd_run(int argc, char** argv) {
   defaults.top_p = 0.95f;
   defaults.min_p = 0.05f;
   req.sampling = sampling_from_args(args, defaults);
+  req.speculative = args.has("--mtp");
+  if (req.speculative && !req.sampling.is_greedy())
+    std::fprintf(stderr, "[--mtp drafts for greedy decoding only (--temp 0); sampling as usual]\n");
   install_interrupt_handler();
   Generator gen(*m.model, *m.tokenizer);
   GenerationResult r = gen.generate(req, [](std::string_view piece) {
@@ -63,6 +69,10 @@ int cmd_run(int argc, char** argv) {
                req.prompt.size(), r.prefill_seconds, req.prompt.size() / std::max(r.prefill_seconds, 1e-9),
                r.tokens.size(), r.decode_seconds, n_gen / std::max(r.decode_seconds, 1e-9),
                finish_reason_name(r.finish));
+  if (r.n_drafted > 0)
+    std::fprintf(stderr, "[MTP drafts: %lld, accepted %lld (%.1f%%)]\n",
+                 static_cast<long long>(r.n_drafted), static_cast<long long>(r.n_accepted),
+                 100.0 * static_cast<double>(r.n_accepted) / static_cast<double>(r.n_drafted));
   return 0;
 }
 

@@ -33,6 +33,7 @@ LoadedModel load_model_and_tokenizer(const std::string& path, const Args& args) 
   opt.max_context = args.get_int_or("--ctx", 4096);
   if (opt.max_context < 1) throw Error("--ctx must be at least 1");
   opt.kv_cache_type = cache_type_from_args(args);
+  opt.mtp = args.has("--mtp");  // declared by the commands that offer it (run)
   const std::string tok_path = args.get_or("--tokenizer", path);
   m.tokenizer = std::make_unique<Tokenizer>(Tokenizer::from_path(tok_path));
   m.model = load_causal_lm(path, opt);

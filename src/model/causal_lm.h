@@ -26,6 +26,8 @@ struct ModelOptions {
   AttentionImpl attention = AttentionImpl::Absorbed;
   // Element type of the deepseek2 latent KV cache: F32, F16 or BF16 (dense models keep F32).
   GgmlType kv_cache_type = GgmlType::F32;
+  bool mtp = false;  // keep the MTP head's state in every sequence (CausalLm::draft); the model
+                     // must have MTP layers
 };
 
 // Tokens of one sequence at consecutive positions; positions[0] may be at most the state's
@@ -57,6 +59,15 @@ class CausalLm {
   virtual std::unique_ptr<SequenceState> new_sequence(int64_t n_ctx = 0) const = 0;
   // logits: [n_tokens, n_vocab] (All) or [n_vocab] (Last). Throws frugal::Error on bad input.
   virtual void forward(const Batch& batch, SequenceState& seq, std::span<float> logits) = 0;
+
+  // Self-speculative decoding with the model's own draft head (DeepSeek's MTP, loaded with
+  // ModelOptions::mtp). can_draft: the sequence's draft state is current (not before anything
+  // was fed, at the context end, or after a LogitsMode::All forward rewound past the last hidden
+  // state it kept). draft: for a sequence holding
+  // positions [0, n_past), given `next`, the token chosen for position n_past (not yet fed),
+  // writes the draft head's logits [n_vocab] for position n_past + 1.
+  virtual bool can_draft(const SequenceState& /*seq*/) const { return false; }
+  virtual void draft(SequenceState& seq, int32_t next, std::span<float> logits);
 };
 
 // Loads a GGUF file or a Hugging Face directory, choosing the family from

@@ -95,6 +95,11 @@ void Deepseek2Model::forward(const Batch& b, LatentKvCache& cache, std::span<flo
   }
 }
 
+std::span<const float> Deepseek2Model::last_hidden(int64_t n_tokens) const {
+  FRUGAL_CHECK(n_tokens > 0 && n_tokens <= opt_.max_batch, "last_hidden: bad token count");
+  return {act_->h.data(), static_cast<size_t>(n_tokens * config_.dim)};
+}
+
 void Deepseek2Model::forward_chunk(const int32_t* tokens, const int32_t* pos, int64_t n,
                                    LatentKvCache& cache, float* logits, bool last_only,
                                    ForwardTrace* trace) {

@@ -48,6 +48,11 @@ class Deepseek2Model {
   void forward(const Batch& batch, LatentKvCache& cache, std::span<float> logits,
                ForwardTrace* trace = nullptr);
 
+  // [n_tokens, dim]: the residual stream after the last layer (before output_norm) of the tokens
+  // of the last forward() call, which must have had n_tokens <= options().max_batch tokens (one
+  // chunk). Valid until the next forward(); what MTP reads (deepseek2_mtp.h).
+  std::span<const float> last_hidden(int64_t n_tokens) const;
+
  private:
   Deepseek2Model();
   void init(const ModelOptions& opt);

@@ -45,6 +45,27 @@ void read_gguf_rope(const GgufFile& f, Deepseek2Config& c) {
   c.yarn = type == "yarn" && c.yarn_factor > 1.0f && c.context_length > c.yarn_original_ctx;
 }
 
+// llama.cpp's next-N convention (convert_hf_to_gguf DeepseekV32Model, glm4moe, ...): block_count
+// counts the MTP layers, which follow the main ones. A file that stores them past block_count
+// (written by Frugal's demo exporter before it followed the convention) is refused by name.
+void read_gguf_layer_counts(const GgufFile& f, Deepseek2Config& c) {
+  const int64_t block_count = f.get<int64_t>(key("block_count"));
+  c.n_mtp_layers = f.get_or<int64_t>(key("nextn_predict_layers"), 0);
+  if (c.n_mtp_layers < 0 || c.n_mtp_layers >= block_count)
+    throw Error(f.source() + ": " + key("nextn_predict_layers") + " " +
+                std::to_string(c.n_mtp_layers) + " must be in 0.." + std::to_string(block_count - 1) +
+                " (" + key("block_count") + " " + std::to_string(block_count) +
+                " counts the MTP layers too, as llama.cpp writes it)");
+  c.n_layers = block_count - c.n_mtp_layers;
+  const std::string past_end = "blk." + std::to_string(block_count) + ".nextn.eh_proj.weight";
+  if (c.n_mtp_layers > 0 && f.find_tensor(past_end) != nullptr)
+    throw Error(f.source() + ": holds '" + past_end + "' past " + key("block_count") + " " +
+                std::to_string(block_count) +
+                ": the file does not count its MTP layers in block_count (llama.cpp's "
+                "convention, which Frugal reads); rewrite it with block_count " +
+                std::to_string(block_count + c.n_mtp_layers));
+}
+
 void read_gguf_moe(const GgufFile& f, Deepseek2Config& c) {
   c.dense_ffn_dim = f.get<int64_t>(key("feed_forward_length"));
   c.n_routed_experts = f.get_or<int64_t>(key("expert_count"), 0);
@@ -129,7 +150,7 @@ Deepseek2Config Deepseek2Config::from_gguf(const GgufFile& f) {
                 "' (this loader reads deepseek2)");
   Deepseek2Config c;
   c.dim = f.get<int64_t>(key("embedding_length"));
-  c.n_layers = f.get<int64_t>(key("block_count"));
+  read_gguf_layer_counts(f, c);
   c.n_heads = f.get<int64_t>(key("attention.head_count"));
   c.context_length = f.get<int64_t>(key("context_length"));
   c.rms_eps = f.get_or<float>(key("attention.layer_norm_rms_epsilon"), 1e-6f);
@@ -146,7 +167,6 @@ Deepseek2Config Deepseek2Config::from_gguf(const GgufFile& f) {
       f.get<int64_t>(key(mla_keys ? "attention.value_length_mla" : "attention.value_length"));
   read_gguf_rope(f, c);
   read_gguf_moe(f, c);
-  c.n_mtp_layers = f.get_or<int64_t>(key("nextn_predict_layers"), 0);
   c.validate();
   return c;
 }
@@ -191,6 +211,9 @@ void Deepseek2Config::validate() const {
                 std::to_string(qk_rope_head_dim));
   if (q_lora_rank < 0) throw Error("deepseek2 config: q_lora_rank must be >= 0");
   if (moe_layer_freq <= 0) throw Error("deepseek2 config: moe_layer_freq must be > 0");
+  if (n_mtp_layers < 0)
+    throw Error("deepseek2 config: MTP layer count must be >= 0, found " +
+                std::to_string(n_mtp_layers));
   if (n_routed_experts == 0) return;
   require_positive(moe_ffn_dim, "expert FFN size");
   if (n_experts_used <= 0 || n_experts_used > n_routed_experts)
@@ -261,7 +284,11 @@ std::string Deepseek2Config::summary() const {
       << " + " << n_shared_experts << " shared, " << scoring_name(scoring) << " "
       << topk_method_name(topk_method) << " groups " << n_groups << "/" << topk_groups << ", norm "
       << (norm_topk_prob ? "yes" : "no") << ", scale " << routed_scaling_factor;
-  o << "\n  MTP layers: " << n_mtp_layers << " (not run)\n";
+  o << "\n  MTP layers: " << n_mtp_layers;
+  if (n_mtp_layers > 0)
+    o << " (blk." << n_layers << (n_mtp_layers > 1 ? ".." + std::to_string(block_count() - 1) : "")
+      << ")";
+  o << "\n";
   return o.str();
 }
 

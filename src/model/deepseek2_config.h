@@ -28,7 +28,7 @@ struct Deepseek2Config {
   std::string architecture = "deepseek2";  // general.architecture | architectures[0]
   int64_t n_vocab = 0;                     // vocab_size (or rows of token_embd) | vocab_size
   int64_t dim = 0;                         // embedding_length | hidden_size
-  int64_t n_layers = 0;        // block_count | num_hidden_layers (MTP layers not counted)
+  int64_t n_layers = 0;  // main layers: block_count - nextn_predict_layers | num_hidden_layers
   int64_t n_heads = 0;         // attention.head_count | num_attention_heads
   int64_t context_length = 0;  // context_length | max_position_embeddings
   float rms_eps = 1e-6f;       // attention.layer_norm_rms_epsilon | rms_norm_eps
@@ -70,7 +70,10 @@ struct Deepseek2Config {
   bool norm_topk_prob = false;         // expert_weights_norm | norm_topk_prob
   float routed_scaling_factor = 1.0f;  // expert_weights_scale | routed_scaling_factor
 
-  int64_t n_mtp_layers = 0;  // nextn_predict_layers | num_nextn_predict_layers (not run yet)
+  // MTP (next-N) modules, stored as layers n_layers .. n_layers + n_mtp_layers - 1 (GGUF
+  // blk.{i}.* + blk.{i}.nextn.*, HF model.layers.{i}.*). llama.cpp's convention: GGUF block_count
+  // counts them, HF num_hidden_layers does not.
+  int64_t n_mtp_layers = 0;  // nextn_predict_layers | num_nextn_predict_layers
 
   static Deepseek2Config from_gguf(const GgufFile& f);
   static Deepseek2Config from_hf(const HfConfig& c);
@@ -83,7 +86,8 @@ struct Deepseek2Config {
   bool is_moe_layer(int64_t l) const {
     return n_routed_experts > 0 && l >= n_dense_layers && l % moe_layer_freq == 0;
   }
-  int64_t n_moe_layers() const;
+  int64_t n_moe_layers() const;  // among the main layers
+  int64_t block_count() const { return n_layers + n_mtp_layers; }  // GGUF block_count
   // Latent KV cache values per token per layer: kv_lora_rank + qk_rope_head_dim.
   int64_t kv_values_per_token() const { return kv_lora_rank + qk_rope_head_dim; }
   // (d_n + d_r)^-1/2, times mscale^2 with YaRN (mscale = 1 + 0.1 mscale_all_dim ln factor).

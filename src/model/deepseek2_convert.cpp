@@ -2,8 +2,10 @@
 // HF names become GGUF names, the per-expert tensors of a layer are stacked into one
 // ffn_*_exps tensor [n_experts, rows, cols], kv_b_proj is kept whole as attn_kv_b (the older GGUF
 // form, which the loader splits), and FP8 e4m3 weights are dequantized with their
-// weight_scale_inv. Tensors the table does not name (MTP layers, rotary caches) are skipped, as
-// llama.cpp's deepseek2 converter does.
+// weight_scale_inv. The MTP layers are converted as llama.cpp's DeepseekV32 converter writes them
+// (block_count counts them; blk.{i}.nextn.*), except their copies of the embedding and output head
+// (embed_tokens, shared_head.head), which Frugal never reads. Tensors the table does not name
+// (those copies, rotary caches) are skipped.
 #include <filesystem>
 #include <set>
 
@@ -138,11 +140,17 @@ ModelJobs deepseek2_hf_jobs(const std::string& dir) {
     throw Error(dir + ": config.json model_type is '" + model_type +
                 "'; converting a Hugging Face directory supports the deepseek2 family only "
                 "(expected deepseek_v2 or deepseek_v3)");
-  const Deepseek2Config c = Deepseek2Config::from_hf(h);
+  Deepseek2Config c = Deepseek2Config::from_hf(h);
   c.validate();
   auto model = std::make_shared<HfModel>(SafetensorsModel::open(dir), dir);
-
   ModelJobs jobs;
+  const std::string mtp_eh_proj = "model.layers." + std::to_string(c.n_layers) + ".eh_proj.weight";
+  if (c.n_mtp_layers > 0 && !model->src.find(mtp_eh_proj)) {
+    jobs.notes.push_back("config.json names " + std::to_string(c.n_mtp_layers) +
+                         " MTP layer(s) but '" + mtp_eh_proj +
+                         "' is absent: written without MTP layers");
+    c.n_mtp_layers = 0;
+  }
   jobs.keep_alive = model;
   JobBuilder b(*model, dir, jobs);
   Deepseek2Weights unused_weights;

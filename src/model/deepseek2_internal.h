@@ -49,6 +49,13 @@ void mla_forward(const AttentionWeights& w, Step& s, LatentKvCache& cache, int64
 void mla_attend_naive(const AttentionWeights& w, Step& s, const LatentKvCache& cache,
                       int64_t layer);
 
+// One transformer block on the residual stream a.h [n, dim] (deepseek2_block.cpp):
+//   h += MLA(attn_norm(h)) over cache layer `cache_layer`;  h += FFN(ffn_norm(h))
+// with the MoE FFN when `moe`, else the dense SwiGLU MLP. Used by the MTP module; the main loop in
+// deepseek2.cpp spells out the same steps (with tracing).
+void block_forward(const LayerWeights& w, bool moe, Step& s, LatentKvCache& cache,
+                   int64_t cache_layer, AttentionImpl impl);
+
 // MoE branch: a.x [n, dim] -> out [n, dim]. When trace_idx/trace_w are set, the chosen experts
 // and weights are appended ([n, k]).
 void moe_forward(const MoeWeights& w, Step& s, float* out, std::vector<int32_t>* trace_idx,

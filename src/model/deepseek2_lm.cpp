@@ -8,16 +8,47 @@ namespace frugal {
 
 void Deepseek2Sequence::truncate(int64_t n_keep) {
   cache_.set_n_past(std::clamp<int64_t>(n_keep, 0, cache_.n_past()));
+  if (!mtp_) return;
+  const int64_t last = cache_.n_past() - 1;  // its entry needs the token after it
+  mtp_->cache.set_n_past(std::clamp<int64_t>(last, 0, mtp_->cache.n_past()));
+  if (last >= 0 && !mtp_->has_hidden(last)) mtp_->current = false;
+}
+
+size_t Deepseek2Sequence::bytes_per_token() const {
+  return cache_.bytes_per_token() + (mtp_ ? mtp_->cache.bytes_per_token() : 0);
+}
+
+size_t Deepseek2Sequence::bytes() const {
+  return cache_.bytes() + (mtp_ ? mtp_->cache.bytes() : 0);
+}
+
+Deepseek2Lm::Deepseek2Lm(Deepseek2Model model)
+    : model_(std::move(model)), scratch_logits_(static_cast<size_t>(model_.config().n_vocab)) {
+  if (model_.options().mtp) mtp_ = std::make_unique<Deepseek2Mtp>(model_);
 }
 
 std::unique_ptr<SequenceState> Deepseek2Lm::new_sequence(int64_t n_ctx) const {
-  return std::make_unique<Deepseek2Sequence>(model_.new_cache(n_ctx));
+  LatentKvCache cache = model_.new_cache(n_ctx);
+  if (!mtp_) return std::make_unique<Deepseek2Sequence>(std::move(cache));
+  auto st = std::make_unique<MtpSequenceState>();
+  st->cache = mtp_->new_cache(cache.n_ctx());
+  st->tokens.assign(static_cast<size_t>(cache.n_ctx()), 0);
+  const size_t rows = static_cast<size_t>(model_.options().max_batch * model_.config().dim);
+  st->hidden.assign(rows, 0.0f);
+  st->entries.assign(rows, 0.0f);
+  st->entry_pos.assign(static_cast<size_t>(model_.options().max_batch), 0);
+  st->chunk_tokens = st->entry_pos;
+  st->chunk_pos = st->entry_pos;
+  return std::make_unique<Deepseek2Sequence>(std::move(cache), std::move(st));
 }
 
 void Deepseek2Lm::forward(const Batch& batch, SequenceState& seq, std::span<float> logits) {
   auto* s = dynamic_cast<Deepseek2Sequence*>(&seq);
   FRUGAL_CHECK(s != nullptr, "a sequence of another model was passed to deepseek2");
-  model_.forward(batch, s->cache(), logits);
+  if (s->mtp() != nullptr)
+    forward_with_mtp(batch, *s, logits);
+  else
+    model_.forward(batch, s->cache(), logits);
 }
 
 }  // namespace frugal

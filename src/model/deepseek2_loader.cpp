@@ -95,12 +95,37 @@ struct Loader {
   }
 };
 
+// The index of the first entry of the MTP modules (they come last in the table).
+int64_t first_mtp_entry(const Deepseek2Config& c, const std::vector<TensorEntry>& table) {
+  const std::string prefix = "blk." + std::to_string(c.n_layers) + ".";
+  for (size_t i = 0; i < table.size(); ++i)
+    if (table[i].gguf_name.starts_with(prefix)) return static_cast<int64_t>(i);
+  return static_cast<int64_t>(table.size());
+}
+
 }  // namespace
 
 void load_deepseek2_weights(const Deepseek2Config& c, const WeightSource& src,
                             Deepseek2Weights& w) {
   Loader loader{c, src, w};
-  for (const TensorEntry& e : deepseek2_tensor_table(c, w)) loader.load(e);
+  std::vector<TensorEntry> table = deepseek2_tensor_table(c, w);
+  // HF checkpoints published without their MTP layers (config still naming them) load without
+  // MTP; in GGUF, block_count counts the MTP layers, so their tensors are required like any other.
+  const std::string mtp_eh_proj = "model.layers." + std::to_string(c.n_layers) + ".eh_proj.weight";
+  if (c.n_mtp_layers > 0 && src.is_hf() && !src.find(mtp_eh_proj)) {
+    table.resize(static_cast<size_t>(first_mtp_entry(c, table)));
+    w.mtp.clear();
+  }
+  for (const TensorEntry& e : table) loader.load(e);
+}
+
+int64_t load_deepseek2_mtp_weights(const Deepseek2Config& c, const WeightSource& src,
+                                   Deepseek2Weights& w) {
+  Loader loader{c, src, w};
+  const std::vector<TensorEntry> table = deepseek2_tensor_table(c, w);
+  const int64_t first = first_mtp_entry(c, table);
+  for (size_t i = static_cast<size_t>(first); i < table.size(); ++i) loader.load(table[i]);
+  return static_cast<int64_t>(table.size()) - first;
 }
 
 }  // namespace frugal

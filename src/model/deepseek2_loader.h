@@ -13,4 +13,9 @@ namespace frugal {
 // Throws frugal::Error naming the tensor when one is missing, mis-shaped or of an unusable type.
 void load_deepseek2_weights(const Deepseek2Config& c, const WeightSource& src, Deepseek2Weights& w);
 
+// Loads only the MTP modules' tensors (w.mtp), as the full load would; returns how many were
+// loaded (0 without MTP). For `frugal info`. Throws frugal::Error like load_deepseek2_weights.
+int64_t load_deepseek2_mtp_weights(const Deepseek2Config& c, const WeightSource& src,
+                                   Deepseek2Weights& w);
+
 }  // namespace frugal

@@ -90,7 +90,8 @@ void write_deepseek2_metadata(const Deepseek2Config& c, bool split_kv_b, GgufWri
   w.set("general.architecture", GgufValue::str("deepseek2"));
   set_u32(w, "context_length", c.context_length);
   set_u32(w, "embedding_length", c.dim);
-  set_u32(w, "block_count", c.n_layers);
+  set_u32(w, "block_count", c.block_count());  // MTP layers counted, as llama.cpp writes it
+  if (c.n_mtp_layers > 0) set_u32(w, "nextn_predict_layers", c.n_mtp_layers);
   set_u32(w, "feed_forward_length", c.dense_ffn_dim);
   set_u32(w, "attention.head_count", c.n_heads);
   set_u32(w, "attention.head_count_kv", split_kv_b ? 1 : c.n_heads);

@@ -89,6 +89,19 @@ void ffn_entries(const Deepseek2Config& c, int64_t l, LayerWeights& w, TableBuil
         &e.shared.down);
 }
 
+// MTP module k: a whole block at layer l = n_layers + k, then its nextn.* tensors (GGUF names
+// from llama.cpp's LLM_TENSOR_NEXTN_*, HF names from DeepSeek-V3's model.layers.61.*).
+void mtp_entries(const Deepseek2Config& c, int64_t l, MtpWeights& m, TableBuilder& b) {
+  attention_entries(c, l, m.block.attn, b);
+  ffn_entries(c, l, m.block, b);
+  const std::string g = "blk." + std::to_string(l) + ".nextn.",
+                    h = "model.layers." + std::to_string(l) + ".";
+  b.mat(g + "eh_proj.weight", h + "eh_proj.weight", c.dim, 2 * c.dim, &m.eh_proj);
+  b.vec(g + "enorm.weight", h + "enorm.weight", c.dim, &m.enorm);
+  b.vec(g + "hnorm.weight", h + "hnorm.weight", c.dim, &m.hnorm);
+  b.vec(g + "shared_head_norm.weight", h + "shared_head.norm.weight", c.dim, &m.shared_head_norm);
+}
+
 }  // namespace
 
 std::vector<TensorEntry> deepseek2_tensor_table(const Deepseek2Config& c, Deepseek2Weights& w) {
@@ -102,6 +115,8 @@ std::vector<TensorEntry> deepseek2_tensor_table(const Deepseek2Config& c, Deepse
   }
   b.vec("output_norm.weight", "model.norm.weight", c.dim, &w.output_norm);
   b.mat("output.weight", "lm_head.weight", c.n_vocab, c.dim, &w.output);
+  w.mtp.resize(static_cast<size_t>(c.n_mtp_layers));
+  for (int64_t k = 0; k < c.n_mtp_layers; ++k) mtp_entries(c, c.n_layers + k, w.mtp[k], b);
   return out;
 }
 

@@ -45,11 +45,23 @@ struct LayerWeights {
   MoeWeights moe;                   // MoE layers only
 };
 
+// One multi-token-prediction module (deepseek-arch.md §5), layer n_layers + k of the file:
+//   u = eh_proj [enorm(Embed[t_{i+1}]) ; hnorm(h_i)];  u = Block(u);  logits = output(norm(u))
+// The embedding and output head are the main model's (the file's copies, if any, are not read).
+struct MtpWeights {
+  WeightMatrix eh_proj;                     // [dim, 2 dim]: columns [embedding ; hidden]
+  const float* enorm = nullptr;             // [dim] RMSNorm of the embedding
+  const float* hnorm = nullptr;             // [dim] RMSNorm of the main model's hidden state
+  const float* shared_head_norm = nullptr;  // [dim] RMSNorm before the shared output head
+  LayerWeights block;                       // attention + FFN, as a main layer
+};
+
 struct Deepseek2Weights {
   WeightMatrix token_embd;             // [n_vocab, dim]
   std::vector<LayerWeights> layers;    // [n_layers]
   const float* output_norm = nullptr;  // [dim]
   WeightMatrix output;                 // [n_vocab, dim] (lm_head, not tied)
+  std::vector<MtpWeights> mtp;         // [n_mtp_layers]
   // Buffers made at load (converted norms, transposed k_b, FP8 -> BF16); the views above may
   // point into them. Inner buffers never move once filled.
   OwnedBuffers owned;
@@ -76,8 +88,8 @@ struct TensorEntry {
   AttentionWeights* attn = nullptr;  // KvB
 };
 
-// Every tensor of the model, once, in file order. Destinations point into `w` (w.layers is
-// resized to n_layers first).
+// Every tensor of the model, once, in file order: the main model, then the MTP modules.
+// Destinations point into `w` (w.layers and w.mtp are resized first).
 std::vector<TensorEntry> deepseek2_tensor_table(const Deepseek2Config& c, Deepseek2Weights& w);
 
 }  // namespace frugal

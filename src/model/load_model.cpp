@@ -23,6 +23,11 @@ std::string architecture_of(const std::string& path) {
 
 }  // namespace
 
+void CausalLm::draft(SequenceState&, int32_t, std::span<float>) {
+  throw Error(architecture() + ": this model has no draft head loaded (MTP needs a model with "
+              "MTP layers, loaded with ModelOptions::mtp)");
+}
+
 std::unique_ptr<CausalLm> load_causal_lm(const std::string& path, const ModelOptions& opt) {
   const std::string arch = architecture_of(path);
   if (arch == "deepseek2") return std::make_unique<Deepseek2Lm>(Deepseek2Model::load(path, opt));

@@ -46,7 +46,8 @@ std::string StopStringFilter::flush() {
 
 Generator::Generator(CausalLm& model, const Tokenizer& tokenizer)
     : model_(model), tokenizer_(tokenizer), state_(model.new_sequence()),
-      logits_(static_cast<size_t>(model.n_vocab())) {}
+      logits_(static_cast<size_t>(model.n_vocab())),
+      verify_logits_(2 * logits_.size()), draft_logits_(logits_.size()) {}
 
 bool Generator::is_end_of_generation(int32_t id) const {
   return id == tokenizer_.eos_id();
@@ -85,32 +86,87 @@ GenerationResult Generator::generate(const GenerationRequest& req, const TextCal
     result.text += piece;
     return on_text ? on_text(piece) : true;
   };
-  auto t1 = Clock::now();
-  int32_t pos = static_cast<int32_t>(req.prompt.size());
-  bool keep_going = true;
-  while (keep_going) {
-    const int32_t id = sampler.sample(logits_, req.prompt, result.tokens);
+  auto accept = [&](int32_t id, int32_t pos) {
     if (!req.ignore_eos && is_end_of_generation(id)) {
       result.finish = FinishReason::Stop;
-      break;
+      return false;
     }
     result.tokens.push_back(id);
-    keep_going = emit(stops.push(detok.push(id)));
+    const bool keep_going = emit(stops.push(detok.push(id)));
     if (stops.stopped()) {
       result.finish = FinishReason::Stop;
-      break;
+      return false;
     }
     if (static_cast<int64_t>(result.tokens.size()) >= req.max_tokens || pos >= n_ctx) {
       result.finish = FinishReason::Length;
-      break;
+      return false;
     }
-    model_.forward({std::span<const int32_t>(&id, 1), std::span<const int32_t>(&pos, 1), LogitsMode::Last}, *state_, logits_);
-    cached_tokens_.push_back(id);
-    ++pos;
-  }
+    return keep_going;
+  };
+  auto t1 = Clock::now();
+  if (req.speculative && sampler.params().is_greedy() && model_.can_draft(*state_))
+    decode_speculative(req, sampler, result, accept);
+  else
+    decode_plain(req, sampler, result, accept);
   if (!stops.stopped()) emit(stops.push(detok.flush()) + stops.flush());
   result.decode_seconds = std::chrono::duration<double>(Clock::now() - t1).count();
   return result;
+}
+
+void Generator::decode_plain(const GenerationRequest& req, Sampler& sampler,
+                             GenerationResult& result, const Accept& accept) {
+  auto pos = static_cast<int32_t>(cached_tokens_.size());
+  while (true) {
+    const int32_t id = sampler.sample(logits_, req.prompt, result.tokens);
+    if (!accept(id, pos)) break;
+    model_.forward({std::span(&id, 1), std::span(&pos, 1), LogitsMode::Last}, *state_, logits_);
+    cached_tokens_.push_back(id);
+    ++pos;
+  }
+}
+
+// deepseek-arch.md §5: with `next` chosen for position pos, the draft head proposes d for pos + 1;
+// one forward of [next, d] gives the logits at pos (the true choice for pos + 1) and pos + 1. If
+// the true choice is d, both it and the token after it come from this one pass; if not, the
+// entry written for d is dropped and the true choice goes on as `next`.
+void Generator::decode_speculative(const GenerationRequest& req, Sampler& sampler,
+                                   GenerationResult& result, const Accept& accept) {
+  const size_t V = logits_.size();
+  auto pos = static_cast<int32_t>(cached_tokens_.size());
+  int32_t next = sampler.sample(logits_, req.prompt, result.tokens);
+  if (!accept(next, pos)) return;
+  while (true) {
+    if (pos + 1 >= state_->n_ctx() || !model_.can_draft(*state_)) {  // one plain step
+      model_.forward({std::span(&next, 1), std::span(&pos, 1), LogitsMode::Last}, *state_,
+                     logits_);
+      cached_tokens_.push_back(next);
+      ++pos;
+      next = sampler.sample(logits_, req.prompt, result.tokens);
+      if (!accept(next, pos)) return;
+      continue;
+    }
+    model_.draft(*state_, next, draft_logits_);
+    const int32_t d = argmax(draft_logits_);
+    ++result.n_drafted;
+    const int32_t tokens[2] = {next, d}, positions[2] = {pos, pos + 1};
+    model_.forward({tokens, positions, LogitsMode::All}, *state_, verify_logits_);
+    cached_tokens_.push_back(next);
+    const std::span<float> at_pos(verify_logits_.data(), V), at_d(verify_logits_.data() + V, V);
+    const int32_t truth = sampler.sample(at_pos, req.prompt, result.tokens);
+    if (truth != d) {
+      state_->truncate(pos + 1);
+      ++pos;
+      next = truth;
+      if (!accept(next, pos)) return;
+      continue;
+    }
+    ++result.n_accepted;
+    cached_tokens_.push_back(d);
+    pos += 2;
+    if (!accept(d, pos - 1)) return;
+    next = sampler.sample(at_d, req.prompt, result.tokens);
+    if (!accept(next, pos)) return;
+  }
 }
 
 }  // namespace frugal

@@ -25,6 +25,10 @@ struct GenerationRequest {
   SamplingParams sampling;
   std::vector<std::string> stop;   // stop strings (not returned)
   bool ignore_eos = false;
+  // Greedy only: self-speculative decoding with the model's draft head (CausalLm::draft, MTP).
+  // Each step drafts the token after next and verifies it in one 2-token forward; the output is
+  // the same as plain greedy decoding. Ignored when sampling or when the model cannot draft.
+  bool speculative = false;
 };
 
 struct GenerationResult {
@@ -33,6 +37,7 @@ struct GenerationResult {
   FinishReason finish = FinishReason::Length;
   int64_t n_prompt_reused = 0;  // prompt tokens whose cache entries were kept from the last call
   double prefill_seconds = 0, decode_seconds = 0;
+  int64_t n_drafted = 0, n_accepted = 0;  // speculative decoding: drafts made / confirmed
 };
 
 // Called with each new piece of text; return false to stop early (e.g. Ctrl-C, client gone).
@@ -48,12 +53,21 @@ class Generator {
 
  private:
   bool is_end_of_generation(int32_t id) const;
+  // Decodes from logits_ (those of the last prompt token) until accept() says to stop.
+  // accept(id, pos): records token id, to be fed at position pos; false ends the generation.
+  using Accept = std::function<bool(int32_t id, int32_t pos)>;
+  void decode_plain(const GenerationRequest& req, Sampler& sampler, GenerationResult& result,
+                    const Accept& accept);
+  void decode_speculative(const GenerationRequest& req, Sampler& sampler, GenerationResult& result,
+                          const Accept& accept);
 
   CausalLm& model_;
   const Tokenizer& tokenizer_;
   std::unique_ptr<SequenceState> state_;
   std::vector<int32_t> cached_tokens_;  // the tokens whose entries state_ holds, in order
   std::vector<float> logits_;           // [n_vocab]
+  std::vector<float> verify_logits_;    // [2, n_vocab] (speculative decoding)
+  std::vector<float> draft_logits_;     // [n_vocab] (speculative decoding)
 };
 
 // Holds back the tail of streamed text that may be the start of a stop string.

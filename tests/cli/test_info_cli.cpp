@@ -32,6 +32,18 @@ TEST(InfoCli, DescribesGgufAndHfForms) {
   EXPECT_NE(out.find("Q8_0"), std::string::npos);
 }
 
+// The demo model's MTP layer (blk.4, counted in block_count 5) goes through the loader.
+TEST(InfoCli, ShowsTheDemoModelsMtpLayerLoaded) {
+  const std::string model = std::string(FRUGAL_SOURCE_DIR) + "/models/demo-v3-tiny.gguf";
+  int rc = 0;
+  const std::string out = run("info " + model, &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("layers:          4 main + 1 MTP"), std::string::npos) << out;
+  EXPECT_NE(out.find("MTP:             loaded: blk.4 (21 tensors: attention + MoE"),
+            std::string::npos)
+      << out;
+}
+
 TEST(InfoCli, BadInputGivesOneLineErrorAndExitCode1) {
   int rc = 0;
   std::string out = run("info /nonexistent/model.gguf", &rc);

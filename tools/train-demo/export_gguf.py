@@ -147,15 +147,15 @@ def tokenizer_kv(w, tok_dir):
     return n
 
 
-def model_kv(w, a: ModelArgs, name, mtp_in_block_count):
+def model_kv(w, a: ModelArgs, name):
     k = ARCH + "."
     w.add("general.architecture", gw.STRING, ARCH)
     w.add("general.type", gw.STRING, "model")
     w.add("general.name", gw.STRING, name)
-    # Frugal reads block_count as the main layers (as for DeepSeek GGUFs, whose converter drops
-    # the MTP layer). llama.cpp's architectures that keep next-N layers (GLM-4.5, Qwen3.5 MTP, ...)
-    # count them in block_count instead and run block_count - nextn_predict_layers blocks.
-    w.add(k + "block_count", gw.U32, a.n_layers + (a.n_mtp if mtp_in_block_count else 0))
+    # llama.cpp's next-N convention (convert_hf_to_gguf DeepseekV32Model, GLM-4.5, ...):
+    # block_count counts the MTP layers too; the main model runs block_count - nextn_predict_layers
+    # blocks and the MTP layers follow as blk.{n_layers + k}.
+    w.add(k + "block_count", gw.U32, a.n_layers + a.n_mtp)
     w.add(k + "context_length", gw.U32, a.max_seq_len)
     w.add(k + "embedding_length", gw.U32, a.dim)
     w.add(k + "feed_forward_length", gw.U32, a.inter_dim)
@@ -189,9 +189,9 @@ def model_kv(w, a: ModelArgs, name, mtp_in_block_count):
     w.add("general.quantization_version", gw.U32, 2)
 
 
-def write_gguf(model, tok_dir, path, mtp_copies, mtp_in_block_count):
+def write_gguf(model, tok_dir, path, mtp_copies):
     w = gw.GgufWriter()
-    model_kv(w, model.a, "Frugal demo DeepSeek-V3 tiny (KJV)", mtp_in_block_count)
+    model_kv(w, model.a, "Frugal demo DeepSeek-V3 tiny (KJV)")
     n_tok = tokenizer_kv(w, tok_dir)
     assert n_tok == model.a.vocab_size, (n_tok, model.a.vocab_size)
     for name, t, keep_f32 in gguf_tensors(model, mtp_copies):
@@ -269,8 +269,6 @@ def main():
     ap.add_argument("--data", default=os.path.join(ROOT, "tests", "model", "data"))
     ap.add_argument("--mtp-copies", action="store_true",
                     help="also write nextn.embed_tokens / nextn.shared_head_head (copies, +4 MB)")
-    ap.add_argument("--mtp-in-block-count", action="store_true",
-                    help="count the MTP layer in block_count (llama.cpp's next-N convention)")
     a = ap.parse_args()
     torch.set_num_threads(1)
     ck = torch.load(a.ckpt)
@@ -279,7 +277,7 @@ def main():
     model.eval()
     round_to_f16(model)
     os.makedirs(os.path.dirname(a.gguf), exist_ok=True)
-    write_gguf(model, a.tokenizer, a.gguf, a.mtp_copies, a.mtp_in_block_count)
+    write_gguf(model, a.tokenizer, a.gguf, a.mtp_copies)
     tok = bpe.Tokenizer.from_files(os.path.join(a.tokenizer, "tokenizer.json"))
     golden = write_goldens(model, tok, a.data)
     write_heldout(os.path.dirname(a.ckpt), a.data)
