@@ -5,6 +5,7 @@
 
 #include "model/causal_lm.h"
 #include "runtime/generator.h"
+#include "runtime/json_constraint.h"
 #include "tokenizer/stream_decoder.h"
 #include "tokenizer/tokenizer.h"
 
@@ -36,12 +37,15 @@ struct Scheduler::Active {
         stream(std::move(s)),
         sampler(req.sampling),
         detok(tok),
-        stops(req.stop) {}
+        stops(req.stop) {
+    if (req.json_object) json.emplace(tok);
+  }
   SequenceRequest req;
   std::shared_ptr<SequenceStream> stream;
   Sampler sampler;
   TokenStreamDecoder detok;
   StopStringFilter stops;
+  std::optional<JsonConstraint> json;  // when req.json_object
   size_t n_prefilled = 0;          // prompt tokens whose cache entries exist
   int64_t n_cached = 0;            // of those, reused from an earlier sequence
   std::vector<int32_t> generated;  // sampled ids (EOS excluded)
@@ -283,7 +287,9 @@ void Scheduler::sample_and_emit(Slot& s) {
   Active& a = *s.active;
   const bool want_logprobs = a.req.n_top_logprobs >= 0;
   if (want_logprobs) raw_logits_.assign(logits_.begin(), logits_.end());
-  const int32_t id = a.sampler.sample(logits_, a.req.prompt, a.generated);
+  const TokenConstraint* constraint = a.json ? &*a.json : nullptr;
+  const int32_t id = a.sampler.sample(logits_, a.req.prompt, a.generated, constraint);
+  if (a.json) a.json->accept(id);  // never an end-of-generation token: the object is open
   if (!a.req.ignore_eos && is_end_of_generation(id)) return finish(s, SequenceEnd::Stop);
   a.generated.push_back(id);
   a.has_pending = true;
@@ -296,6 +302,9 @@ void Scheduler::sample_and_emit(Slot& s) {
   }
   a.stream->push(std::move(ev));
   if (a.stops.stopped()) return finish(s, SequenceEnd::Stop);
+  // The object is closed: end-of-generation is all the constraint allows, so stop without
+  // another forward pass to sample it.
+  if (a.json && a.json->done()) return finish(s, SequenceEnd::Stop);
   const bool context_full = static_cast<int64_t>(s.cached_tokens.size()) + 1 >= n_ctx_;
   if (static_cast<int64_t>(a.generated.size()) >= a.req.max_tokens || context_full)
     finish(s, SequenceEnd::Length);

@@ -37,6 +37,9 @@ struct SequenceRequest {
   std::vector<std::string> stop;  // stop strings (not returned)
   int n_top_logprobs = -1;        // < 0: no logprobs; else the chosen token's + n alternatives
   bool ignore_eos = false;
+  // response_format json_object: the output is constrained to one JSON object and the sequence
+  // ends (Stop) when it closes; max_tokens may cut it first (Length).
+  bool json_object = false;
 };
 
 enum class SequenceEnd { Stop, Length, Cancelled, Failed };
