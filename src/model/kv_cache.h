@@ -5,7 +5,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <string_view>
 #include <vector>
+
+#include "model/cache_blob.h"
 
 namespace frugal {
 
@@ -37,6 +41,11 @@ class LatentKvCache {
     return static_cast<size_t>(n_layers_ * row_size()) * sizeof(float);
   }
   size_t bytes() const { return data_.size() * sizeof(float); }
+
+  // Persistence (SequenceState::export_entries): payload [n_layers, end - begin, row_size].
+  CacheBlobLayout layout() const;
+  std::string export_entries(int64_t begin, int64_t end, uint64_t model_tag) const;
+  void import_entries(std::string_view blob, uint64_t model_tag);
 
  private:
   size_t offset(int64_t layer, int64_t pos) const {
