@@ -3,7 +3,9 @@
 // one prefill chunk of at most prefill_chunk tokens, so a long prompt never stalls running
 // decodes. Each slot owns a SequenceState (KV cache) and keeps it after its sequence ends: a new
 // request goes to the free slot whose cached tokens share the longest prefix with its prompt, and
-// that prefix is not computed again (prompt-cache hits).
+// that prefix is not computed again (prompt-cache hits). With a cache directory, finished
+// sequences' entries are also saved on disk (DiskPrefixCache) and a newly admitted sequence
+// loads the saved blocks that continue its slot's prefix before its first step.
 //
 // Batch invariance: every sequence runs through its own forward calls over its own cache, so a
 // request's output does not depend on what else runs. The step is written over the list of
