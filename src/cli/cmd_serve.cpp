@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/model_args.h"
 #include "core/error.h"
+#include "runtime/disk_cache.h"
 #include "runtime/scheduler.h"
 #include "server/api_server.h"
 #include "server/http.h"
@@ -32,6 +33,11 @@ constexpr const char* kHelp =
     "  --max-body-mib N   request body limit (default 8)\n"
     "  --threads N        HTTP connections served at once (default 4 x parallel + 8)\n"
     "  --drain-seconds N  on stop, wait this long for running requests (default 30)\n"
+    "  --cache-dir DIR    prefix cache disk tier: KV entries of finished requests are saved\n"
+    "                     there in 256-token blocks and reused by later requests, also after a\n"
+    "                     restart (default: off)\n"
+    "  --cache-disk-mib N size bound of --cache-dir; least recently used blocks go first\n"
+    "                     (default 4096)\n"
     "%s";
 
 HttpServer* g_server = nullptr;
@@ -60,7 +66,8 @@ std::string default_model_id(const std::string& path) {
 int cmd_serve(int argc, char** argv) {
   auto flags = model_value_flags();
   flags.insert({"--host", "--port", "--parallel", "--queue", "--api-key", "--chat-template",
-                "--model-id", "--max-body-mib", "--threads", "--drain-seconds"});
+                "--model-id", "--max-body-mib", "--threads", "--drain-seconds", "--cache-dir",
+                "--cache-disk-mib"});
   Args args(argc, argv, flags, {});
   if (args.help()) {
     std::printf(kHelp, kModelFlagsHelp);
@@ -85,6 +92,10 @@ int cmd_serve(int argc, char** argv) {
   const int drain_s = static_cast<int>(args.get_int_or("--drain-seconds", 30));
 
   LoadedModel m = load_model_and_tokenizer(path, args);
+  so.cache_dir = args.get_or("--cache-dir", "");
+  so.cache_disk_bytes = args.get_int_or("--cache-disk-mib", 4096) << 20;
+  if (so.cache_disk_bytes < 0) throw Error("--cache-disk-mib must be at least 0");
+  if (!so.cache_dir.empty()) so.model_tag = model_file_tag(path, m.model->architecture());
   api.chat_format = chat_format_for(*m.tokenizer, args.get_or("--chat-template", ""));
   Scheduler scheduler(*m.model, *m.tokenizer, so);
   ApiServer api_server(scheduler, *m.tokenizer, api);

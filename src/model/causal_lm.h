@@ -8,6 +8,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "format/ggml_type.h"
 
@@ -47,6 +48,16 @@ class SequenceState {
   virtual void truncate(int64_t n_keep) = 0;    // forget positions >= n_keep
   virtual size_t bytes_per_token() const = 0;   // cache bytes one position takes
   virtual size_t bytes() const = 0;             // bytes allocated
+
+  // Prompt-cache persistence. export_entries: the entries of positions [begin, end) (end at most
+  // n_past) as self-describing bytes (model/cache_blob.h): a header naming the cache layout, its
+  // sizes and `model_tag` (the caller's identity of the weights), a checksum, the entries.
+  // import_entries: loads such bytes at their positions [begin, begin + n), where begin is at
+  // most n_past; then n_past == begin + n. Throws frugal::Error naming the mismatch (another
+  // layout, sizes or model tag; truncated or corrupt bytes; positions beyond n_ctx) and leaves
+  // the state unchanged. Families without persistence throw from both.
+  virtual std::string export_entries(int64_t begin, int64_t end, uint64_t model_tag) const;
+  virtual void import_entries(std::string_view bytes, uint64_t model_tag);
 };
 
 class CausalLm {

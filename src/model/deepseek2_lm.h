@@ -40,6 +40,12 @@ class Deepseek2Sequence final : public SequenceState {
   void truncate(int64_t n_keep) override;
   size_t bytes_per_token() const override;
   size_t bytes() const override;
+  std::string export_entries(int64_t begin, int64_t end, uint64_t model_tag) const override {
+    return cache_.export_entries(begin, end, model_tag);
+  }
+  void import_entries(std::string_view bytes, uint64_t model_tag) override {
+    cache_.import_entries(bytes, model_tag);
+  }
   LatentKvCache& cache() { return cache_; }
   MtpSequenceState* mtp() { return mtp_.get(); }
   const MtpSequenceState* mtp() const { return mtp_.get(); }

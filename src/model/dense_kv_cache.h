@@ -7,9 +7,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "kernels/kernels.h"
+#include "model/cache_blob.h"
 
 namespace frugal {
 
@@ -61,6 +64,12 @@ class DenseKvCache {
     return static_cast<size_t>(2 * n_layers_ * kv_dim()) * sizeof(float);
   }
   size_t bytes() const { return (k_.size() + vt_.size()) * sizeof(float); }
+
+  // Persistence (SequenceState::export_entries): payload K [n_layers, n, kv_dim] then
+  // V^T [n_layers, n_kv_heads, head_dim, n] for the n = end - begin positions.
+  CacheBlobLayout layout() const;
+  std::string export_entries(int64_t begin, int64_t end, uint64_t model_tag) const;
+  void import_entries(std::string_view blob, uint64_t model_tag);
 
  private:
   size_t vt_offset(int64_t layer, int64_t g, int64_t d) const {

@@ -18,6 +18,12 @@ class DenseSequence final : public SequenceState {
   void truncate(int64_t n_keep) override;
   size_t bytes_per_token() const override { return cache_.bytes_per_token(); }
   size_t bytes() const override { return cache_.bytes(); }
+  std::string export_entries(int64_t begin, int64_t end, uint64_t model_tag) const override {
+    return cache_.export_entries(begin, end, model_tag);
+  }
+  void import_entries(std::string_view bytes, uint64_t model_tag) override {
+    cache_.import_entries(bytes, model_tag);
+  }
   DenseKvCache& cache() { return cache_; }
 
  private:

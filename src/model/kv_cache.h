@@ -6,10 +6,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "format/ggml_type.h"
 #include "kernels/attention.h"
+#include "model/cache_blob.h"
 
 namespace frugal {
 
@@ -45,6 +48,11 @@ class LatentKvCache {
   // Bytes one position takes over all layers.
   size_t bytes_per_token() const { return static_cast<size_t>(n_layers_) * row_bytes_; }
   size_t bytes() const { return data_.size(); }
+
+  // Persistence (SequenceState::export_entries): payload [n_layers, end - begin, row_size].
+  CacheBlobLayout layout() const;
+  std::string export_entries(int64_t begin, int64_t end, uint64_t model_tag) const;
+  void import_entries(std::string_view blob, uint64_t model_tag);
 
  private:
   size_t offset(int64_t layer, int64_t pos) const {

@@ -28,6 +28,14 @@ void CausalLm::draft(SequenceState&, int32_t, std::span<float>) {
               "MTP layers, loaded with ModelOptions::mtp)");
 }
 
+std::string SequenceState::export_entries(int64_t, int64_t, uint64_t) const {
+  throw Error("this model's cache cannot be exported");
+}
+
+void SequenceState::import_entries(std::string_view, uint64_t) {
+  throw Error("this model's cache cannot be imported");
+}
+
 std::unique_ptr<CausalLm> load_causal_lm(const std::string& path, const ModelOptions& opt) {
   const std::string arch = architecture_of(path);
   if (arch == "deepseek2") return std::make_unique<Deepseek2Lm>(Deepseek2Model::load(path, opt));

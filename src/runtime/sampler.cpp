@@ -62,20 +62,70 @@ void Sampler::apply_penalties(std::span<float> logits, std::span<const int32_t> 
   }
 }
 
-int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> prompt,
-                        std::span<const int32_t> generated) {
-  apply_penalties(logits, prompt, generated);
-  if (params_.is_greedy()) return argmax(logits);
-  for (float& l : logits) l /= params_.temperature;
-  return draw(logits);
+int32_t constrained_argmax(std::span<const float> logits, const TokenConstraint& constraint) {
+  int32_t best = -1;
+  float best_logit = kNegInf;
+  for (size_t v = 0; v < logits.size(); ++v) {
+    if (!(logits[v] > best_logit) && best >= 0) continue;
+    if (constraint.allows(static_cast<int32_t>(v))) {
+      best = static_cast<int32_t>(v);
+      best_logit = logits[v];
+    }
+  }
+  return best;
 }
 
-// top-k -> top-p -> min-p over the tempered logits, then a draw from the renormalised rest.
+int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> prompt,
+                        std::span<const int32_t> generated, const TokenConstraint* constraint) {
+  apply_penalties(logits, prompt, generated);
+  if (params_.is_greedy() && !constraint) return argmax(logits);
+  if (params_.is_greedy()) {
+    const int32_t id = constrained_argmax(logits, *constraint);
+    if (id < 0) throw Error("the output constraint allows no token");
+    return id;
+  }
+  for (float& l : logits) l /= params_.temperature;
+  return constraint ? draw_constrained(logits, *constraint) : draw(logits);
+}
+
 int32_t Sampler::draw(std::span<const float> logits) {
+  const int32_t n = truncate(logits);
+  return candidates_[pick(n)];
+}
+
+int32_t Sampler::draw_constrained(std::span<float> logits, const TokenConstraint& constraint) {
+  const int32_t n = truncate(logits);
+  for (int i = 0; i < kMaxRejections; ++i) {
+    const int32_t k = pick(n);
+    if (k < 0) break;
+    if (constraint.allows(candidates_[k])) return candidates_[k];
+    probs_[k] = 0;  // redraw without it: the rest renormalised
+  }
+  // Many rejections: drop every disallowed candidate at once.
+  for (int32_t i = 0; i < n; ++i)
+    if (probs_[i] > 0 && !constraint.allows(candidates_[i])) probs_[i] = 0;
+  if (const int32_t k = pick(n); k >= 0) return candidates_[k];
+  // No truncated candidate is allowed: mask the vocabulary, then truncate what is left.
+  bool any = false;
+  for (size_t v = 0; v < logits.size(); ++v) {
+    if (constraint.allows(static_cast<int32_t>(v)))
+      any = true;
+    else
+      logits[v] = kNegInf;
+  }
+  if (!any) throw Error("the output constraint allows no token");
+  const int32_t m = truncate(logits);
+  return candidates_[pick(m)];
+}
+
+// top-k -> top-p -> min-p over the tempered logits.
+int32_t Sampler::truncate(std::span<const float> logits) {
   const auto vocab = static_cast<int32_t>(logits.size());
   candidates_.resize(vocab);
   std::iota(candidates_.begin(), candidates_.end(), 0);
-  auto by_logit = [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); };
+  auto by_logit = [&](int32_t a, int32_t b) {
+    return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+  };
   int32_t n = vocab;
   if (params_.top_k > 0 && params_.top_k < vocab) {
     n = params_.top_k;
@@ -107,15 +157,25 @@ int32_t Sampler::draw(std::span<const float> logits) {
     while (keep < n && probs_[keep] >= threshold) ++keep;
     n = keep;
   }
+  return n;
+}
+
+// A draw from the renormalised probs_[0, n).
+int32_t Sampler::pick(int32_t n) {
   double kept = 0;
-  for (int32_t i = 0; i < n; ++i) kept += probs_[i];
+  int32_t last = -1;
+  for (int32_t i = 0; i < n; ++i) {
+    kept += probs_[i];
+    if (probs_[i] > 0) last = i;
+  }
+  if (last < 0) return -1;
   const double u = std::uniform_real_distribution<double>(0.0, 1.0)(rng_) * kept;
   double cum = 0;
-  for (int32_t i = 0; i < n; ++i) {
+  for (int32_t i = 0; i < last; ++i) {
     cum += probs_[i];
-    if (u < cum) return candidates_[i];
+    if (u < cum && probs_[i] > 0) return i;
   }
-  return candidates_[n - 1];
+  return last;
 }
 
 float token_logprob(std::span<const float> logits, int32_t token) {

@@ -25,6 +25,14 @@ struct SamplingParams {
   bool is_greedy() const { return temperature <= 1e-5f; }
 };
 
+// Which tokens may come next (constrained decoding, e.g. JSON mode). allows() must be cheap: the
+// sampler calls it on candidates in order of likelihood, and on the whole vocabulary at worst.
+class TokenConstraint {
+ public:
+  virtual ~TokenConstraint() = default;
+  virtual bool allows(int32_t token) const = 0;
+};
+
 // One (token, log-probability) pair.
 struct TokenLogprob {
   int32_t token;
@@ -36,9 +44,17 @@ class Sampler {
   explicit Sampler(SamplingParams params);
 
   // Picks the next token. `logits` is modified in place (it is scratch); `prompt` and
-  // `generated` are the token history the penalties look at.
+  // `generated` are the token history the penalties look at. With a constraint, only a token it
+  // allows is returned: greedy takes the allowed token with the largest logit; sampling draws
+  // from the truncated (top-k/top-p/min-p) distribution and redraws without each rejected
+  // token, which is a draw from that distribution restricted to allowed tokens and renormalised;
+  // after kMaxRejections redraws, one pass drops every disallowed candidate, and when no
+  // candidate is allowed the whole vocabulary is masked and truncated again. Throws
+  // frugal::Error when the constraint allows no token at all.
   int32_t sample(std::span<float> logits, std::span<const int32_t> prompt,
-                 std::span<const int32_t> generated);
+                 std::span<const int32_t> generated, const TokenConstraint* constraint = nullptr);
+
+  static constexpr int kMaxRejections = 16;
 
   const SamplingParams& params() const { return params_; }
 
@@ -46,6 +62,12 @@ class Sampler {
   void apply_penalties(std::span<float> logits, std::span<const int32_t> prompt,
                        std::span<const int32_t> generated) const;
   int32_t draw(std::span<const float> logits);
+  int32_t draw_constrained(std::span<float> logits, const TokenConstraint& constraint);
+  // Sorts the candidates and keeps the top-k/top-p/min-p ones: candidates_[0, n), with
+  // unnormalised probabilities probs_[0, n). Returns n.
+  int32_t truncate(std::span<const float> logits);
+  // Index in [0, n) drawn in proportion to probs_ (zeros are never drawn); -1 when all are 0.
+  int32_t pick(int32_t n);
 
   SamplingParams params_;
   std::mt19937_64 rng_;
@@ -55,6 +77,9 @@ class Sampler {
 
 // Index of the largest logit (lowest index wins ties).
 int32_t argmax(std::span<const float> logits);
+// The same among the tokens `constraint` allows; -1 when it allows none. Tests only tokens whose
+// logit beats the best allowed one so far.
+int32_t constrained_argmax(std::span<const float> logits, const TokenConstraint& constraint);
 
 // log_softmax(logits)[token] and the n most likely tokens, from raw model logits (before any
 // penalty or temperature), as OpenAI's logprobs report them.

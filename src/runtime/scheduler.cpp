@@ -1,10 +1,13 @@
 #include "runtime/scheduler.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <optional>
 
 #include "model/causal_lm.h"
+#include "runtime/disk_cache.h"
 #include "runtime/generator.h"
+#include "runtime/json_constraint.h"
 #include "tokenizer/stream_decoder.h"
 #include "tokenizer/tokenizer.h"
 
@@ -36,16 +39,20 @@ struct Scheduler::Active {
         stream(std::move(s)),
         sampler(req.sampling),
         detok(tok),
-        stops(req.stop) {}
+        stops(req.stop) {
+    if (req.json_object) json.emplace(tok);
+  }
   SequenceRequest req;
   std::shared_ptr<SequenceStream> stream;
   Sampler sampler;
   TokenStreamDecoder detok;
   StopStringFilter stops;
+  std::optional<JsonConstraint> json;  // when req.json_object
   size_t n_prefilled = 0;          // prompt tokens whose cache entries exist
   int64_t n_cached = 0;            // of those, reused from an earlier sequence
   std::vector<int32_t> generated;  // sampled ids (EOS excluded)
   bool has_pending = false;        // generated.back() is sampled but not yet run forward
+  bool disk_checked = false;       // the disk tier was asked for a longer prefix
 };
 
 static SequenceEvent finished_event(SequenceEnd end) {
@@ -73,6 +80,9 @@ Scheduler::Scheduler(CausalLm& model, const Tokenizer& tokenizer, SchedulerOptio
     slots_.push_back(std::move(s));
   }
   n_ctx_ = slots_.front()->cache->n_ctx();
+  if (!opt_.cache_dir.empty())
+    disk_ = std::make_unique<DiskPrefixCache>(
+        DiskCacheOptions{opt_.cache_dir, opt_.cache_disk_bytes, opt_.model_tag});
   logits_.resize(static_cast<size_t>(model_.n_vocab()));
   engine_ = std::thread([this] { engine_loop(); });
 }
@@ -85,6 +95,10 @@ Scheduler::~Scheduler() {
   }
   cv_.notify_all();
   engine_.join();
+}
+
+void Scheduler::flush_disk_cache() {
+  if (disk_) disk_->flush();
 }
 
 std::shared_ptr<SequenceStream> Scheduler::submit(SequenceRequest req) {
@@ -149,6 +163,14 @@ SchedulerStats Scheduler::stats() const {
   st.prompt_cache_hit_tokens = n_hit_total_.load();
   st.prompt_tokens = n_prompt_total_.load();
   st.n_steps = n_steps_.load();
+  if (disk_) {
+    const DiskCacheStats d = disk_->stats();
+    st.disk_cache = true;
+    st.disk_hit_tokens = d.hit_tokens;
+    st.disk_blocks_written = d.blocks_written;
+    st.disk_errors = d.errors;
+    st.disk_bytes = d.bytes;
+  }
   return st;
 }
 
@@ -168,6 +190,7 @@ void Scheduler::engine_loop() {
       for (auto& s : slots_)
         if (s->active) active.push_back(s.get());
     }
+    load_from_disk(active);
     step(active);
     n_steps_.fetch_add(1);
     {
@@ -235,6 +258,33 @@ void Scheduler::admit_locked() {
   }
 }
 
+// Newly admitted sequences take the saved blocks that continue their cached prefix (engine
+// thread: the slot is active, so nothing else touches its cache).
+void Scheduler::load_from_disk(std::vector<Slot*>& active) {
+  for (Slot* s : active) {
+    Active& a = *s->active;
+    if (a.disk_checked) continue;
+    a.disk_checked = true;
+    if (!disk_ || a.n_prefilled != static_cast<size_t>(a.n_cached)) continue;
+    const std::vector<int32_t>& prompt = a.req.prompt;
+    // At least the last prompt token runs, to give the logits of the first new token.
+    const int64_t limit = static_cast<int64_t>(prompt.size()) - 1;
+    const auto n_have = static_cast<int64_t>(a.n_prefilled);
+    int64_t n = n_have;
+    try {
+      n = disk_->load(prompt, n_have, limit, *s->cache);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "frugal: warning: prompt cache: %s\n", e.what());
+      s->cache->truncate(n_have);
+    }
+    if (n == n_have) continue;
+    s->cached_tokens.assign(prompt.begin(), prompt.begin() + n);
+    a.n_prefilled = static_cast<size_t>(n);
+    n_hit_total_.fetch_add(n - a.n_cached);
+    a.n_cached = n;
+  }
+}
+
 void Scheduler::step(std::vector<Slot*>& active) {
   // One forward per sequence for now; a multi-sequence forward will take `active` whole.
   for (Slot* s : active) {
@@ -283,7 +333,9 @@ void Scheduler::sample_and_emit(Slot& s) {
   Active& a = *s.active;
   const bool want_logprobs = a.req.n_top_logprobs >= 0;
   if (want_logprobs) raw_logits_.assign(logits_.begin(), logits_.end());
-  const int32_t id = a.sampler.sample(logits_, a.req.prompt, a.generated);
+  const TokenConstraint* constraint = a.json ? &*a.json : nullptr;
+  const int32_t id = a.sampler.sample(logits_, a.req.prompt, a.generated, constraint);
+  if (a.json) a.json->accept(id);  // never an end-of-generation token: the object is open
   if (!a.req.ignore_eos && is_end_of_generation(id)) return finish(s, SequenceEnd::Stop);
   a.generated.push_back(id);
   a.has_pending = true;
@@ -296,6 +348,9 @@ void Scheduler::sample_and_emit(Slot& s) {
   }
   a.stream->push(std::move(ev));
   if (a.stops.stopped()) return finish(s, SequenceEnd::Stop);
+  // The object is closed: end-of-generation is all the constraint allows, so stop without
+  // another forward pass to sample it.
+  if (a.json && a.json->done()) return finish(s, SequenceEnd::Stop);
   const bool context_full = static_cast<int64_t>(s.cached_tokens.size()) + 1 >= n_ctx_;
   if (static_cast<int64_t>(a.generated.size()) >= a.req.max_tokens || context_full)
     finish(s, SequenceEnd::Length);
@@ -313,6 +368,13 @@ void Scheduler::finish(Slot& s, SequenceEnd end, const std::string& error) {
     }
   }
   if (end == SequenceEnd::Failed) s.cached_tokens.clear();  // the cache may be half written
+  if (disk_ && end != SequenceEnd::Failed) {
+    try {
+      disk_->save(s.cached_tokens, *s.cache);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "frugal: warning: prompt cache: not saved: %s\n", e.what());
+    }
+  }
   SequenceEvent done = finished_event(end);
   done.error = error;
   done.n_prompt = static_cast<int64_t>(a.req.prompt.size());

@@ -3,7 +3,9 @@
 // one prefill chunk of at most prefill_chunk tokens, so a long prompt never stalls running
 // decodes. Each slot owns a SequenceState (KV cache) and keeps it after its sequence ends: a new
 // request goes to the free slot whose cached tokens share the longest prefix with its prompt, and
-// that prefix is not computed again (prompt-cache hits).
+// that prefix is not computed again (prompt-cache hits). With a cache directory, finished
+// sequences' entries are also saved on disk (DiskPrefixCache) and a newly admitted sequence
+// loads the saved blocks that continue its slot's prefix before its first step.
 //
 // Batch invariance: every sequence runs through its own forward calls over its own cache, so a
 // request's output does not depend on what else runs. The step is written over the list of
@@ -28,6 +30,7 @@
 namespace frugal {
 
 class CausalLm;
+class DiskPrefixCache;
 class Tokenizer;
 
 struct SequenceRequest {
@@ -37,6 +40,9 @@ struct SequenceRequest {
   std::vector<std::string> stop;  // stop strings (not returned)
   int n_top_logprobs = -1;        // < 0: no logprobs; else the chosen token's + n alternatives
   bool ignore_eos = false;
+  // response_format json_object: the output is constrained to one JSON object and the sequence
+  // ends (Stop) when it closes; max_tokens may cut it first (Length).
+  bool json_object = false;
 };
 
 enum class SequenceEnd { Stop, Length, Cancelled, Failed };
@@ -86,6 +92,10 @@ struct SchedulerOptions {
   int64_t n_ctx = 0;     // context per slot; 0 = the model's max_context
   int max_waiting = 16;  // requests queued beyond the busy slots; more -> QueueFullError
   int64_t prefill_chunk = 256;
+  // The prefix cache's disk tier (DiskPrefixCache): off when cache_dir is empty.
+  std::string cache_dir;
+  int64_t cache_disk_bytes = int64_t{4} << 30;
+  uint64_t model_tag = 0;  // model_file_tag() of the model
 };
 
 struct SchedulerStats {
@@ -94,6 +104,8 @@ struct SchedulerStats {
   int64_t n_ctx = 0;                                       // per slot
   int64_t prompt_cache_hit_tokens = 0, prompt_tokens = 0;  // totals since start
   int64_t n_steps = 0;
+  bool disk_cache = false;  // the disk tier's figures (when enabled):
+  int64_t disk_hit_tokens = 0, disk_blocks_written = 0, disk_errors = 0, disk_bytes = 0;
 };
 
 class Scheduler {
@@ -117,6 +129,8 @@ class Scheduler {
 
   int64_t n_ctx() const { return n_ctx_; }
   SchedulerStats stats() const;
+  // Waits until the disk tier has written what finished sequences queued (tests, shutdown).
+  void flush_disk_cache();
 
  private:
   struct Active;
@@ -130,6 +144,7 @@ class Scheduler {
   void admit_locked();
   void drop_cancelled_waiting_locked();
   Slot* pick_slot_locked(const std::vector<int32_t>& prompt);
+  void load_from_disk(std::vector<Slot*>& active);
   void step(std::vector<Slot*>& active);
   void advance(Slot& s);
   void sample_and_emit(Slot& s);
@@ -143,6 +158,7 @@ class Scheduler {
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<float> logits_;      // [n_vocab], shared by the sequential forward calls
   std::vector<float> raw_logits_;  // [n_vocab], copy before sampling when logprobs are wanted
+  std::unique_ptr<DiskPrefixCache> disk_;  // null without --cache-dir
 
   mutable std::mutex mu_;
   std::condition_variable cv_;       // engine wakes: new work or shutdown

@@ -129,6 +129,12 @@ std::vector<int32_t> ApiServer::chat_prompt_ids(const api::ChatRequest& r,
     }
     segments.push_back({*r.assistant_prefix, true});
   }
+  if (r.gen.json_object && *starts_in_reasoning) {
+    // JSON mode answers without thinking: the reasoning block is closed, so the constrained
+    // output is the content.
+    segments.push_back({"</think>\n\n", false});
+    *starts_in_reasoning = false;
+  }
   return encode_chat(tokenizer_, segments);
 }
 
@@ -161,6 +167,7 @@ ApiServer::Prepared ApiServer::prepare(const api::GenerationOptions& g,
     p.seq.sampling.seed = std::random_device{}() * 0x100000001ull + std::random_device{}();
   p.seq.stop = g.stop;
   p.seq.n_top_logprobs = g.logprobs ? g.top_logprobs : -1;
+  p.seq.json_object = g.json_object;
   return p;
 }
 

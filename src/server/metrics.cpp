@@ -109,6 +109,18 @@ std::string ServerMetrics::render(const SchedulerStats& s) const {
   metric(out, "frugal_kv_cache_capacity_tokens", "gauge", "Token capacity of all slots' KV caches.",
          double(s.n_ctx * s.n_slots));
   metric(out, "frugal_engine_steps_total", "counter", "Engine steps run.", double(s.n_steps));
+  if (s.disk_cache) {
+    metric(out, "frugal_prompt_cache_disk_hit_tokens_total", "counter",
+           "Prompt tokens whose KV entries were loaded from the disk tier (--cache-dir).",
+           double(s.disk_hit_tokens));
+    metric(out, "frugal_prompt_cache_disk_blocks_written_total", "counter",
+           "KV-cache blocks written to the disk tier.", double(s.disk_blocks_written));
+    metric(out, "frugal_prompt_cache_disk_errors_total", "counter",
+           "Disk-tier files rejected (corrupt, truncated, another model) or not written.",
+           double(s.disk_errors));
+    metric(out, "frugal_prompt_cache_disk_bytes", "gauge", "Bytes held by the disk tier.",
+           double(s.disk_bytes));
+  }
   return out;
 }
 

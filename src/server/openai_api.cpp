@@ -282,6 +282,11 @@ ChatRequest parse_chat_request(std::string_view body) {
         "'messages' must contain the word 'json' in some form to use 'response_format' of type "
         "'json_object'",
         "messages");
+  if (r.gen.json_object && r.assistant_prefix)
+    throw invalid_request(
+        "'response_format' of type 'json_object' cannot be combined with chat prefix completion "
+        "('prefix': true)",
+        "response_format");
   return r;
 }
 

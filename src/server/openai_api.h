@@ -49,7 +49,7 @@ struct GenerationOptions {
   int top_logprobs = 0;  // 0..20 (chat); 0..5 for text completions' `logprobs`
   bool stream = false;
   bool include_usage = false;  // stream_options.include_usage
-  bool json_object = false;    // response_format {"type": "json_object"} (validated, not enforced)
+  bool json_object = false;    // response_format {"type": "json_object"}: constrained decoding
 };
 
 struct ChatRequest {
