@@ -34,6 +34,7 @@ constexpr const char* kHelp =
     "per decode token, the GB/s that makes and its % of the measured (or --mem-gbs) bandwidth.\n\n"
     "  --ctx-depth D decode with D tokens already in the KV cache (filled untimed after prefill)\n"
     "  --cache-type T  KV cache element type: f16 (default), bf16 or f32\n"
+    "  --no-repack   run from the mapped file instead of interleaved huge-page copies\n"
     "  --size-mib N  buffer size for --memory (default 1024)\n"
     "  --runs N      repetitions; the median is reported (default 7 for --memory, 3 for MODEL)\n"
     "  -t N          threads (default: all hardware threads)\n"
@@ -213,6 +214,7 @@ int run_model(const Args& args, const std::string& path) {
   ModelOptions opt;
   opt.max_context = decode_from + n_gen + 1;
   opt.kv_cache_type = cache_type_from_args(args);
+  opt.repack = !args.has("--no-repack");
   const auto t_load = Clock::now();
   std::unique_ptr<CausalLm> model = load_causal_lm(path, opt);
   const double load_s = seconds_since(t_load);
@@ -281,7 +283,7 @@ int run_model(const Args& args, const std::string& path) {
 int cmd_bench(int argc, char** argv) {
   const Args args(argc, argv, {"--size-mib", "--runs", "-t", "-p", "-n", "--mem-gbs", "--ctx-depth",
                                "--cache-type"},
-                  {"--memory", "--json"});
+                  {"--memory", "--json", "--no-repack"});
   if (args.help()) {
     std::printf("%s", kHelp);
     return 0;

@@ -106,6 +106,8 @@ class GgufFile {
   const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }
   const GgufTensorInfo* find_tensor(std::string_view name) const;
   const GgufTensorInfo& tensor(std::string_view name) const;  // throws when missing
+  // The mapped file (empty when parsing caller-owned bytes).
+  std::span<const uint8_t> mapped_bytes() const;
 
  private:
   std::string source_;

@@ -230,6 +230,10 @@ const GgufValue* GgufFile::find(std::string_view key) const {
   return it == kv_index_.end() ? nullptr : &kv_[it->second].second;
 }
 
+std::span<const uint8_t> GgufFile::mapped_bytes() const {
+  return file_ ? file_->bytes() : std::span<const uint8_t>();
+}
+
 const GgufTensorInfo* GgufFile::find_tensor(std::string_view name) const {
   auto it = tensor_index_.find(std::string(name));
   return it == tensor_index_.end() ? nullptr : &tensors_[it->second];

@@ -27,6 +27,9 @@ struct ModelOptions {
   AttentionImpl attention = AttentionImpl::Absorbed;
   // Element type of the deepseek2 latent KV cache: F32, F16 or BF16 (dense models keep F32).
   GgmlType kv_cache_type = GgmlType::F32;
+  // Copy the weights the fast kernels stream best interleaved (kernels/interleave.h) into
+  // huge-page memory at load; results are bit-identical to the mapped layout.
+  bool repack = true;
   bool mtp = false;  // keep the MTP head's state in every sequence (CausalLm::draft); the model
                      // must have MTP layers
 };

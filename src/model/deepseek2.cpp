@@ -53,6 +53,7 @@ Deepseek2Model::~Deepseek2Model() = default;
 Deepseek2Model Deepseek2Model::load(const std::string& path, const ModelOptions& opt) {
   Deepseek2Model m;
   m.files_ = open_model_files(path, m.config_, m.weights_, &load_deepseek2_weights);
+  m.files_.pack(streamed_matrices(m.weights_), opt);
   m.init(opt);
   return m;
 }

@@ -120,4 +120,26 @@ std::vector<TensorEntry> deepseek2_tensor_table(const Deepseek2Config& c, Deepse
   return out;
 }
 
+namespace {
+void add_layer_matrices(LayerWeights& l, std::vector<WeightMatrix*>& out) {
+  for (WeightMatrix* m : {&l.attn.wq, &l.attn.wq_a, &l.attn.wq_b, &l.attn.wkv_a, &l.attn.wo,
+                          &l.mlp.gate, &l.mlp.up, &l.mlp.down, &l.moe.shared.gate,
+                          &l.moe.shared.up, &l.moe.shared.down})
+    out.push_back(m);
+  for (auto* experts : {&l.moe.gate, &l.moe.up, &l.moe.down})
+    for (WeightMatrix& m : *experts) out.push_back(&m);
+}
+}  // namespace
+
+std::vector<WeightMatrix*> streamed_matrices(Deepseek2Weights& w) {
+  std::vector<WeightMatrix*> out;
+  for (LayerWeights& l : w.layers) add_layer_matrices(l, out);
+  for (MtpWeights& m : w.mtp) {
+    out.push_back(&m.eh_proj);
+    add_layer_matrices(m.block, out);
+  }
+  out.push_back(&w.output);
+  return out;
+}
+
 }  // namespace frugal

@@ -92,4 +92,8 @@ struct TensorEntry {
 // Destinations point into `w` (w.layers and w.mtp are resized first).
 std::vector<TensorEntry> deepseek2_tensor_table(const Deepseek2Config& c, Deepseek2Weights& w);
 
+// The matrices matmul streams (every projection, expert and the output head; not the token
+// embedding, which is only looked up by row): the candidates for ModelFiles::pack.
+std::vector<WeightMatrix*> streamed_matrices(Deepseek2Weights& w);
+
 }  // namespace frugal

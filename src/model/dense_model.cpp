@@ -28,6 +28,7 @@ DenseModel::~DenseModel() = default;
 DenseModel DenseModel::load(const std::string& path, const ModelOptions& opt) {
   DenseModel m;
   m.files_ = open_model_files(path, m.config_, m.weights_, &load_dense_weights);
+  m.files_.pack(streamed_matrices(m.weights_), opt);
   m.init(opt);
   return m;
 }

@@ -57,4 +57,13 @@ void load_dense_weights(const DenseConfig& c, const WeightSource& src, DenseWeig
   if (c.tied_output) w.output = w.token_embd;
 }
 
+std::vector<WeightMatrix*> streamed_matrices(DenseWeights& w) {
+  std::vector<WeightMatrix*> out;
+  for (DenseLayerWeights& l : w.layers)
+    for (WeightMatrix* m : {&l.wq, &l.wk, &l.wv, &l.wo, &l.mlp.gate, &l.mlp.up, &l.mlp.down})
+      out.push_back(m);
+  out.push_back(&w.output);
+  return out;
+}
+
 }  // namespace frugal

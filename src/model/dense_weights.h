@@ -40,6 +40,10 @@ struct DenseWeights {
 // rope_freqs.weight is config, read by DenseConfig::from_gguf). Destinations point into `w`.
 std::vector<TensorSpec> dense_tensor_table(const DenseConfig& c, DenseWeights& w);
 
+// The matrices matmul streams (projections and the output head, also when it is tied to the
+// token embedding): the candidates for ModelFiles::pack.
+std::vector<WeightMatrix*> streamed_matrices(DenseWeights& w);
+
 // Fills `w` from `src`; throws frugal::Error naming a missing or mis-shaped tensor.
 void load_dense_weights(const DenseConfig& c, const WeightSource& src, DenseWeights& w);
 

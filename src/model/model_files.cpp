@@ -6,6 +6,11 @@
 
 namespace frugal {
 
+void ModelFiles::pack(const std::vector<WeightMatrix*>& targets, const ModelOptions& opt) {
+  if (!opt.repack) return;
+  packed = PackedWeights::pack(targets, gguf ? gguf->mapped_bytes() : std::span<const uint8_t>());
+}
+
 ModelOptions checked_options(const ModelOptions& opt, int64_t context_length) {
   if (opt.max_batch <= 0)
     throw Error("max_batch must be > 0, found " + std::to_string(opt.max_batch));

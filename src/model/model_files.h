@@ -7,11 +7,13 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "format/gguf.h"
 #include "format/hf_config.h"
 #include "format/safetensors.h"
 #include "model/causal_lm.h"
+#include "model/weight_pack.h"
 #include "model/weight_source.h"
 
 namespace frugal {
@@ -20,6 +22,10 @@ namespace frugal {
 struct ModelFiles {
   std::shared_ptr<const GgufFile> gguf;        // keeps the mapping alive (GGUF)
   std::shared_ptr<const SafetensorsModel> hf;  // keeps the mappings alive (HF)
+  std::shared_ptr<const PackedWeights> packed;  // interleaved copies (ModelOptions::repack)
+
+  // With opt.repack, moves the views in `targets` that the kernels interleave into `packed`.
+  void pack(const std::vector<WeightMatrix*>& targets, const ModelOptions& opt);
 };
 
 // Opens `path` (a directory with config.json + safetensors, or a GGUF file), reads `config`
