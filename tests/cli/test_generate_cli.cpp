@@ -67,7 +67,7 @@ TEST_F(GenerateCli, GreedyRunEqualsFullForwardArgmax) {
   ASSERT_EQ(rc, 0);
   while (!expected.empty() && expected.back() == '\n') expected.pop_back();
   std::string got = sh(bin + " run " + model_ + " -p '" + prompt + "' -n " + std::to_string(n_gen) +
-                           " --temp 0 --ignore-eos 2>/dev/null", &rc);
+                           " --temp 0 --ignore-eos --cache-type f32 2>/dev/null", &rc);
   ASSERT_EQ(rc, 0) << got;
   while (!got.empty() && got.back() == '\n') got.pop_back();
   EXPECT_EQ(got, expected);
@@ -103,6 +103,9 @@ TEST_F(GenerateCli, BadInputIsAClearError) {
   out = sh(test::frugal_binary() + " run " + model_, &rc);
   EXPECT_EQ(rc, 1);
   EXPECT_NE(out.find("missing -p"), std::string::npos) << out;
+  out = sh(test::frugal_binary() + " run " + model_ + " -p hi --cache-type q4_0", &rc);
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(out.find("--cache-type"), std::string::npos) << out;
   out = sh(test::frugal_binary() + " run /nonexistent.gguf -p hi", &rc);
   EXPECT_EQ(rc, 1);
   EXPECT_NE(out.find("/nonexistent.gguf"), std::string::npos) << out;
