@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "model/causal_lm.h"
 #include "model/deepseek2.h"
@@ -32,10 +33,12 @@ class Deepseek2Lm final : public CausalLm {
   int64_t context_length() const override { return model_.config().context_length; }
   std::unique_ptr<SequenceState> new_sequence(int64_t n_ctx = 0) const override;
   void forward(const Batch& batch, SequenceState& seq, std::span<float> logits) override;
+  void forward_multi(std::span<const SequenceBatch> seqs, std::span<float> logits) override;
   Deepseek2Model& model() { return model_; }
 
  private:
   Deepseek2Model model_;
+  std::vector<LatentSequenceBatch> step_;  // forward_multi's list in the model's terms (reused)
 };
 
 }  // namespace frugal

@@ -28,19 +28,22 @@ void project_q(const AttentionWeights& w, Step& s) {
   matmul(w.wq_b, a.q_a.data(), s.n, a.q.data());
 }
 
-// Cache row (layer, pos) = [kv_norm(kv_latent) ; RoPE(k_pe, pos)] for each new token.
-void project_kv_into_cache(const AttentionWeights& w, Step& s, LatentKvCache& cache,
-                           int64_t layer) {
+// Cache row (layer, pos) = [kv_norm(kv_latent) ; RoPE(k_pe, pos)] for each new row, in the cache
+// of the row's sequence.
+void project_kv_into_cache(const AttentionWeights& w, Step& s, int64_t layer) {
   const Deepseek2Config& c = s.c;
   auto& a = s.a;
   const int64_t r = c.kv_lora_rank, d_r = c.qk_rope_head_dim, half = d_r / 2;
-  matmul(w.wkv_a, a.x.data(), s.n, a.kv.data());
-  for (int64_t t = 0; t < s.n; ++t) {
-    const float* kv = a.kv.data() + t * (r + d_r);
-    float* row = cache.row(layer, s.pos[t]);
-    rmsnorm(kv, w.kv_norm, r, c.rms_eps, row);                               // kv_latent
-    std::memcpy(row + r, kv + r, static_cast<size_t>(d_r) * sizeof(float));  // k_pe
-    rope_interleaved(row + r, &a.rope_cos[s.pos[t] * half], &a.rope_sin[s.pos[t] * half], half);
+  matmul(w.wkv_a, a.x.data(), s.n, a.kv.data());  // [n, r + d_r]
+  for (const SegmentRows& g : s.segs) {
+    LatentKvCache& cache = s.cache(g);
+    for (int64_t t = g.row0; t < g.row0 + g.n; ++t) {
+      const float* kv = a.kv.data() + t * (r + d_r);
+      float* row = cache.row(layer, s.pos[t]);
+      rmsnorm(kv, w.kv_norm, r, c.rms_eps, row);                               // kv_latent
+      std::memcpy(row + r, kv + r, static_cast<size_t>(d_r) * sizeof(float));  // k_pe
+      rope_interleaved(row + r, &a.rope_cos[s.pos[t] * half], &a.rope_sin[s.pos[t] * half], half);
+    }
   }
 }
 
@@ -96,40 +99,42 @@ void attend_one(Step& s, const LatentKvCache& cache, int64_t layer, int64_t t, i
   for (int64_t j = 0; j < n_kv; ++j) axpy(scores[j], cache.row(layer, j), ctx, r);
 }
 
-// Every (token, head) pair is independent: split them across the thread pool.
-void attend_absorbed(Step& s, const LatentKvCache& cache, int64_t layer) {
-  const int64_t H = s.c.n_heads, n_items = s.n * H;
-  const int64_t work = n_items * (s.pos[s.n - 1] + 1) * s.c.kv_values_per_token();
+// The rows of one sequence's segment g over its cache: every (row, head) pair is independent,
+// split across the thread pool.
+void attend_absorbed(Step& s, const LatentKvCache& cache, int64_t layer, const SegmentRows& g) {
+  const int64_t H = s.c.n_heads, n_items = g.n * H;
+  const int64_t work = n_items * (s.pos[g.row0 + g.n - 1] + 1) * s.c.kv_values_per_token();
   const int n_threads = work < (int64_t{1} << 16) ? 1 : kernel_threads();
   ThreadPool::global().parallel_for(
       n_items, std::max<int64_t>(1, n_items / (4 * n_threads)),
       [&](int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; ++i) attend_one(s, cache, layer, i / H, i % H);
+        for (int64_t i = b; i < e; ++i) attend_one(s, cache, layer, g.row0 + i / H, i % H);
       },
       n_threads);
 }
 
-void mla_attend_absorbed(const AttentionWeights& w, Step& s, const LatentKvCache& cache,
-                         int64_t layer) {
+// W_UK / W_UV per head over all rows of the chunk; attention per sequence segment.
+void mla_attend_absorbed(const AttentionWeights& w, Step& s, int64_t layer) {
   const Deepseek2Config& c = s.c;
   for (int64_t h = 0; h < c.n_heads; ++h)
     per_head_matmul(w.k_b[h], s.a.q.data(), c.qk_head_dim(), 0, s.a.q_abs.data(), h, s);
-  attend_absorbed(s, cache, layer);
+  for (const SegmentRows& g : s.segs) attend_absorbed(s, s.cache(g), layer, g);
   for (int64_t h = 0; h < c.n_heads; ++h)
     per_head_matmul(w.v_b[h], s.a.ctx.data(), c.kv_lora_rank, 0, s.a.o.data(), h, s);
 }
 
 }  // namespace
 
-void mla_forward(const AttentionWeights& w, Step& s, LatentKvCache& cache, int64_t layer,
-                 AttentionImpl impl, float* out) {
+void mla_forward(const AttentionWeights& w, Step& s, int64_t layer, AttentionImpl impl,
+                 float* out) {
   project_q(w, s);
-  project_kv_into_cache(w, s, cache, layer);
+  project_kv_into_cache(w, s, layer);
   rope_q_pe(s);
-  if (impl == AttentionImpl::Absorbed)
-    mla_attend_absorbed(w, s, cache, layer);
-  else
-    mla_attend_naive(w, s, cache, layer);
+  if (impl == AttentionImpl::Absorbed) {
+    mla_attend_absorbed(w, s, layer);
+  } else {
+    for (const SegmentRows& g : s.segs) mla_attend_naive(w, s, s.cache(g), layer, g);
+  }
   matmul(w.wo, s.a.o.data(), s.n, out);  // [n, dim] = wo [dim, H d_v] · o [n, H d_v]
 }
 
