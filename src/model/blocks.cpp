@@ -71,30 +71,4 @@ void rope_half_split(float* x, const float* cos, const float* sin, int64_t half)
   }
 }
 
-void check_batch(const Batch& b, int64_t n_vocab, int64_t n_past, int64_t n_ctx,
-                 const std::string& where) {
-  const size_t n = b.tokens.size();
-  if (n == 0) throw Error(where + ": empty batch");
-  if (b.positions.size() != n)
-    throw Error(where + ": " + std::to_string(n) + " tokens but " +
-                std::to_string(b.positions.size()) + " positions");
-  for (size_t i = 0; i < n; ++i)
-    if (b.tokens[i] < 0 || b.tokens[i] >= n_vocab)
-      throw Error(where + ": token id " + std::to_string(b.tokens[i]) + " at index " +
-                  std::to_string(i) + " is out of range [0, " + std::to_string(n_vocab) + ")");
-  const int64_t p0 = b.positions[0];
-  if (p0 < 0 || p0 > n_past)
-    throw Error(where + ": first position " + std::to_string(p0) + " must be in [0, " +
-                std::to_string(n_past) + "] (the cache holds " + std::to_string(n_past) +
-                " positions)");
-  for (size_t i = 1; i < n; ++i)
-    if (b.positions[i] != p0 + static_cast<int64_t>(i))
-      throw Error(where + ": positions must be consecutive; position[" + std::to_string(i) +
-                  "] = " + std::to_string(b.positions[i]) + ", expected " +
-                  std::to_string(p0 + static_cast<int64_t>(i)));
-  if (p0 + static_cast<int64_t>(n) > n_ctx)
-    throw Error(where + ": " + std::to_string(n) + " tokens from position " + std::to_string(p0) +
-                " exceed the context of " + std::to_string(n_ctx) + " positions");
-}
-
 }  // namespace frugal

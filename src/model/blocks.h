@@ -4,7 +4,6 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
 #include <vector>
 
 #include "kernels/kernels.h"
@@ -62,12 +61,5 @@ void rope_tables(const std::vector<double>& freqs, int64_t n_pos, std::vector<fl
 // Rotates the pairs (x[i], x[i + half]) by angle i (HF rotate_half / ggml ROPE_TYPE_NEOX):
 //   x'[i] = x[i] cos - x[i+half] sin,   x'[i+half] = x[i+half] cos + x[i] sin.
 void rope_half_split(float* x, const float* cos, const float* sin, int64_t half);
-
-// Checks a Batch against a sequence whose cache holds n_past of n_ctx positions: non-empty,
-// token ids in [0, n_vocab), consecutive positions starting at most at n_past, fitting in n_ctx.
-// Throws frugal::Error naming the problem; each message starts with `where` ("forward",
-// "forward: sequence 2 of 3"). The logits buffer is checked by the caller (step_plan.h).
-void check_batch(const Batch& b, int64_t n_vocab, int64_t n_past, int64_t n_ctx,
-                 const std::string& where);
 
 }  // namespace frugal

@@ -85,10 +85,14 @@ bool next_chunk(std::span<const Seq> seqs, StepCursor& cur, StepChunk& chunk) {
   return chunk.n_rows > 0;
 }
 
-// The non-template parts of check_sequences: sequence i of n against its cache's n_past and
-// n_ctx (blocks.h check_batch), and the logits buffer's size.
-void check_sequence(const Batch& b, size_t i, size_t n, int64_t n_vocab, int64_t n_past,
-                    int64_t n_ctx);
+// Checks a Batch against a sequence whose cache holds n_past of n_ctx positions: non-empty,
+// token ids in [0, n_vocab), consecutive positions starting at most at n_past, fitting in n_ctx.
+// Throws frugal::Error naming the problem, and the sequence ("forward: sequence 2 of 3: ...")
+// when it is one of n_seqs > 1. The logits buffer is checked by check_step_logits.
+void check_batch(const Batch& b, int64_t n_vocab, int64_t n_past, int64_t n_ctx, size_t seq = 0,
+                 size_t n_seqs = 1);
+
+// Throws frugal::Error unless the logits buffer holds `want` floats.
 void check_step_logits(size_t n_logits, size_t want);
 
 // Checks every sequence of a step before anything runs: each `.batch` against its `.cache`, no
@@ -105,8 +109,8 @@ void check_sequences(std::span<const Seq> seqs, int64_t n_vocab, size_t n_logits
       if (seqs[j].cache == seqs[i].cache)
         throw Error("forward: sequences " + std::to_string(j) + " and " + std::to_string(i) +
                     " share one cache (each sequence needs its own)");
-    check_sequence(seqs[i].batch, i, seqs.size(), n_vocab, seqs[i].cache->n_past(),
-                   seqs[i].cache->n_ctx());
+    check_batch(seqs[i].batch, n_vocab, seqs[i].cache->n_past(), seqs[i].cache->n_ctx(), i,
+                seqs.size());
     want += static_cast<size_t>(logit_rows(seqs[i].batch) * n_vocab);
   }
   check_step_logits(n_logits, want);

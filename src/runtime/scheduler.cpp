@@ -259,37 +259,45 @@ void Scheduler::step(std::vector<Slot*>& active) {
   }
 }
 
-// Each active slot's input for this step: its next prompt chunk (at most prefill_chunk tokens)
-// or its pending sampled token; cancelled sequences end here instead.
+// Each active slot's input for this step; cancelled sequences end here instead.
 void Scheduler::collect_inputs(const std::vector<Slot*>& active) {
   step_in_.clear();
   step_seqs_.clear();
   size_t n_pos = 0;  // positions used in step_pos_ (the spans point into it: never resized here)
   for (Slot* s : active) {
-    Active& a = *s->active;
-    if (a.stream->cancelled()) {
+    if (s->active->stream->cancelled()) {
       finish(*s, SequenceEnd::Cancelled);
       continue;
     }
-    const std::vector<int32_t>& prompt = a.req.prompt;
-    const int32_t first = static_cast<int32_t>(s->cached_tokens.size());
-    StepInput in{s, 0, {}};
-    std::span<const int32_t> tokens;
-    if (a.n_prefilled < prompt.size()) {
-      in.n_prompt =
-          std::min(prompt.size() - a.n_prefilled, static_cast<size_t>(opt_.prefill_chunk));
-      tokens = std::span<const int32_t>(prompt).subspan(a.n_prefilled, in.n_prompt);
-    } else {
-      FRUGAL_CHECK(a.has_pending, "a decoding sequence has no token to run");
-      tokens = std::span<const int32_t>(&a.generated.back(), 1);
+    try {
+      add_input(*s, n_pos);
+    } catch (const std::exception& e) {
+      finish(*s, SequenceEnd::Failed, e.what());
     }
-    FRUGAL_CHECK(n_pos + tokens.size() <= step_pos_.size(), "step positions overflow");
-    const std::span<int32_t> pos(step_pos_.data() + n_pos, tokens.size());
-    for (size_t i = 0; i < pos.size(); ++i) pos[i] = first + static_cast<int32_t>(i);
-    n_pos += pos.size();
-    step_in_.push_back(std::move(in));
-    step_seqs_.push_back({{tokens, pos, LogitsMode::Last}, s->cache.get()});
   }
+}
+
+// Appends slot s's input (its next prompt chunk of at most prefill_chunk tokens, or its pending
+// sampled token) to step_in_ / step_seqs_, with its positions at step_pos_[n_pos ...).
+void Scheduler::add_input(Slot& s, size_t& n_pos) {
+  Active& a = *s.active;
+  const std::vector<int32_t>& prompt = a.req.prompt;
+  StepInput in{&s, 0, {}};
+  std::span<const int32_t> tokens;
+  if (a.n_prefilled < prompt.size()) {
+    in.n_prompt = std::min(prompt.size() - a.n_prefilled, static_cast<size_t>(opt_.prefill_chunk));
+    tokens = std::span<const int32_t>(prompt).subspan(a.n_prefilled, in.n_prompt);
+  } else {
+    FRUGAL_CHECK(a.has_pending, "a decoding sequence has no token to run");
+    tokens = std::span<const int32_t>(&a.generated.back(), 1);
+  }
+  FRUGAL_CHECK(n_pos + tokens.size() <= step_pos_.size(), "step positions overflow");
+  const std::span<int32_t> pos(step_pos_.data() + n_pos, tokens.size());
+  const int32_t first = static_cast<int32_t>(s.cached_tokens.size());
+  for (size_t i = 0; i < pos.size(); ++i) pos[i] = first + static_cast<int32_t>(i);
+  n_pos += pos.size();
+  step_in_.push_back(std::move(in));
+  step_seqs_.push_back({{tokens, pos, LogitsMode::Last}, s.cache.get()});
 }
 
 // One forward over every slot's input. Should it fail, each runs alone so that one bad sequence

@@ -143,6 +143,7 @@ class Scheduler {
 
   void step(std::vector<Slot*>& active);
   void collect_inputs(const std::vector<Slot*>& active);
+  void add_input(Slot& s, size_t& n_pos);
   void run_forward();
   void commit(const StepInput& in, std::span<const float> logits);
   void sample_and_emit(Slot& s);
