@@ -14,7 +14,8 @@ std::vector<float> activation_buffer(int64_t n) {
 
 DecoderActivations::DecoderActivations(int64_t B, int64_t dim, int64_t ffn,
                                        const std::vector<double>& rope_freqs, int64_t C)
-    : h(activation_buffer(B * dim)),
+    : chunk(B),
+      h(activation_buffer(B * dim)),
       x(activation_buffer(B * dim)),
       branch(activation_buffer(B * dim)),
       ffn_gate(activation_buffer(B * ffn)),
@@ -28,6 +29,15 @@ void swiglu_mlp(const SwiGluWeights& w, const float* x, int64_t n, float* gate_b
   matmul(w.up, x, n, up_buf);      // [n, ffn]
   silu_mul(gate_buf, up_buf, n * w.gate.rows);
   matmul(w.down, gate_buf, n, out);  // [n, dim]
+}
+
+void output_head(const WeightMatrix& output, const float* output_norm, float eps,
+                 const StepChunk& chunk, const float* h, float* x, float* logits) {
+  if (chunk.n_out == 0) return;
+  const int64_t dim = output.cols;
+  for (int64_t k = 0; k < chunk.n_out; ++k)
+    rmsnorm(h + chunk.out_rows[k] * dim, output_norm, dim, eps, x + k * dim);
+  matmul(output, x, chunk.n_out, logits);  // [n_out, n_vocab]
 }
 
 void rmsnorm_rows(const float* x, const float* w, int64_t n, int64_t dim, float eps, float* y) {
@@ -59,35 +69,6 @@ void rope_half_split(float* x, const float* cos, const float* sin, int64_t half)
     x[i] = a * cos[i] - b * sin[i];
     x[i + half] = b * cos[i] + a * sin[i];
   }
-}
-
-void check_batch(const Batch& b, int64_t n_vocab, int64_t n_past, int64_t n_ctx, size_t n_logits) {
-  const size_t n = b.tokens.size();
-  if (n == 0) throw Error("forward: empty batch");
-  if (b.positions.size() != n)
-    throw Error("forward: " + std::to_string(n) + " tokens but " +
-                std::to_string(b.positions.size()) + " positions");
-  for (size_t i = 0; i < n; ++i)
-    if (b.tokens[i] < 0 || b.tokens[i] >= n_vocab)
-      throw Error("forward: token id " + std::to_string(b.tokens[i]) + " at index " +
-                  std::to_string(i) + " is out of range [0, " + std::to_string(n_vocab) + ")");
-  const int64_t p0 = b.positions[0];
-  if (p0 < 0 || p0 > n_past)
-    throw Error("forward: first position " + std::to_string(p0) + " must be in [0, " +
-                std::to_string(n_past) + "] (the cache holds " + std::to_string(n_past) +
-                " positions)");
-  for (size_t i = 1; i < n; ++i)
-    if (b.positions[i] != p0 + static_cast<int64_t>(i))
-      throw Error("forward: positions must be consecutive; position[" + std::to_string(i) +
-                  "] = " + std::to_string(b.positions[i]) + ", expected " +
-                  std::to_string(p0 + static_cast<int64_t>(i)));
-  if (p0 + static_cast<int64_t>(n) > n_ctx)
-    throw Error("forward: " + std::to_string(n) + " tokens from position " + std::to_string(p0) +
-                " exceed the context of " + std::to_string(n_ctx) + " positions");
-  const size_t want = (b.logits == LogitsMode::All ? n : 1) * static_cast<size_t>(n_vocab);
-  if (n_logits != want)
-    throw Error("forward: logits buffer holds " + std::to_string(n_logits) + " floats, expected " +
-                std::to_string(want));
 }
 
 }  // namespace frugal

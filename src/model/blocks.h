@@ -8,16 +8,18 @@
 
 #include "kernels/kernels.h"
 #include "model/causal_lm.h"
+#include "model/step_plan.h"
 
 namespace frugal {
 
 // A float buffer of n values (at least one, so that data() is never null), zeroed.
 std::vector<float> activation_buffer(int64_t n);
 
-// The activations of the residual stream, the SwiGLU branch and RoPE, common to every decoder
-// family (each family's activations extend it). B = max_batch, C = max_context,
-// ffn = the widest SwiGLU MLP, half = rope_freqs.size() (rotated pairs per head).
+// The activations of the residual stream, the SwiGLU branch and RoPE, and the current chunk's
+// rows, common to every decoder family (each family's activations extend it). B = max_batch,
+// C = max_context, ffn = the widest SwiGLU MLP, half = rope_freqs.size() (rotated pairs per head).
 struct DecoderActivations {
+  StepChunk chunk;              // [B] rows: tokens, positions, segments, rows wanting logits
   std::vector<float> h;         // [B, dim] residual stream
   std::vector<float> x;         // [B, dim] normalised input of the current branch
   std::vector<float> branch;    // [B, dim] output of the current branch
@@ -40,6 +42,12 @@ struct SwiGluWeights {  // down(silu(gate x) * up x)
 void swiglu_mlp(const SwiGluWeights& w, const float* x, int64_t n, float* gate_buf, float* up_buf,
                 float* out);
 
+// The output head over the rows of a chunk that want logits: for each k < chunk.n_out,
+// logits[k] = output · rmsnorm(h[chunk.out_rows[k]]) * output_norm.
+// h: [chunk.n_rows, dim]; x: [chunk.n_out, dim] scratch; logits: [chunk.n_out, output.rows].
+void output_head(const WeightMatrix& output, const float* output_norm, float eps,
+                 const StepChunk& chunk, const float* h, float* x, float* logits);
+
 // y[t] = rmsnorm(x[t]) * w for n rows of `dim` floats (y may alias x).
 void rmsnorm_rows(const float* x, const float* w, int64_t n, int64_t dim, float eps, float* y);
 
@@ -53,10 +61,5 @@ void rope_tables(const std::vector<double>& freqs, int64_t n_pos, std::vector<fl
 // Rotates the pairs (x[i], x[i + half]) by angle i (HF rotate_half / ggml ROPE_TYPE_NEOX):
 //   x'[i] = x[i] cos - x[i+half] sin,   x'[i+half] = x[i+half] cos + x[i] sin.
 void rope_half_split(float* x, const float* cos, const float* sin, int64_t half);
-
-// Checks a Batch against a sequence whose cache holds n_past of n_ctx positions: non-empty,
-// token ids in [0, n_vocab), consecutive positions starting at most at n_past, fitting in n_ctx,
-// and a logits buffer of the size the LogitsMode needs. Throws frugal::Error naming the problem.
-void check_batch(const Batch& b, int64_t n_vocab, int64_t n_past, int64_t n_ctx, size_t n_logits);
 
 }  // namespace frugal

@@ -1,6 +1,6 @@
-// What every model family offers the runtime: a forward pass over tokens of one sequence whose
-// state (KV cache) the model owns the layout of. Families: deepseek2 (MLA + MoE); dense qwen2 /
-// llama follow the same interface. The runtime and server see only this header.
+// What every model family offers the runtime: a forward pass over the tokens of one or several
+// sequences, each with a state (KV cache) whose layout the model owns. Families: deepseek2 (MLA +
+// MoE); dense qwen2 / llama follow the same interface. The runtime and server see only this header.
 #pragma once
 
 #include <cstddef>
@@ -42,6 +42,14 @@ struct Batch {
   LogitsMode logits = LogitsMode::All;
 };
 
+class SequenceState;
+
+// One sequence's part of a multi-sequence forward step.
+struct SequenceBatch {
+  Batch batch;                     // its tokens, positions and the logits it wants
+  SequenceState* state = nullptr;  // its cache, made by the same model; one entry per state
+};
+
 // One sequence's cached state inside a model (its KV cache).
 class SequenceState {
  public:
@@ -71,8 +79,17 @@ class CausalLm {
   virtual int64_t context_length() const = 0;    // the model's trained maximum
   // A fresh state of n_ctx positions (0 = the options' max_context).
   virtual std::unique_ptr<SequenceState> new_sequence(int64_t n_ctx = 0) const = 0;
-  // logits: [n_tokens, n_vocab] (All) or [n_vocab] (Last). Throws frugal::Error on bad input.
+  // One sequence: logits [n_tokens, n_vocab] (All) or [n_vocab] (Last). Throws frugal::Error on
+  // bad input.
   virtual void forward(const Batch& batch, SequenceState& seq, std::span<float> logits) = 0;
+  // One step over several sequences. logits: each sequence's, in order, back to back:
+  // [n_tokens_i, n_vocab] (All) or [n_vocab] (Last). A sequence's logits are the same as from
+  // forward() on it alone. The families (deepseek2, dense) run every row of every sequence
+  // through the norms, projections, MoE and output head together, in chunks of
+  // ModelOptions::max_batch rows (each weight read once per chunk), and attention per sequence
+  // over its own cache; they check every input before any cache changes. This default runs the
+  // sequences one by one through forward(). Throws frugal::Error naming the sequence.
+  virtual void forward_multi(std::span<const SequenceBatch> seqs, std::span<float> logits);
 
   // Self-speculative decoding with the model's own draft head (DeepSeek's MTP, loaded with
   // ModelOptions::mtp). can_draft: the sequence's draft state is current (not before anything

@@ -71,29 +71,26 @@ LatentKvCache Deepseek2Model::new_cache(int64_t n_ctx) const {
 
 void Deepseek2Model::forward(const Batch& b, LatentKvCache& cache, std::span<float> logits,
                              ForwardTrace* trace) {
-  check_batch(b, config_.n_vocab, cache.n_past(), cache.n_ctx(), logits.size());
-  if (cache.n_ctx() > opt_.max_context || cache.n_layers() != config_.n_layers ||
-      cache.row_size() != config_.kv_values_per_token())
-    throw Error(
-        "forward: the KV cache was not made for this model (use Deepseek2Model::new_cache)");
+  const LatentSequenceBatch one{b, &cache};
+  forward_multi({&one, 1}, logits, trace);
+}
+
+void Deepseek2Model::forward_multi(std::span<const LatentSequenceBatch> seqs,
+                                   std::span<float> logits, ForwardTrace* trace) {
+  check_sequences(seqs, config_.n_vocab, logits.size());
+  for (const LatentSequenceBatch& s : seqs)
+    if (s.cache->n_ctx() > opt_.max_context || s.cache->n_layers() != config_.n_layers ||
+        s.cache->row_size() != config_.kv_values_per_token())
+      throw Error(
+          "forward: the KV cache was not made for this model (use Deepseek2Model::new_cache)");
   if (trace) {
     trace->hidden.resize(static_cast<size_t>(config_.n_layers + 1));
     trace->router_indices.resize(static_cast<size_t>(config_.n_moe_layers()));
     trace->router_weights.resize(static_cast<size_t>(config_.n_moe_layers()));
   }
-  const int64_t n = static_cast<int64_t>(b.tokens.size());
-  for (int64_t i = 0; i < n; i += opt_.max_batch) {
-    const int64_t m = std::min(opt_.max_batch, n - i);
-    const bool last_chunk = i + m == n;
-    if (b.logits == LogitsMode::Last && !last_chunk) {
-      forward_chunk(&b.tokens[i], &b.positions[i], m, cache, nullptr, true, trace);
-    } else {
-      float* out =
-          b.logits == LogitsMode::All ? logits.data() + i * config_.n_vocab : logits.data();
-      forward_chunk(&b.tokens[i], &b.positions[i], m, cache, out, b.logits == LogitsMode::Last,
-                    trace);
-    }
-  }
+  StepCursor cursor;
+  while (next_chunk(seqs, cursor, act_->chunk))
+    forward_chunk(seqs, logits.data() + act_->chunk.out_first * config_.n_vocab, trace);
 }
 
 std::span<const float> Deepseek2Model::last_hidden(int64_t n_tokens) const {
@@ -101,24 +98,25 @@ std::span<const float> Deepseek2Model::last_hidden(int64_t n_tokens) const {
   return {act_->h.data(), static_cast<size_t>(n_tokens * config_.dim)};
 }
 
-void Deepseek2Model::forward_chunk(const int32_t* tokens, const int32_t* pos, int64_t n,
-                                   LatentKvCache& cache, float* logits, bool last_only,
+// One chunk of rows (act_->chunk) of one or more sequences; logits: [chunk.n_out, n_vocab].
+void Deepseek2Model::forward_chunk(std::span<const LatentSequenceBatch> seqs, float* logits,
                                    ForwardTrace* trace) {
   const Deepseek2Config& c = config_;
   Deepseek2Activations& a = *act_;
-  const int64_t dim = c.dim;
-  cache.set_n_past(pos[0]);
-  for (int64_t t = 0; t < n; ++t) weight_row(weights_.token_embd, tokens[t], &a.h[t * dim]);
+  const StepChunk& ch = a.chunk;
+  const int64_t dim = c.dim, n = ch.n_rows;
+  for (const SegmentRows& g : ch.segments()) seqs[g.seq].cache->set_n_past(ch.pos[g.row0]);
+  for (int64_t t = 0; t < n; ++t) weight_row(weights_.token_embd, ch.tokens[t], &a.h[t * dim]);
   auto record = [&](std::vector<float>& dst) {
     dst.insert(dst.end(), a.h.begin(), a.h.begin() + n * dim);
   };
   if (trace) record(trace->hidden[0]);
-  Step s{c, a, pos, n};
+  Step s{c, a, ch.pos.data(), n, ch.segments(), seqs};
   int64_t moe_layer = 0;
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const LayerWeights& L = weights_.layers[l];
     rmsnorm_rows(a.h.data(), L.attn.attn_norm, n, dim, c.rms_eps, a.x.data());
-    mla_forward(L.attn, s, cache, l, opt_.attention, a.branch.data());
+    mla_forward(L.attn, s, l, opt_.attention, a.branch.data());
     axpy(1.0f, a.branch.data(), a.h.data(), n * dim);
     rmsnorm_rows(a.h.data(), L.ffn_norm, n, dim, c.rms_eps, a.x.data());
     if (c.is_moe_layer(l)) {
@@ -131,12 +129,9 @@ void Deepseek2Model::forward_chunk(const int32_t* tokens, const int32_t* pos, in
     axpy(1.0f, a.branch.data(), a.h.data(), n * dim);
     if (trace) record(trace->hidden[l + 1]);
   }
-  cache.set_n_past(pos[n - 1] + 1);
-  if (logits == nullptr) return;
-  const int64_t first = last_only ? n - 1 : 0;
-  rmsnorm_rows(&a.h[first * dim], weights_.output_norm, n - first, dim, c.rms_eps,
-               &a.x[first * dim]);
-  matmul(weights_.output, &a.x[first * dim], n - first, logits);  // [n - first, vocab]
+  for (const SegmentRows& g : ch.segments())
+    seqs[g.seq].cache->set_n_past(ch.pos[g.row0 + g.n - 1] + 1);
+  output_head(weights_.output, weights_.output_norm, c.rms_eps, ch, a.h.data(), a.x.data(), logits);
 }
 
 }  // namespace frugal

@@ -1,6 +1,7 @@
 // The deepseek2 model (DeepSeek-V2, V2-Lite, V3, R1): loading from GGUF or a Hugging Face
-// directory, and one forward pass for prefill and decode alike (tokens + positions of one
-// sequence, causal over a latent KV cache). Math: ../shared/docs/reference/deepseek-arch.md.
+// directory, and one forward pass for prefill and decode alike (tokens + positions of one or
+// several sequences, each causal over its own latent KV cache; step_plan.h). Math:
+// ../shared/docs/reference/deepseek-arch.md.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +27,12 @@ struct ForwardTrace {
   std::vector<std::vector<float>> router_weights;    // [n_moe_layers] -> [n_tokens, k]
 };
 
+// One sequence's part of a multi-sequence forward: its tokens and its cache.
+struct LatentSequenceBatch {
+  Batch batch;
+  LatentKvCache* cache = nullptr;
+};
+
 class Deepseek2Model {
  public:
   // A GGUF file, or a directory with config.json + safetensors. Throws frugal::Error.
@@ -47,6 +54,11 @@ class Deepseek2Model {
   // token id out of range, bad positions, or a sequence longer than the cache.
   void forward(const Batch& batch, LatentKvCache& cache, std::span<float> logits,
                ForwardTrace* trace = nullptr);
+  // Several sequences in one step (CausalLm::forward_multi): logits are each sequence's
+  // [n_tokens, n_vocab] (All) or [n_vocab] (Last), back to back in order. The trace, if any,
+  // records the chunks' rows in order (sequence after sequence).
+  void forward_multi(std::span<const LatentSequenceBatch> seqs, std::span<float> logits,
+                     ForwardTrace* trace = nullptr);
 
   // [n_tokens, dim]: the residual stream after the last layer (before output_norm) of the tokens
   // of the last forward() call, which must have had n_tokens <= options().max_batch tokens (one
@@ -56,8 +68,7 @@ class Deepseek2Model {
  private:
   Deepseek2Model();
   void init(const ModelOptions& opt);
-  void forward_chunk(const int32_t* tokens, const int32_t* pos, int64_t n, LatentKvCache& cache,
-                     float* logits, bool last_only, ForwardTrace* trace);
+  void forward_chunk(std::span<const LatentSequenceBatch> seqs, float* logits, ForwardTrace* trace);
 
   Deepseek2Config config_;
   ModelOptions opt_;

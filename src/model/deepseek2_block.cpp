@@ -6,13 +6,13 @@
 
 namespace frugal {
 
-void block_forward(const LayerWeights& w, bool moe, Step& s, LatentKvCache& cache,
-                   int64_t cache_layer, AttentionImpl impl) {
+void block_forward(const LayerWeights& w, bool moe, Step& s, int64_t cache_layer,
+                   AttentionImpl impl) {
   const Deepseek2Config& c = s.c;
   Deepseek2Activations& a = s.a;
   const int64_t n = s.n, dim = c.dim;
   rmsnorm_rows(a.h.data(), w.attn.attn_norm, n, dim, c.rms_eps, a.x.data());
-  mla_forward(w.attn, s, cache, cache_layer, impl, a.branch.data());
+  mla_forward(w.attn, s, cache_layer, impl, a.branch.data());
   axpy(1.0f, a.branch.data(), a.h.data(), n * dim);
   rmsnorm_rows(a.h.data(), w.ffn_norm, n, dim, c.rms_eps, a.x.data());
   if (moe)

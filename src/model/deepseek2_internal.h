@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "model/blocks.h"
@@ -34,27 +35,33 @@ struct Deepseek2Activations : DecoderActivations {
   Deepseek2Activations(const Deepseek2Config& c, int64_t max_batch, int64_t max_context);
 };
 
-// One chunk of tokens going through one layer.
+// One chunk of rows going through one layer: the rows of one or more sequences, each sequence's
+// rows a segment of consecutive tokens (step_plan.h).
 struct Step {
   const Deepseek2Config& c;
   Deepseek2Activations& a;
-  const int32_t* pos;  // [n] positions
-  int64_t n;           // tokens in this chunk
+  const int32_t* pos;                         // [n] position of each row
+  int64_t n;                                  // rows in this chunk
+  std::span<const SegmentRows> segs;          // the sequences' segments, in row order
+  std::span<const LatentSequenceBatch> seqs;  // the step's sequences (segs[i].seq indexes it)
+
+  LatentKvCache& cache(const SegmentRows& g) const { return *seqs[g.seq].cache; }
 };
 
-// attention branch: a.x [n, dim] -> out [n, dim]; writes the tokens' latents into the cache.
-void mla_forward(const AttentionWeights& w, Step& s, LatentKvCache& cache, int64_t layer,
-                 AttentionImpl impl, float* out);
-// The reference path (expanded k_nope / v); allocates. Called by mla_forward.
-void mla_attend_naive(const AttentionWeights& w, Step& s, const LatentKvCache& cache,
-                      int64_t layer);
+// attention branch: a.x [n, dim] -> out [n, dim]; writes each row's latents into its
+// sequence's cache, and each segment attends over its own cache.
+void mla_forward(const AttentionWeights& w, Step& s, int64_t layer, AttentionImpl impl, float* out);
+// The reference path (expanded k_nope / v) for the rows of segment g; allocates. Called by
+// mla_forward.
+void mla_attend_naive(const AttentionWeights& w, Step& s, const LatentKvCache& cache, int64_t layer,
+                      const SegmentRows& g);
 
 // One transformer block on the residual stream a.h [n, dim] (deepseek2_block.cpp):
-//   h += MLA(attn_norm(h)) over cache layer `cache_layer`;  h += FFN(ffn_norm(h))
+//   h += MLA(attn_norm(h)) over layer `cache_layer` of each segment's cache;  h += FFN(ffn_norm(h))
 // with the MoE FFN when `moe`, else the dense SwiGLU MLP. Used by the MTP module; the main loop in
 // deepseek2.cpp spells out the same steps (with tracing).
-void block_forward(const LayerWeights& w, bool moe, Step& s, LatentKvCache& cache,
-                   int64_t cache_layer, AttentionImpl impl);
+void block_forward(const LayerWeights& w, bool moe, Step& s, int64_t cache_layer,
+                   AttentionImpl impl);
 
 // MoE branch: a.x [n, dim] -> out [n, dim]. When trace_idx/trace_w are set, the chosen experts
 // and weights are appended ([n, k]).

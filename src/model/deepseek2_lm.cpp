@@ -43,12 +43,38 @@ std::unique_ptr<SequenceState> Deepseek2Lm::new_sequence(int64_t n_ctx) const {
 }
 
 void Deepseek2Lm::forward(const Batch& batch, SequenceState& seq, std::span<float> logits) {
-  auto* s = dynamic_cast<Deepseek2Sequence*>(&seq);
-  FRUGAL_CHECK(s != nullptr, "a sequence of another model was passed to deepseek2");
-  if (s->mtp() != nullptr)
-    forward_with_mtp(batch, *s, logits);
-  else
-    model_.forward(batch, s->cache(), logits);
+  const SequenceBatch one{batch, &seq};
+  forward_multi({&one, 1}, logits);
+}
+
+void Deepseek2Lm::forward_multi(std::span<const SequenceBatch> seqs, std::span<float> logits) {
+  step_.clear();
+  bool with_mtp = false;
+  for (const SequenceBatch& sb : seqs) {
+    auto* s = dynamic_cast<Deepseek2Sequence*>(sb.state);
+    if (s == nullptr)
+      throw Error("forward: sequence " + std::to_string(step_.size()) +
+                  (sb.state ? " was made by another model, not deepseek2" : " has no state"));
+    with_mtp = with_mtp || s->mtp() != nullptr;
+    step_.push_back({sb.batch, &s->cache()});
+  }
+  if (!with_mtp) {
+    model_.forward_multi(step_, logits);
+    return;
+  }
+  // Sequences that feed an MTP head run one at a time (the head needs each one's hidden states).
+  size_t out = 0;
+  for (const SequenceBatch& sb : seqs) {
+    auto& s = static_cast<Deepseek2Sequence&>(*sb.state);
+    const size_t n = (sb.batch.logits == LogitsMode::All ? sb.batch.tokens.size() : 1) *
+                     static_cast<size_t>(model_.config().n_vocab);
+    FRUGAL_CHECK(out + n <= logits.size(), "forward_multi: logits buffer too small");
+    if (s.mtp() != nullptr)
+      forward_with_mtp(sb.batch, s, logits.subspan(out, n));
+    else
+      model_.forward(sb.batch, s.cache(), logits.subspan(out, n));
+    out += n;
+  }
 }
 
 }  // namespace frugal

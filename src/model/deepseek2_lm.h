@@ -67,6 +67,7 @@ class Deepseek2Lm final : public CausalLm {
   int64_t context_length() const override { return model_.config().context_length; }
   std::unique_ptr<SequenceState> new_sequence(int64_t n_ctx = 0) const override;
   void forward(const Batch& batch, SequenceState& seq, std::span<float> logits) override;
+  void forward_multi(std::span<const SequenceBatch> seqs, std::span<float> logits) override;
   bool can_draft(const SequenceState& seq) const override;
   void draft(SequenceState& seq, int32_t next, std::span<float> logits) override;
   Deepseek2Model& model() { return model_; }
@@ -76,6 +77,7 @@ class Deepseek2Lm final : public CausalLm {
   void mtp_after_chunk(const Batch& chunk, MtpSequenceState& st);
 
   Deepseek2Model model_;
+  std::vector<LatentSequenceBatch> step_;  // forward_multi's list in the model's terms (reused)
   std::unique_ptr<Deepseek2Mtp> mtp_;  // with ModelOptions::mtp
   std::vector<float> scratch_logits_;  // [n_vocab] logits of prompt chunks nobody reads
 };

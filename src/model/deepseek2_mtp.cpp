@@ -72,8 +72,11 @@ void Deepseek2Mtp::forward_chunk(const MtpBatch& b, int64_t first, int64_t n, La
     rmsnorm(&b.hidden[(first + t) * dim], mtp.hnorm, dim, c.rms_eps, row + dim);
   }
   matmul(mtp.eh_proj, eh_in_.data(), n, a.h.data());  // [n, dim] = eh_proj [dim, 2 dim] · eh_in
-  Step s{c, a, pos, n};
-  block_forward(mtp.block, c.is_moe_layer(c.n_layers), s, cache, /*cache_layer=*/0,
+  // One sequence, one segment: the MTP layer's own cache.
+  const LatentSequenceBatch seq{{}, &cache};
+  const SegmentRows seg{0, 0, n};
+  Step s{c, a, pos, n, {&seg, 1}, {&seq, 1}};
+  block_forward(mtp.block, c.is_moe_layer(c.n_layers), s, /*cache_layer=*/0,
                 model_->options().attention);
   cache.set_n_past(pos[n - 1] + 1);
   if (logits == nullptr) return;

@@ -37,15 +37,15 @@ void rope_heads(float* x, int64_t n_heads, const DenseConfig& c, const float* co
   }
 }
 
-// Row r = (token t, head j of the group) of scores [n * group, n_kv]: scaled, causally masked
-// (positions > pos[t] get weight 0) and softmaxed.
-void softmax_rows(const DenseStep& s, int64_t n_kv, float* scores) {
-  const int64_t group = s.c.group_size(), n_rows = s.n * group;
+// Row r = (row g.row0 + r / group, head r % group of the group) of scores [g.n * group, n_kv]:
+// scaled, causally masked (positions > the row's get weight 0) and softmaxed.
+void softmax_rows(const DenseStep& s, const SegmentRows& g, int64_t n_kv, float* scores) {
+  const int64_t group = s.c.group_size(), n_rows = g.n * group;
   const float scale = 1.0f / std::sqrt(static_cast<float>(s.c.head_dim));
   auto rows = [&](int64_t b, int64_t e) {
     for (int64_t r = b; r < e; ++r) {
       float* row = scores + r * n_kv;
-      const int64_t n_valid = s.pos[r / group] + 1;
+      const int64_t n_valid = s.pos[g.row0 + r / group] + 1;
       for (int64_t j = 0; j < n_valid; ++j) row[j] *= scale;
       softmax(row, n_valid);
       std::fill(row + n_valid, row + n_kv, 0.0f);
@@ -56,41 +56,48 @@ void softmax_rows(const DenseStep& s, int64_t n_kv, float* scores) {
                                     n_threads);
 }
 
-// a.o [n, H, hd] for kv head g's group of query heads.
-void attend_group(DenseStep& s, const DenseKvCache& cache, int64_t layer, int64_t g) {
+// a.o [n, H, hd] of segment g's rows, for kv head kv_h's group of query heads, over the
+// segment's own cache.
+void attend_group(DenseStep& s, const SegmentRows& g, const DenseKvCache& cache, int64_t layer,
+                  int64_t kv_h) {
   const DenseConfig& c = s.c;
   DenseActivations& a = s.a;
-  const int64_t group = c.group_size(), hd = c.head_dim, n_kv = s.pos[s.n - 1] + 1;
+  const int64_t group = c.group_size(), hd = c.head_dim, n_kv = s.pos[g.row0 + g.n - 1] + 1;
   const size_t group_bytes = static_cast<size_t>(group * hd) * sizeof(float);
-  for (int64_t t = 0; t < s.n; ++t)  // q_group [n, group, hd]
-    std::memcpy(&a.q_group[t * group * hd], &a.q[(t * c.n_heads + g * group) * hd], group_bytes);
-  matmul(cache.keys(layer, g, n_kv), a.q_group.data(), s.n * group,
-         a.scores.data());  // [n * group, n_kv]
-  softmax_rows(s, n_kv, a.scores.data());
-  matmul(cache.values_t(layer, g, n_kv), a.scores.data(), s.n * group,
-         a.o_group.data());  // [n * group, hd]
-  for (int64_t t = 0; t < s.n; ++t)
-    std::memcpy(&a.o[(t * c.n_heads + g * group) * hd], &a.o_group[t * group * hd], group_bytes);
+  for (int64_t t = 0; t < g.n; ++t)  // q_group [g.n, group, hd]
+    std::memcpy(&a.q_group[t * group * hd], &a.q[((g.row0 + t) * c.n_heads + kv_h * group) * hd],
+                group_bytes);
+  matmul(cache.keys(layer, kv_h, n_kv), a.q_group.data(), g.n * group,
+         a.scores.data());  // [g.n * group, n_kv]
+  softmax_rows(s, g, n_kv, a.scores.data());
+  matmul(cache.values_t(layer, kv_h, n_kv), a.scores.data(), g.n * group,
+         a.o_group.data());  // [g.n * group, hd]
+  for (int64_t t = 0; t < g.n; ++t)
+    std::memcpy(&a.o[((g.row0 + t) * c.n_heads + kv_h * group) * hd], &a.o_group[t * group * hd],
+                group_bytes);
 }
 
 }  // namespace
 
-void gqa_attention(const DenseLayerWeights& w, DenseStep& s, DenseKvCache& cache, int64_t layer,
-                   float* out) {
+void gqa_attention(const DenseLayerWeights& w, DenseStep& s, int64_t layer, float* out) {
   const DenseConfig& c = s.c;
   DenseActivations& a = s.a;
   const int64_t half = c.head_dim / 2, kv = c.kv_dim();
   project(w.wq, w.bq, a.x.data(), s.n, a.q.data());  // [n, H, hd]
   project(w.wk, w.bk, a.x.data(), s.n, a.k.data());  // [n, H_kv, hd]
   project(w.wv, w.bv, a.x.data(), s.n, a.v.data());  // [n, H_kv, hd]
-  for (int64_t t = 0; t < s.n; ++t) {
-    const float* cos = &a.rope_cos[s.pos[t] * half];
-    const float* sin = &a.rope_sin[s.pos[t] * half];
-    rope_heads(&a.q[t * c.q_dim()], c.n_heads, c, cos, sin);
-    rope_heads(&a.k[t * kv], c.n_kv_heads, c, cos, sin);
-    cache.store(layer, s.pos[t], &a.k[t * kv], &a.v[t * kv]);
+  for (const SegmentRows& g : s.segs) {
+    DenseKvCache& cache = s.cache(g);
+    for (int64_t t = g.row0; t < g.row0 + g.n; ++t) {
+      const float* cos = &a.rope_cos[s.pos[t] * half];
+      const float* sin = &a.rope_sin[s.pos[t] * half];
+      rope_heads(&a.q[t * c.q_dim()], c.n_heads, c, cos, sin);
+      rope_heads(&a.k[t * kv], c.n_kv_heads, c, cos, sin);
+      cache.store(layer, s.pos[t], &a.k[t * kv], &a.v[t * kv]);
+    }
   }
-  for (int64_t g = 0; g < c.n_kv_heads; ++g) attend_group(s, cache, layer, g);
+  for (const SegmentRows& g : s.segs)
+    for (int64_t kv_h = 0; kv_h < c.n_kv_heads; ++kv_h) attend_group(s, g, s.cache(g), layer, kv_h);
   matmul(w.wo, a.o.data(), s.n, out);  // [n, dim] = wo [dim, H hd] · o [n, H hd]
 }
 

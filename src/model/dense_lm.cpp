@@ -15,10 +15,21 @@ std::unique_ptr<SequenceState> DenseLm::new_sequence(int64_t n_ctx) const {
 }
 
 void DenseLm::forward(const Batch& batch, SequenceState& seq, std::span<float> logits) {
-  auto* s = dynamic_cast<DenseSequence*>(&seq);
-  FRUGAL_CHECK(s != nullptr,
-               "a sequence of another model was passed to " + model_.config().architecture);
-  model_.forward(batch, s->cache(), logits);
+  const SequenceBatch one{batch, &seq};
+  forward_multi({&one, 1}, logits);
+}
+
+void DenseLm::forward_multi(std::span<const SequenceBatch> seqs, std::span<float> logits) {
+  step_.clear();
+  for (const SequenceBatch& sb : seqs) {
+    auto* s = dynamic_cast<DenseSequence*>(sb.state);
+    if (s == nullptr)
+      throw Error("forward: sequence " + std::to_string(step_.size()) +
+                  (sb.state ? " was made by another model, not " + model_.config().architecture
+                            : std::string(" has no state")));
+    step_.push_back({sb.batch, &s->cache()});
+  }
+  model_.forward_multi(step_, logits);
 }
 
 }  // namespace frugal

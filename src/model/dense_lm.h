@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "model/causal_lm.h"
 #include "model/dense_model.h"
@@ -38,10 +39,12 @@ class DenseLm final : public CausalLm {
   int64_t context_length() const override { return model_.config().context_length; }
   std::unique_ptr<SequenceState> new_sequence(int64_t n_ctx = 0) const override;
   void forward(const Batch& batch, SequenceState& seq, std::span<float> logits) override;
+  void forward_multi(std::span<const SequenceBatch> seqs, std::span<float> logits) override;
   DenseModel& model() { return model_; }
 
  private:
   DenseModel model_;
+  std::vector<DenseSequenceBatch> step_;  // forward_multi's list in the model's terms (reused)
 };
 
 }  // namespace frugal

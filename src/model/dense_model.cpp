@@ -44,44 +44,42 @@ DenseKvCache DenseModel::new_cache(int64_t n_ctx) const {
 }
 
 void DenseModel::forward(const Batch& b, DenseKvCache& cache, std::span<float> logits) {
-  check_batch(b, config_.n_vocab, cache.n_past(), cache.n_ctx(), logits.size());
-  if (cache.n_ctx() > opt_.max_context || cache.n_layers() != config_.n_layers ||
-      cache.kv_dim() != config_.kv_dim())
-    throw Error("forward: the KV cache was not made for this model (use DenseModel::new_cache)");
-  const int64_t n = static_cast<int64_t>(b.tokens.size());
-  const bool last = b.logits == LogitsMode::Last;
-  for (int64_t i = 0; i < n; i += opt_.max_batch) {
-    const int64_t m = std::min(opt_.max_batch, n - i);
-    float* out = nullptr;  // no logits for the chunks before the last one in Last mode
-    if (!last) out = logits.data() + i * config_.n_vocab;
-    if (last && i + m == n) out = logits.data();
-    forward_chunk(&b.tokens[i], &b.positions[i], m, cache, out, last);
-  }
+  const DenseSequenceBatch one{b, &cache};
+  forward_multi({&one, 1}, logits);
 }
 
-void DenseModel::forward_chunk(const int32_t* tokens, const int32_t* pos, int64_t n,
-                               DenseKvCache& cache, float* logits, bool last_only) {
+void DenseModel::forward_multi(std::span<const DenseSequenceBatch> seqs, std::span<float> logits) {
+  check_sequences(seqs, config_.n_vocab, logits.size());
+  for (const DenseSequenceBatch& s : seqs)
+    if (s.cache->n_ctx() > opt_.max_context || s.cache->n_layers() != config_.n_layers ||
+        s.cache->kv_dim() != config_.kv_dim())
+      throw Error("forward: the KV cache was not made for this model (use DenseModel::new_cache)");
+  StepCursor cursor;
+  while (next_chunk(seqs, cursor, act_->chunk))
+    forward_chunk(seqs, logits.data() + act_->chunk.out_first * config_.n_vocab);
+}
+
+// One chunk of rows (act_->chunk) of one or more sequences; logits: [chunk.n_out, n_vocab].
+void DenseModel::forward_chunk(std::span<const DenseSequenceBatch> seqs, float* logits) {
   const DenseConfig& c = config_;
   DenseActivations& a = *act_;
-  const int64_t dim = c.dim;
-  cache.set_n_past(pos[0]);
-  for (int64_t t = 0; t < n; ++t) weight_row(weights_.token_embd, tokens[t], &a.h[t * dim]);
-  DenseStep s{c, a, pos, n};
+  const StepChunk& ch = a.chunk;
+  const int64_t dim = c.dim, n = ch.n_rows;
+  for (const SegmentRows& g : ch.segments()) seqs[g.seq].cache->set_n_past(ch.pos[g.row0]);
+  for (int64_t t = 0; t < n; ++t) weight_row(weights_.token_embd, ch.tokens[t], &a.h[t * dim]);
+  DenseStep s{c, a, ch.pos.data(), n, ch.segments(), seqs};
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const DenseLayerWeights& L = weights_.layers[l];
     rmsnorm_rows(a.h.data(), L.attn_norm, n, dim, c.rms_eps, a.x.data());
-    gqa_attention(L, s, cache, l, a.branch.data());
+    gqa_attention(L, s, l, a.branch.data());
     axpy(1.0f, a.branch.data(), a.h.data(), n * dim);
     rmsnorm_rows(a.h.data(), L.ffn_norm, n, dim, c.rms_eps, a.x.data());
     swiglu_mlp(L.mlp, a.x.data(), n, a.ffn_gate.data(), a.ffn_up.data(), a.branch.data());
     axpy(1.0f, a.branch.data(), a.h.data(), n * dim);
   }
-  cache.set_n_past(pos[n - 1] + 1);
-  if (logits == nullptr) return;
-  const int64_t first = last_only ? n - 1 : 0;
-  rmsnorm_rows(&a.h[first * dim], weights_.output_norm, n - first, dim, c.rms_eps,
-               &a.x[first * dim]);
-  matmul(weights_.output, &a.x[first * dim], n - first, logits);  // [n - first, n_vocab]
+  for (const SegmentRows& g : ch.segments())
+    seqs[g.seq].cache->set_n_past(ch.pos[g.row0 + g.n - 1] + 1);
+  output_head(weights_.output, weights_.output_norm, c.rms_eps, ch, a.h.data(), a.x.data(), logits);
 }
 
 }  // namespace frugal

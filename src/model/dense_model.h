@@ -1,6 +1,7 @@
 // The dense decoder of the R1-Distill models (qwen2, llama): loading from GGUF or a Hugging Face
-// directory, and one forward pass for prefill and decode alike (tokens + positions of one
-// sequence, causal over a per-layer K/V cache). Math: deepseek-arch.md §8.
+// directory, and one forward pass for prefill and decode alike (tokens + positions of one or
+// several sequences, each causal over its own per-layer K/V cache; step_plan.h). Math:
+// deepseek-arch.md §8.
 //   h = Embed[token]; for each layer: h += GQA(attn_norm(h)); h += SwiGLU(ffn_norm(h))
 //   logits = output(output_norm(h))
 #pragma once
@@ -35,17 +36,28 @@ struct DenseActivations : DecoderActivations {
   DenseActivations(const DenseConfig& c, int64_t max_batch, int64_t max_context);
 };
 
-// One chunk of tokens going through one layer.
+// One sequence's part of a multi-sequence forward: its tokens and its cache.
+struct DenseSequenceBatch {
+  Batch batch;
+  DenseKvCache* cache = nullptr;
+};
+
+// One chunk of rows going through one layer: the rows of one or more sequences, each sequence's
+// rows a segment of consecutive tokens (step_plan.h).
 struct DenseStep {
   const DenseConfig& c;
   DenseActivations& a;
-  const int32_t* pos;  // [n] positions
-  int64_t n;           // tokens in this chunk
+  const int32_t* pos;                        // [n] position of each row
+  int64_t n;                                 // rows in this chunk
+  std::span<const SegmentRows> segs;         // the sequences' segments, in row order
+  std::span<const DenseSequenceBatch> seqs;  // the step's sequences (segs[i].seq indexes it)
+
+  DenseKvCache& cache(const SegmentRows& g) const { return *seqs[g.seq].cache; }
 };
 
-// Attention branch: a.x [n, dim] -> out [n, dim]; writes the tokens' K/V into the cache.
-void gqa_attention(const DenseLayerWeights& w, DenseStep& s, DenseKvCache& cache, int64_t layer,
-                   float* out);
+// Attention branch: a.x [n, dim] -> out [n, dim]; writes each row's K/V into its sequence's
+// cache, and each segment attends over its own cache.
+void gqa_attention(const DenseLayerWeights& w, DenseStep& s, int64_t layer, float* out);
 
 class DenseModel {
  public:
@@ -66,12 +78,14 @@ class DenseModel {
   // logits: [n_tokens, n_vocab] (LogitsMode::All) or [n_vocab] (Last). Throws frugal::Error for a
   // token id out of range, bad positions, or a sequence longer than the cache.
   void forward(const Batch& batch, DenseKvCache& cache, std::span<float> logits);
+  // Several sequences in one step (CausalLm::forward_multi): logits are each sequence's
+  // [n_tokens, n_vocab] (All) or [n_vocab] (Last), back to back in order.
+  void forward_multi(std::span<const DenseSequenceBatch> seqs, std::span<float> logits);
 
  private:
   DenseModel();
   void init(const ModelOptions& opt);
-  void forward_chunk(const int32_t* tokens, const int32_t* pos, int64_t n, DenseKvCache& cache,
-                     float* logits, bool last_only);
+  void forward_chunk(std::span<const DenseSequenceBatch> seqs, float* logits);
 
   DenseConfig config_;
   ModelOptions opt_;

@@ -29,18 +29,21 @@ void project_q(const AttentionWeights& w, Step& s) {
   matmul(w.wq_b, a.q_a.data(), s.n, a.q.data());
 }
 
-// Cache row (layer, pos) = [kv_norm(kv_latent) ; RoPE(k_pe, pos)] for each new token.
-void project_kv_into_cache(const AttentionWeights& w, Step& s, LatentKvCache& cache,
-                           int64_t layer) {
+// Cache row (layer, pos) = [kv_norm(kv_latent) ; RoPE(k_pe, pos)] for each new row, in the cache
+// of the row's sequence.
+void project_kv_into_cache(const AttentionWeights& w, Step& s, int64_t layer) {
   const Deepseek2Config& c = s.c;
   auto& a = s.a;
   const int64_t r = c.kv_lora_rank, d_r = c.qk_rope_head_dim, half = d_r / 2;
   matmul(w.wkv_a, a.x.data(), s.n, a.kv.data());  // [n, r + d_r]
-  for (int64_t t = 0; t < s.n; ++t) {
-    float* kv = a.kv.data() + t * (r + d_r);  // becomes the cache row, in place
-    rmsnorm(kv, w.kv_norm, r, c.rms_eps, kv);  // kv_latent
-    rope_interleaved(kv + r, &a.rope_cos[s.pos[t] * half], &a.rope_sin[s.pos[t] * half], half);
-    cache.store_row(layer, s.pos[t], kv);
+  for (const SegmentRows& g : s.segs) {
+    LatentKvCache& cache = s.cache(g);
+    for (int64_t t = g.row0; t < g.row0 + g.n; ++t) {
+      float* kv = a.kv.data() + t * (r + d_r);   // becomes the cache row, in place
+      rmsnorm(kv, w.kv_norm, r, c.rms_eps, kv);  // kv_latent
+      rope_interleaved(kv + r, &a.rope_cos[s.pos[t] * half], &a.rope_sin[s.pos[t] * half], half);
+      cache.store_row(layer, s.pos[t], kv);
+    }
   }
 }
 
@@ -79,42 +82,44 @@ void attend_one_token(Step& s, const LatentCacheView& kv, int64_t t) {
   latent_attention(q, kv, s.pos[t] + 1, &s.a.ctx[t * H * r]);
 }
 
-// One token: the kernel splits the cache across threads. Several: tokens across threads. The
-// kernel's result does not depend on which (batch invariance).
-void attend_absorbed(Step& s, const LatentKvCache& cache, int64_t layer) {
+// The rows of one sequence's segment g over its cache. One row: the kernel splits the cache
+// across threads; several: rows across threads. The kernel's result does not depend on which
+// (batch invariance).
+void attend_absorbed(Step& s, const LatentKvCache& cache, int64_t layer, const SegmentRows& g) {
   const LatentCacheView kv = cache.layer_view(layer);
-  if (s.n == 1) {
-    attend_one_token(s, kv, 0);
+  if (g.n == 1) {
+    attend_one_token(s, kv, g.row0);
     return;
   }
   ThreadPool::global().parallel_for(
-      s.n, 1, [&](int64_t b, int64_t e) {
-        for (int64_t t = b; t < e; ++t) attend_one_token(s, kv, t);
+      g.n, 1, [&](int64_t b, int64_t e) {
+        for (int64_t t = b; t < e; ++t) attend_one_token(s, kv, g.row0 + t);
       },
       kernel_threads());
 }
 
-void mla_attend_absorbed(const AttentionWeights& w, Step& s, const LatentKvCache& cache,
-                         int64_t layer) {
+// W_UK / W_UV per head over all rows of the chunk; attention per sequence segment.
+void mla_attend_absorbed(const AttentionWeights& w, Step& s, int64_t layer) {
   const Deepseek2Config& c = s.c;
   for (int64_t h = 0; h < c.n_heads; ++h)
     per_head_matmul(w.k_b[h], s.a.q.data(), c.qk_head_dim(), 0, s.a.q_abs.data(), h, s);
-  attend_absorbed(s, cache, layer);
+  for (const SegmentRows& g : s.segs) attend_absorbed(s, s.cache(g), layer, g);
   for (int64_t h = 0; h < c.n_heads; ++h)
     per_head_matmul(w.v_b[h], s.a.ctx.data(), c.kv_lora_rank, 0, s.a.o.data(), h, s);
 }
 
 }  // namespace
 
-void mla_forward(const AttentionWeights& w, Step& s, LatentKvCache& cache, int64_t layer,
-                 AttentionImpl impl, float* out) {
+void mla_forward(const AttentionWeights& w, Step& s, int64_t layer, AttentionImpl impl,
+                 float* out) {
   project_q(w, s);
-  project_kv_into_cache(w, s, cache, layer);
+  project_kv_into_cache(w, s, layer);
   rope_q_pe(s);
-  if (impl == AttentionImpl::Absorbed)
-    mla_attend_absorbed(w, s, cache, layer);
-  else
-    mla_attend_naive(w, s, cache, layer);
+  if (impl == AttentionImpl::Absorbed) {
+    mla_attend_absorbed(w, s, layer);
+  } else {
+    for (const SegmentRows& g : s.segs) mla_attend_naive(w, s, s.cache(g), layer, g);
+  }
   matmul(w.wo, s.a.o.data(), s.n, out);  // [n, dim] = wo [dim, H d_v] · o [n, H d_v]
 }
 

@@ -9,13 +9,13 @@
 
 namespace frugal {
 
-void mla_attend_naive(const AttentionWeights& w, Step& s, const LatentKvCache& cache,
-                      int64_t layer) {
+void mla_attend_naive(const AttentionWeights& w, Step& s, const LatentKvCache& cache, int64_t layer,
+                      const SegmentRows& g) {
   const Deepseek2Config& c = s.c;
   const int64_t H = c.n_heads, r = c.kv_lora_rank, d_n = c.qk_nope_head_dim,
                 d_r = c.qk_rope_head_dim;
   const int64_t d_v = c.v_head_dim, dq = c.qk_head_dim();
-  const int64_t n_kv = s.pos[s.n - 1] + 1;
+  const int64_t n_kv = s.pos[g.row0 + g.n - 1] + 1;
   const float scale = static_cast<float>(c.softmax_scale());
   std::vector<float> k_nope(static_cast<size_t>(n_kv * H * d_n));  // [n_kv, H, d_n]
   std::vector<float> v(static_cast<size_t>(n_kv * H * d_v));       // [n_kv, H, d_v]
@@ -36,7 +36,7 @@ void mla_attend_naive(const AttentionWeights& w, Step& s, const LatentKvCache& c
     }
   }
   std::vector<float> p(static_cast<size_t>(n_kv));
-  for (int64_t t = 0; t < s.n; ++t) {
+  for (int64_t t = g.row0; t < g.row0 + g.n; ++t) {
     for (int64_t h = 0; h < H; ++h) {
       const float* q_nope = &s.a.q[(t * H + h) * dq];
       const float* q_pe = q_nope + d_n;

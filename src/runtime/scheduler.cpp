@@ -83,7 +83,12 @@ Scheduler::Scheduler(CausalLm& model, const Tokenizer& tokenizer, SchedulerOptio
   if (!opt_.cache_dir.empty())
     disk_ = std::make_unique<DiskPrefixCache>(
         DiskCacheOptions{opt_.cache_dir, opt_.cache_disk_bytes, opt_.model_tag});
-  logits_.resize(static_cast<size_t>(model_.n_vocab()));
+  const size_t V = static_cast<size_t>(model_.n_vocab());
+  logits_.resize(V);
+  step_logits_.resize(static_cast<size_t>(opt_.n_slots) * V);
+  step_pos_.resize(static_cast<size_t>(opt_.n_slots * std::min(opt_.prefill_chunk, n_ctx_)));
+  step_in_.reserve(static_cast<size_t>(opt_.n_slots));
+  step_seqs_.reserve(static_cast<size_t>(opt_.n_slots));
   engine_ = std::thread([this] { engine_loop(); });
 }
 
@@ -286,41 +291,100 @@ void Scheduler::load_from_disk(std::vector<Slot*>& active) {
 }
 
 void Scheduler::step(std::vector<Slot*>& active) {
-  // One forward per sequence for now; a multi-sequence forward will take `active` whole.
-  for (Slot* s : active) {
+  collect_inputs(active);
+  if (step_in_.empty()) return;
+  run_forward();
+  const size_t V = static_cast<size_t>(model_.n_vocab());
+  for (size_t k = 0; k < step_in_.size(); ++k) {
+    Slot& s = *step_in_[k].slot;
+    if (!step_in_[k].error.empty()) {
+      finish(s, SequenceEnd::Failed, step_in_[k].error);
+      continue;
+    }
     try {
-      advance(*s);
+      commit(step_in_[k], std::span<const float>(step_logits_).subspan(k * V, V));
+    } catch (const std::exception& e) {
+      finish(s, SequenceEnd::Failed, e.what());
+    }
+  }
+}
+
+// Each active slot's input for this step; cancelled sequences end here instead.
+void Scheduler::collect_inputs(const std::vector<Slot*>& active) {
+  step_in_.clear();
+  step_seqs_.clear();
+  size_t n_pos = 0;  // positions used in step_pos_ (the spans point into it: never resized here)
+  for (Slot* s : active) {
+    if (s->active->stream->cancelled()) {
+      finish(*s, SequenceEnd::Cancelled);
+      continue;
+    }
+    try {
+      add_input(*s, n_pos);
     } catch (const std::exception& e) {
       finish(*s, SequenceEnd::Failed, e.what());
     }
   }
 }
 
-void Scheduler::advance(Slot& s) {
+// Appends slot s's input (its next prompt chunk of at most prefill_chunk tokens, or its pending
+// sampled token) to step_in_ / step_seqs_, with its positions at step_pos_[n_pos ...).
+void Scheduler::add_input(Slot& s, size_t& n_pos) {
   Active& a = *s.active;
-  if (a.stream->cancelled()) return finish(s, SequenceEnd::Cancelled);
   const std::vector<int32_t>& prompt = a.req.prompt;
-  std::vector<int32_t> positions;
+  StepInput in{&s, 0, {}};
+  std::span<const int32_t> tokens;
   if (a.n_prefilled < prompt.size()) {
-    const size_t n =
-        std::min(prompt.size() - a.n_prefilled, static_cast<size_t>(opt_.prefill_chunk));
-    std::span<const int32_t> chunk(prompt.data() + a.n_prefilled, n);
-    positions.resize(n);
-    for (size_t i = 0; i < n; ++i) positions[i] = static_cast<int32_t>(a.n_prefilled + i);
-    model_.forward({chunk, positions, LogitsMode::Last}, *s.cache, logits_);
-    s.cached_tokens.insert(s.cached_tokens.end(), chunk.begin(), chunk.end());
-    a.n_prefilled += n;
-    if (a.n_prefilled < prompt.size()) return;  // more prompt next step
+    in.n_prompt = std::min(prompt.size() - a.n_prefilled, static_cast<size_t>(opt_.prefill_chunk));
+    tokens = std::span<const int32_t>(prompt).subspan(a.n_prefilled, in.n_prompt);
   } else {
     FRUGAL_CHECK(a.has_pending, "a decoding sequence has no token to run");
-    const int32_t id = a.generated.back();
-    const int32_t pos = static_cast<int32_t>(s.cached_tokens.size());
-    model_.forward(
-        {std::span<const int32_t>(&id, 1), std::span<const int32_t>(&pos, 1), LogitsMode::Last},
-        *s.cache, logits_);
-    s.cached_tokens.push_back(id);
+    tokens = std::span<const int32_t>(&a.generated.back(), 1);
+  }
+  FRUGAL_CHECK(n_pos + tokens.size() <= step_pos_.size(), "step positions overflow");
+  const std::span<int32_t> pos(step_pos_.data() + n_pos, tokens.size());
+  const int32_t first = static_cast<int32_t>(s.cached_tokens.size());
+  for (size_t i = 0; i < pos.size(); ++i) pos[i] = first + static_cast<int32_t>(i);
+  n_pos += pos.size();
+  step_in_.push_back(std::move(in));
+  step_seqs_.push_back({{tokens, pos, LogitsMode::Last}, s.cache.get()});
+}
+
+// One forward over every slot's input. Should it fail, each runs alone so that one bad sequence
+// fails only itself (positions are explicit: running again rewrites the same cache entries).
+void Scheduler::run_forward() {
+  const size_t V = static_cast<size_t>(model_.n_vocab());
+  const std::span<float> logits(step_logits_.data(), step_seqs_.size() * V);
+  try {
+    model_.forward_multi(step_seqs_, logits);
+    return;
+  } catch (const std::exception&) {
+  }
+  for (size_t k = 0; k < step_seqs_.size(); ++k) {
+    try {
+      model_.forward(step_seqs_[k].batch, *step_seqs_[k].state, logits.subspan(k * V, V));
+    } catch (const std::exception& e) {
+      step_in_[k].error = e.what();
+    }
+  }
+}
+
+// After the forward: the slot's cache holds its input's tokens; a sequence whose prompt is done
+// samples its next token from `logits` [n_vocab].
+void Scheduler::commit(const StepInput& in, std::span<const float> logits) {
+  Slot& s = *in.slot;
+  Active& a = *s.active;
+  if (in.n_prompt > 0) {
+    const auto chunk = a.req.prompt.begin() + static_cast<std::ptrdiff_t>(a.n_prefilled);
+    s.cached_tokens.insert(s.cached_tokens.end(), chunk,
+                           chunk + static_cast<std::ptrdiff_t>(in.n_prompt));
+    a.n_prefilled += in.n_prompt;
+    if (a.n_prefilled < a.req.prompt.size()) return;  // more prompt next step
+  } else {
+    s.cached_tokens.push_back(a.generated.back());
   }
   a.has_pending = false;
+  std::copy(logits.begin(), logits.end(), logits_.begin());  // what sample_and_emit reads
   sample_and_emit(s);
 }
 

@@ -7,10 +7,13 @@
 // sequences' entries are also saved on disk (DiskPrefixCache) and a newly admitted sequence
 // loads the saved blocks that continue its slot's prefix before its first step.
 //
-// Batch invariance: every sequence runs through its own forward calls over its own cache, so a
-// request's output does not depend on what else runs. The step is written over the list of
-// active slots (collect -> forward -> sample) so one multi-sequence forward can replace the
-// per-sequence calls later without touching admission, sampling or streaming.
+// One step is one CausalLm::forward_multi call over every active slot's input (collect ->
+// forward -> sample), so each weight matrix, and each MoE expert for all the tokens routed to it,
+// is read once per step rather than once per sequence.
+//
+// Batch invariance: attention runs over each sequence's own cache, and every other operation
+// gives a row the same result whatever rows are beside it, so a request's logits, and its
+// greedy output, are the same whether it runs alone or among others.
 #pragma once
 
 #include <atomic>
@@ -20,16 +23,17 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "core/error.h"
+#include "model/causal_lm.h"
 #include "runtime/sampler.h"
 
 namespace frugal {
 
-class CausalLm;
 class DiskPrefixCache;
 class Tokenizer;
 
@@ -145,8 +149,18 @@ class Scheduler {
   void drop_cancelled_waiting_locked();
   Slot* pick_slot_locked(const std::vector<int32_t>& prompt);
   void load_from_disk(std::vector<Slot*>& active);
+  // One slot's part of the current step.
+  struct StepInput {
+    Slot* slot;
+    size_t n_prompt = 0;  // prompt tokens in it (a prefill chunk), 0 for a decode
+    std::string error;    // why its forward failed, if it did
+  };
+
   void step(std::vector<Slot*>& active);
-  void advance(Slot& s);
+  void collect_inputs(const std::vector<Slot*>& active);
+  void add_input(Slot& s, size_t& n_pos);
+  void run_forward();
+  void commit(const StepInput& in, std::span<const float> logits);
   void sample_and_emit(Slot& s);
   void finish(Slot& s, SequenceEnd end, const std::string& error = {});
   bool is_end_of_generation(int32_t id) const;
@@ -156,7 +170,11 @@ class Scheduler {
   SchedulerOptions opt_;
   int64_t n_ctx_ = 0;
   std::vector<std::unique_ptr<Slot>> slots_;
-  std::vector<float> logits_;      // [n_vocab], shared by the sequential forward calls
+  std::vector<StepInput> step_in_;        // the slots running in this step, in slot order
+  std::vector<SequenceBatch> step_seqs_;  // their forward inputs, in the same order
+  std::vector<int32_t> step_pos_;         // [n_slots * min(prefill_chunk, n_ctx)] their positions
+  std::vector<float> step_logits_;        // [n_slots, n_vocab] each one's last-token logits
+  std::vector<float> logits_;             // [n_vocab] the logits of the slot being sampled
   std::vector<float> raw_logits_;  // [n_vocab], copy before sampling when logprobs are wanted
   std::unique_ptr<DiskPrefixCache> disk_;  // null without --cache-dir
 
