@@ -1,7 +1,7 @@
 // How one forward step over several sequences is cut into chunks of at most max_batch rows.
 // The rows of every sequence are laid out one sequence after the other, in the order given
 // (sequence 0's tokens, then sequence 1's, ...); a chunk takes the next max_batch of them, so a
-// sequence's tokens may span two chunks, and one chunk may hold many sequences (a segment each).
+// sequence's tokens may span several chunks, and a chunk may hold many sequences (a segment each).
 // Row-wise work (norms, projections, MoE, output head) runs over the whole chunk; attention runs
 // per segment over that sequence's own cache.
 //
