@@ -35,6 +35,7 @@ constexpr const char* kHelp =
     "  --ctx-depth D decode with D tokens already in the KV cache (filled untimed after prefill)\n"
     "  --cache-type T  KV cache element type: f16 (default), bf16 or f32\n"
     "  --no-repack   run from the mapped file instead of interleaved huge-page copies\n"
+    "  --ubatch N    tokens per forward chunk (ModelOptions::max_batch, default 512)\n"
     "  --size-mib N  buffer size for --memory (default 1024)\n"
     "  --runs N      repetitions; the median is reported (default 7 for --memory, 3 for MODEL)\n"
     "  -t N          threads (default: all hardware threads)\n"
@@ -215,6 +216,8 @@ int run_model(const Args& args, const std::string& path) {
   opt.max_context = decode_from + n_gen + 1;
   opt.kv_cache_type = cache_type_from_args(args);
   opt.repack = !args.has("--no-repack");
+  opt.max_batch = args.get_int_or("--ubatch", opt.max_batch);
+  if (opt.max_batch < 1) throw Error("--ubatch: expected at least 1");
   const auto t_load = Clock::now();
   std::unique_ptr<CausalLm> model = load_causal_lm(path, opt);
   const double load_s = seconds_since(t_load);
@@ -282,7 +285,7 @@ int run_model(const Args& args, const std::string& path) {
 
 int cmd_bench(int argc, char** argv) {
   const Args args(argc, argv, {"--size-mib", "--runs", "-t", "-p", "-n", "--mem-gbs", "--ctx-depth",
-                               "--cache-type"},
+                               "--cache-type", "--ubatch"},
                   {"--memory", "--json", "--no-repack"});
   if (args.help()) {
     std::printf("%s", kHelp);

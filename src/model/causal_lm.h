@@ -22,7 +22,8 @@ enum class AttentionImpl {
 enum class LogitsMode { All, Last };
 
 struct ModelOptions {
-  int64_t max_batch = 64;       // tokens per internal chunk; activations are sized for this
+  int64_t max_batch = 512;      // rows per internal chunk (activations are sized for this); MoE
+                                // prefill reads each expert once per chunk, so bigger pays
   int64_t max_context = 4096;   // longest cache the model attends over (clamped to context_length)
   AttentionImpl attention = AttentionImpl::Absorbed;
   // Element type of the deepseek2 latent KV cache: F32, F16 or BF16 (dense models keep F32).

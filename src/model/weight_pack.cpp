@@ -70,14 +70,15 @@ std::shared_ptr<PackedWeights> PackedWeights::pack(const std::vector<WeightMatri
       tasks.push_back({&j, r, std::min(j.w->rows, r + kRowsPerTask)});
   ThreadPool::global().parallel_for(
       static_cast<int64_t>(tasks.size()), 1, [&](int64_t b, int64_t e) {
-        for (int64_t i = b; i < e; ++i)
-          interleave_rows(*tasks[i].job->w, tasks[i].r0, tasks[i].r1, p->mem_ + tasks[i].job->offset);
+        for (int64_t i = b; i < e; ++i) {
+          const Task& t = tasks[i];
+          interleave_rows(*t.job->w, t.r0, t.r1, p->mem_ + t.job->offset);
+          // Released as it goes, so resident memory never holds the model twice.
+          release_source(t.job->w->row(t.r0), static_cast<size_t>(t.r1 - t.r0) * t.job->w->row_stride,
+                         mapped);
+        }
       });
-  for (const Job& j : jobs) {
-    const WeightMatrix src = *j.w;
-    *j.w = interleaved_view(src, p->mem_ + j.offset);
-    release_source(src.data, static_cast<size_t>(src.rows) * src.row_stride, mapped);
-  }
+  for (const Job& j : jobs) *j.w = interleaved_view(*j.w, p->mem_ + j.offset);
   return p;
 }
 
