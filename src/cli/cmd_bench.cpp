@@ -216,6 +216,7 @@ int run_model(const Args& args, const std::string& path) {
   opt.max_context = decode_from + n_gen + 1;
   opt.kv_cache_type = cache_type_from_args(args);
   opt.repack = !args.has("--no-repack");
+  opt.on_pack_progress = pack_progress_bar();
   opt.max_batch = args.get_int_or("--ubatch", opt.max_batch);
   if (opt.max_batch < 1) throw Error("--ubatch: expected at least 1");
   const auto t_load = Clock::now();

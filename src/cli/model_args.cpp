@@ -3,6 +3,9 @@
 #include <atomic>
 #include <csignal>
 
+#include <unistd.h>
+
+#include "cli/progress.h"
 #include "core/error.h"
 #include "kernels/attention.h"
 
@@ -33,6 +36,7 @@ LoadedModel load_model_and_tokenizer(const std::string& path, const Args& args) 
   opt.max_context = args.get_int_or("--ctx", 4096);
   if (opt.max_context < 1) throw Error("--ctx must be at least 1");
   opt.kv_cache_type = cache_type_from_args(args);
+  opt.on_pack_progress = pack_progress_bar();
   opt.mtp = args.has("--mtp");  // declared by the commands that offer it (run)
   const std::string tok_path = args.get_or("--tokenizer", path);
   m.tokenizer = std::make_unique<Tokenizer>(Tokenizer::from_path(tok_path));
@@ -41,6 +45,15 @@ LoadedModel load_model_and_tokenizer(const std::string& path, const Args& args) 
     throw Error("tokenizer " + tok_path + " has " + std::to_string(m.tokenizer->n_tokens()) +
                 " tokens but the model's vocabulary has only " + std::to_string(m.model->n_vocab()));
   return m;
+}
+
+std::function<void(uint64_t, uint64_t)> pack_progress_bar() {
+  if (!::isatty(2)) return {};
+  auto bar = std::make_shared<ProgressBar>("pack weights");
+  return [bar](uint64_t done, uint64_t total) {
+    bar->update(done, total);
+    if (done == total) bar->finish();
+  };
 }
 
 GgmlType cache_type_from_args(const Args& args, GgmlType default_type) {

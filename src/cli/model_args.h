@@ -1,6 +1,8 @@
 // Flags shared by the subcommands that load a model and sample from it (run, chat, serve).
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <set>
 #include <string>
@@ -24,6 +26,9 @@ struct LoadedModel {
 
 // Loads MODEL (GGUF or HF directory) and its tokenizer (--tokenizer overrides the model's own).
 LoadedModel load_model_and_tokenizer(const std::string& path, const Args& args);
+// A progress bar on stderr for weight packing at load, when stderr is a terminal (else nothing).
+std::function<void(uint64_t, uint64_t)> pack_progress_bar();
+
 // --cache-type f16|bf16|f32 (throws frugal::Error naming the flag on anything else).
 GgmlType cache_type_from_args(const Args& args, GgmlType default_type = GgmlType::F16);
 SamplingParams sampling_from_args(const Args& args, SamplingParams defaults = {});

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -31,6 +32,9 @@ struct ModelOptions {
   // Copy the weights the fast kernels stream best interleaved (kernels/interleave.h) into
   // huge-page memory at load; results are bit-identical to the mapped layout.
   bool repack = true;
+  // Called on the loading thread while weights are packed: bytes done, bytes in all (may be
+  // empty). For a progress bar.
+  std::function<void(uint64_t done, uint64_t total)> on_pack_progress;
   bool mtp = false;  // keep the MTP head's state in every sequence (CausalLm::draft); the model
                      // must have MTP layers
 };

@@ -8,7 +8,8 @@ namespace frugal {
 
 void ModelFiles::pack(const std::vector<WeightMatrix*>& targets, const ModelOptions& opt) {
   if (!opt.repack) return;
-  packed = PackedWeights::pack(targets, gguf ? gguf->mapped_bytes() : std::span<const uint8_t>());
+  packed = PackedWeights::pack(targets, gguf ? gguf->mapped_bytes() : std::span<const uint8_t>(),
+                               opt.on_pack_progress);
 }
 
 ModelOptions checked_options(const ModelOptions& opt, int64_t context_length) {

@@ -4,9 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "core/error.h"
 #include "core/thread_pool.h"
@@ -34,18 +36,21 @@ void release_source(const uint8_t* p, size_t n, std::span<const uint8_t> mapped)
 
 }  // namespace
 
-std::shared_ptr<PackedWeights> PackedWeights::pack(const std::vector<WeightMatrix*>& targets,
-                                                   std::span<const uint8_t> mapped) {
+std::shared_ptr<PackedWeights> PackedWeights::pack(
+    const std::vector<WeightMatrix*>& targets, std::span<const uint8_t> mapped,
+    const std::function<void(uint64_t, uint64_t)>& progress) {
   struct Job {
     WeightMatrix* w;
     size_t offset;
   };
   std::vector<Job> jobs;
   size_t total = 0;
+  uint64_t total_src = 0;  // source bytes, for progress
   for (WeightMatrix* w : targets) {
     if (w == nullptr || w->empty() || !interleave_pays(*w)) continue;
     jobs.push_back({w, total});
     total += round_up(interleaved_bytes(*w), kAlign);
+    total_src += static_cast<uint64_t>(w->rows) * w->row_stride;
   }
   if (jobs.empty()) return nullptr;
 
@@ -68,17 +73,23 @@ std::shared_ptr<PackedWeights> PackedWeights::pack(const std::vector<WeightMatri
   for (const Job& j : jobs)
     for (int64_t r = 0; r < j.w->rows; r += kRowsPerTask)
       tasks.push_back({&j, r, std::min(j.w->rows, r + kRowsPerTask)});
+  std::atomic<uint64_t> done{0};
+  const std::thread::id caller = std::this_thread::get_id();
   ThreadPool::global().parallel_for(
       static_cast<int64_t>(tasks.size()), 1, [&](int64_t b, int64_t e) {
         for (int64_t i = b; i < e; ++i) {
           const Task& t = tasks[i];
           interleave_rows(*t.job->w, t.r0, t.r1, p->mem_ + t.job->offset);
+          const uint64_t now = done.fetch_add(static_cast<uint64_t>(t.r1 - t.r0) * t.job->w->row_stride) +
+                               static_cast<uint64_t>(t.r1 - t.r0) * t.job->w->row_stride;
+          if (progress && std::this_thread::get_id() == caller) progress(now, total_src);
           // Released as it goes, so resident memory never holds the model twice.
           release_source(t.job->w->row(t.r0), static_cast<size_t>(t.r1 - t.r0) * t.job->w->row_stride,
                          mapped);
         }
       });
   for (const Job& j : jobs) *j.w = interleaved_view(*j.w, p->mem_ + j.offset);
+  if (progress) progress(total_src, total_src);
   return p;
 }
 

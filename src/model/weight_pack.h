@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -20,8 +21,10 @@ class PackedWeights {
   // Repoints every view in `targets` that kernels/interleave.h can interleave to its copy; views
   // that cannot be interleaved are left as they are. `mapped` is the file mapping the sources
   // live in (empty: keep the source pages). Returns null when nothing was packed.
-  static std::shared_ptr<PackedWeights> pack(const std::vector<WeightMatrix*>& targets,
-                                             std::span<const uint8_t> mapped);
+  // progress(done, total bytes), if set, is called from the calling thread only.
+  static std::shared_ptr<PackedWeights> pack(
+      const std::vector<WeightMatrix*>& targets, std::span<const uint8_t> mapped,
+      const std::function<void(uint64_t, uint64_t)>& progress = {});
   ~PackedWeights();
   PackedWeights(const PackedWeights&) = delete;
   PackedWeights& operator=(const PackedWeights&) = delete;
