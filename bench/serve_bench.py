@@ -2,7 +2,7 @@
 """Aggregate generation throughput and time to first token of a running `frugal serve`.
 
 usage: bench/serve_bench.py [--url http://127.0.0.1:8080] [--streams 1,4,16] [--requests 2]
-                            [--max-tokens 64] [--prompt-words 32]
+                            [--max-tokens 64] [--prompt-words 32] [--cached-prefix-words 1000]
 
 For each concurrency level N, N client threads each stream --requests greedy chat completions
 (ignoring EOS is not possible over the API, so counts come from usage.completion_tokens).
@@ -66,6 +66,15 @@ def run_level(url, n_streams, n_requests, max_tokens, prompt_words):
           f"TTFT mean {1000 * sum(ttfts) / len(ttfts):.0f} ms, max {1000 * max(ttfts):.0f} ms")
 
 
+def cached_prefix_ttft(url, words, max_tokens):
+    """The same long prompt twice: the second request finds its prefix in the prompt cache."""
+    prompt = "Summarise: " + " ".join(f"word{j}" for j in range(words))
+    cold, n1, _ = one_request(url, prompt, max_tokens)
+    warm, n2, _ = one_request(url, prompt, max_tokens)
+    print(f"prompt of {words} words: TTFT {1000 * cold:.0f} ms uncached, {1000 * warm:.0f} ms "
+          f"with the prefix cached")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--url", default="http://127.0.0.1:8080")
@@ -73,9 +82,13 @@ def main():
     ap.add_argument("--requests", type=int, default=2)
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--prompt-words", type=int, default=32)
+    ap.add_argument("--cached-prefix-words", type=int, default=0,
+                    help="also time the first token of one long prompt sent twice (0: skip)")
     a = ap.parse_args()
     for n in (int(x) for x in a.streams.split(",")):
         run_level(a.url, n, a.requests, a.max_tokens, a.prompt_words)
+    if a.cached_prefix_words > 0:
+        cached_prefix_ttft(a.url, a.cached_prefix_words, 8)
 
 
 if __name__ == "__main__":
