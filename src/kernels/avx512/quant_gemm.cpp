@@ -537,7 +537,7 @@ FRUGAL_INLINE void q8_0_x4_tile(const GemmArgs& a, int64_t g, int64_t t0) {
   for (auto& v : row) v = _mm512_setzero_ps();
   for (int64_t p = 0; p < np; ++p) {
     const uint8_t* qp = quants + p * 256;
-    if (p + 8 < np) prefetch_range(qp + 8 * 256, 256);
+    if (p + 8 < np) prefetch_range(qp + 8 * 256, 256);  // 2 KiB ahead (4 KiB: faster on one 1 GiB matrix, slower in the model)
     const __m512 d8 = _mm512_cvtph_ps(_mm256_castsi128_si256(load128(group + p * 16)));
     __m512i w[4];
     __m512 sw[4];
