@@ -15,34 +15,21 @@
 #include "model/deepseek2_synth.h"
 #include "runtime/scheduler.h"
 #include "test_util.h"
+#include "tiny_model.h"
 #include "tokenizer/tokenizer.h"
 
 namespace frugal {
 namespace {
 
-struct TinyModel {
-  std::unique_ptr<Tokenizer> tok;
-  std::unique_ptr<CausalLm> model;
-};
+using test::TinyModel;
 
 // Built once per process; null members when ../shared/data is absent.
 TinyModel& tiny() {
   static TinyModel m = [] {
-    TinyModel t;
-    const std::string data = test::shared_data_dir();
-    const std::string tok_path = data + "/tokenizer/deepseek-v3/tokenizer.json";
-    if (data.empty() || !std::filesystem::exists(tok_path)) return t;
-    t.tok = std::make_unique<Tokenizer>(Tokenizer::from_hf(tok_path));
-    Deepseek2Config c = deepseek2_preset("tiny");
-    c.n_vocab = t.tok->n_tokens();
-    const std::string path = test::temp_dir() + "/tiny-scheduler-batch.gguf";
-    write_deepseek2_synth(c, SynthOptions{}, path);
     ModelOptions opt;
     opt.max_context = 512;
     opt.max_batch = 16;  // a step's rows span several chunks
-    t.model = load_causal_lm(path, opt);
-    std::filesystem::remove(path);  // the mapping stays valid; nothing left in /tmp
-    return t;
+    return test::make_tiny_model("tiny-scheduler-batch", opt);
   }();
   return m;
 }
