@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "format/gguf.h"
+#include "demo_util.h"
 #include "oracle_util.h"
 #include "tokenizer/tokenizer.h"
 
@@ -19,24 +20,12 @@ namespace frugal::test {
 namespace {
 
 constexpr double kLogitTolerance = 1e-3;
-const std::string kModel = std::string(FRUGAL_SOURCE_DIR) + "/models/demo-v3-tiny.gguf";
-const std::string kData = std::string(FRUGAL_SOURCE_DIR) + "/tests/model/data/";
+const std::string& kModel = kDemoModel;
+const std::string& kData = kDemoData;
 constexpr const char* kBos = "<｜begin▁of▁sentence｜>";
 
-#define FRUGAL_REQUIRE_DEMO()                                                     \
-  do {                                                                            \
-    if (!std::filesystem::exists(kModel))                                         \
-      GTEST_SKIP() << kModel << " is absent (make it with tools/train-demo/)";    \
-  } while (0)
-
 nlohmann::json golden() {
-  std::ifstream f(kData + "demo_golden.json");
-  return nlohmann::json::parse(f);
-}
-
-Deepseek2Model& demo_model() {
-  static Deepseek2Model m = Deepseek2Model::load(kModel);
-  return m;
+  return demo_golden();
 }
 
 TEST(DemoModel, ConfigIsDeepSeekV3Shaped) {

@@ -17,29 +17,18 @@
 #include "gguf_edit.h"
 #include "model/deepseek2_mtp.h"
 #include "oracle_util.h"
+#include "demo_util.h"
 #include "test_util.h"
 
 namespace frugal::test {
 namespace {
 
 constexpr double kLogitTolerance = 1e-3;
-const std::string kModel = std::string(FRUGAL_SOURCE_DIR) + "/models/demo-v3-tiny.gguf";
-const std::string kData = std::string(FRUGAL_SOURCE_DIR) + "/tests/model/data/";
-
-#define FRUGAL_REQUIRE_DEMO()                                                  \
-  do {                                                                         \
-    if (!std::filesystem::exists(kModel))                                      \
-      GTEST_SKIP() << kModel << " is absent (make it with tools/train-demo/)"; \
-  } while (0)
+const std::string& kModel = kDemoModel;
+const std::string& kData = kDemoData;
 
 nlohmann::json golden() {
-  std::ifstream f(kData + "demo_golden.json");
-  return nlohmann::json::parse(f);
-}
-
-Deepseek2Model& demo_model() {
-  static Deepseek2Model m = Deepseek2Model::load(kModel);
-  return m;
+  return demo_golden();
 }
 
 // h [n, dim] of the main model over `tokens` (one chunk).
