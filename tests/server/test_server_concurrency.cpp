@@ -131,18 +131,20 @@ long rss_kib(int pid) {
   return kib;
 }
 
-// A bounded soak: 16 clients x 15 requests (streaming and not) all answered 200 on a server with
-// 4 slots and a queue of 16; resident memory stays flat between two rounds.
+// A bounded soak: 16 clients x 200 requests (streaming and not, two rounds of 100 each) all
+// answered 200 on a server with 4 slots and a queue of 16; resident memory stays flat between
+// the rounds.
 TEST(ServerConcurrency, SoakAllAnsweredMemoryFlat) {
   FRUGAL_REQUIRE_TINY_MODEL(model);
   ServerProcess server(model, {"--parallel", "4", "--queue", "16", "--ctx", "256"});
   ASSERT_TRUE(server.ok()) << server.log();
+  constexpr int kPerRound = 100;
   auto round = [&] {
     std::atomic<int> n_ok{0}, n_other{0};
     std::vector<std::thread> clients;
     for (int c = 0; c < 16; ++c)
       clients.emplace_back([&, c] {
-        for (int k = 0; k < 15; ++k) {
+        for (int k = 0; k < kPerRound; ++k) {
           json body = request_body((c + k) % 5, (c + k) % 2 == 0);
           body["max_tokens"] = 3;
           const HttpResult r =
@@ -151,7 +153,7 @@ TEST(ServerConcurrency, SoakAllAnsweredMemoryFlat) {
         }
       });
     for (auto& t : clients) t.join();
-    EXPECT_EQ(n_ok.load(), 16 * 15);
+    EXPECT_EQ(n_ok.load(), 16 * kPerRound);
     EXPECT_EQ(n_other.load(), 0);
   };
   round();
