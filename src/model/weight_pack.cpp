@@ -79,13 +79,12 @@ std::shared_ptr<PackedWeights> PackedWeights::pack(
       static_cast<int64_t>(tasks.size()), 1, [&](int64_t b, int64_t e) {
         for (int64_t i = b; i < e; ++i) {
           const Task& t = tasks[i];
+          const size_t src_bytes = static_cast<size_t>(t.r1 - t.r0) * t.job->w->row_stride;
           interleave_rows(*t.job->w, t.r0, t.r1, p->mem_ + t.job->offset);
-          const uint64_t now = done.fetch_add(static_cast<uint64_t>(t.r1 - t.r0) * t.job->w->row_stride) +
-                               static_cast<uint64_t>(t.r1 - t.r0) * t.job->w->row_stride;
-          if (progress && std::this_thread::get_id() == caller) progress(now, total_src);
           // Released as it goes, so resident memory never holds the model twice.
-          release_source(t.job->w->row(t.r0), static_cast<size_t>(t.r1 - t.r0) * t.job->w->row_stride,
-                         mapped);
+          release_source(t.job->w->row(t.r0), src_bytes, mapped);
+          const uint64_t now = done.fetch_add(src_bytes) + src_bytes;
+          if (progress && std::this_thread::get_id() == caller) progress(now, total_src);
         }
       });
   for (const Job& j : jobs) *j.w = interleaved_view(*j.w, p->mem_ + j.offset);
