@@ -74,6 +74,7 @@ Scheduler::Scheduler(CausalLm& model, const Tokenizer& tokenizer, SchedulerOptio
   if (opt_.n_slots < 1)
     throw Error("--parallel must be at least 1, found " + std::to_string(opt_.n_slots));
   if (opt_.prefill_chunk < 1) throw Error("the prefill chunk must be at least 1 token");
+  if (opt_.prefill_budget < 1) throw Error("the per-step prefill budget must be at least 1 token");
   for (int i = 0; i < opt_.n_slots; ++i) {
     auto s = std::make_unique<Slot>();
     s->cache = model_.new_sequence(opt_.n_ctx);
@@ -309,33 +310,41 @@ void Scheduler::step(std::vector<Slot*>& active) {
   }
 }
 
-// Each active slot's input for this step; cancelled sequences end here instead.
+// Each active slot's input for this step (prompt chunks within the step's prefill budget, the
+// slot served first rotating); cancelled sequences end here instead.
 void Scheduler::collect_inputs(const std::vector<Slot*>& active) {
   step_in_.clear();
   step_seqs_.clear();
   size_t n_pos = 0;  // positions used in step_pos_ (the spans point into it: never resized here)
-  for (Slot* s : active) {
+  int64_t budget = opt_.prefill_budget;
+  const size_t first = active.empty() ? 0 : prefill_turn_++ % active.size();
+  for (size_t k = 0; k < active.size(); ++k) {
+    Slot* s = active[(first + k) % active.size()];
     if (s->active->stream->cancelled()) {
       finish(*s, SequenceEnd::Cancelled);
       continue;
     }
     try {
-      add_input(*s, n_pos);
+      add_input(*s, n_pos, budget);
     } catch (const std::exception& e) {
       finish(*s, SequenceEnd::Failed, e.what());
     }
   }
 }
 
-// Appends slot s's input (its next prompt chunk of at most prefill_chunk tokens, or its pending
-// sampled token) to step_in_ / step_seqs_, with its positions at step_pos_[n_pos ...).
-void Scheduler::add_input(Slot& s, size_t& n_pos) {
+// Appends slot s's input (its next prompt chunk of at most prefill_chunk tokens and what is left
+// of the step's prefill budget, or its pending sampled token) to step_in_ / step_seqs_, with its
+// positions at step_pos_[n_pos ...). A prefilling slot finding no budget left sits this step out.
+void Scheduler::add_input(Slot& s, size_t& n_pos, int64_t& budget) {
   Active& a = *s.active;
   const std::vector<int32_t>& prompt = a.req.prompt;
   StepInput in{&s, 0, {}};
   std::span<const int32_t> tokens;
   if (a.n_prefilled < prompt.size()) {
-    in.n_prompt = std::min(prompt.size() - a.n_prefilled, static_cast<size_t>(opt_.prefill_chunk));
+    if (budget <= 0) return;
+    in.n_prompt = std::min({prompt.size() - a.n_prefilled, static_cast<size_t>(opt_.prefill_chunk),
+                            static_cast<size_t>(budget)});
+    budget -= static_cast<int64_t>(in.n_prompt);
     tokens = std::span<const int32_t>(prompt).subspan(a.n_prefilled, in.n_prompt);
   } else {
     FRUGAL_CHECK(a.has_pending, "a decoding sequence has no token to run");

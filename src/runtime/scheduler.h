@@ -95,7 +95,11 @@ struct SchedulerOptions {
   int n_slots = 1;       // sequences served at once (--parallel)
   int64_t n_ctx = 0;     // context per slot; 0 = the model's max_context
   int max_waiting = 16;  // requests queued beyond the busy slots; more -> QueueFullError
-  int64_t prefill_chunk = 256;
+  int64_t prefill_chunk = 256;  // prompt tokens one sequence takes per step, at most
+  // Prompt tokens one step takes over all sequences (decodes always run): a burst of new prompts
+  // is spread over several steps instead of stalling every running decode for one long step.
+  // The prefilling slot served first rotates from step to step. At least 1.
+  int64_t prefill_budget = 512;
   // The prefix cache's disk tier (DiskPrefixCache): off when cache_dir is empty.
   std::string cache_dir;
   int64_t cache_disk_bytes = int64_t{4} << 30;
@@ -158,7 +162,7 @@ class Scheduler {
 
   void step(std::vector<Slot*>& active);
   void collect_inputs(const std::vector<Slot*>& active);
-  void add_input(Slot& s, size_t& n_pos);
+  void add_input(Slot& s, size_t& n_pos, int64_t& budget);
   void run_forward();
   void commit(const StepInput& in, std::span<const float> logits);
   void sample_and_emit(Slot& s);
@@ -186,6 +190,7 @@ class Scheduler {
   bool closed_ = false, quit_ = false;
   uint64_t use_clock_ = 0;
   std::atomic<int64_t> n_hit_total_{0}, n_prompt_total_{0}, n_steps_{0}, n_cached_now_{0};
+  size_t prefill_turn_ = 0;  // engine thread: which active slot collect_inputs starts from
   std::thread engine_;
 };
 

@@ -62,11 +62,16 @@ class WatchedLm final : public CausalLm {
       if (s.batch.tokens.size() > 1) ++prefilling;
     }
     max_seqs = std::max<size_t>(max_seqs, seqs.size());
+    size_t prompt_rows = 0;  // rows of sequences feeding more than one token (prompt chunks)
+    for (const SequenceBatch& s : seqs)
+      if (s.batch.tokens.size() > 1) prompt_rows += s.batch.tokens.size();
+    max_prompt_rows = std::max<size_t>(max_prompt_rows, prompt_rows);
     if (prefilling > 0 && prefilling < seqs.size()) ++n_mixed;
     m_.forward_multi(seqs, logits);
   }
 
   std::atomic<size_t> max_seqs{0};  // most sequences in one forward_multi
+  std::atomic<size_t> max_prompt_rows{0};  // most prompt-chunk rows in one forward_multi
   std::atomic<int> n_multi{0}, n_single{0};
   std::atomic<int> n_mixed{0};  // forward_multi calls with prefill chunks beside decodes
 
@@ -156,6 +161,27 @@ TEST(SchedulerBatch, ConcurrentGreedyEqualsSequentialWithOneForwardPerStep) {
   for (int i = 0; i < 200 && s.stats().n_steps < lm.n_multi.load(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_EQ(static_cast<int64_t>(lm.n_multi.load()), s.stats().n_steps);
+}
+
+TEST(SchedulerBatch, PrefillBudgetSpreadsPromptsOverSteps) {
+  REQUIRE_TINY();
+  std::vector<std::vector<int32_t>> sequential;
+  {
+    Scheduler s(*tiny().model, *tiny().tok, options(1));
+    for (SequenceRequest& r : requests()) sequential.push_back(collect(*s.submit(r)).tokens);
+  }
+  WatchedLm lm(*tiny().model);
+  SchedulerOptions o = options(4);
+  o.prefill_budget = 20;  // less than two chunks of 16: prompts take turns
+  Scheduler s(lm, *tiny().tok, o);
+  std::vector<std::shared_ptr<SequenceStream>> streams;
+  for (SequenceRequest& r : requests()) streams.push_back(s.submit(r));
+  for (size_t i = 0; i < streams.size(); ++i)
+    EXPECT_EQ(collect(*streams[i]).tokens, sequential[i]) << "request " << i;
+  EXPECT_LE(lm.max_prompt_rows.load(), 20u);
+  EXPECT_GT(lm.max_prompt_rows.load(), 16u);  // the budget was shared by two prompts at once
+  o.prefill_budget = 0;
+  EXPECT_THROW(Scheduler(lm, *tiny().tok, o), Error);
 }
 
 TEST(SchedulerBatch, AForwardFailureFailsOnlyItsSequence) {
