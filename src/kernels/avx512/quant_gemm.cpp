@@ -11,33 +11,12 @@
 #include <cstring>
 
 #include "kernels/gemm.h"
+#include "kernels/avx512/simd.h"
 #include "kernels/gemm_tiles.h"
-#include "kernels/interleave.h"
 
 namespace frugal::kern {
 namespace {
 
-#define FRUGAL_INLINE inline __attribute__((always_inline))
-// Tile loops have compile-time trip counts; unrolled, their arrays live in registers.
-#define FRUGAL_UNROLL _Pragma("GCC unroll 16")
-
-FRUGAL_INLINE __m512i load512(const void* p) {
-  return _mm512_loadu_si512(p);
-}
-FRUGAL_INLINE __m256i load256(const void* p) {
-  return _mm256_loadu_si256(static_cast<const __m256i*>(p));
-}
-FRUGAL_INLINE __m128i load128(const void* p) {
-  return _mm_loadu_si128(static_cast<const __m128i*>(p));
-}
-
-// Software prefetch of [p, p + bytes): the hardware prefetcher alone does not run far enough
-// ahead of several interleaved row streams, and decode then waits on memory between blocks.
-FRUGAL_INLINE void prefetch_range(const uint8_t* p, int bytes) {
-  for (int i = 0; i < bytes; i += 64)
-    _mm_prefetch(reinterpret_cast<const char*>(p + i), _MM_HINT_T0);
-}
-constexpr int kPrefetchAhead = 1024;  // bytes ahead of the block being read, per row
 
 // ---- activation quantizers (same rounding as the reference: round-half-even of x * id) ----
 
@@ -110,12 +89,6 @@ void gemm_tiled(const GemmArgs& a) {
   });
 }
 
-template <int R, int T>
-FRUGAL_INLINE void store_tile(const GemmArgs& a, int64_t r0, int64_t t0, __m512 (&acc)[R][T]) {
-  FRUGAL_UNROLL
-  for (int t = 0; t < T; ++t) FRUGAL_UNROLL
-  for (int r = 0; r < R; ++r) a.y[(t0 + t) * a.y_stride + r0 + r] = _mm512_reduce_add_ps(acc[r][t]);
-}
 
 // ---- Q8_0 and Q4_0 weights x Q8_0 activations, two blocks per step ----
 
@@ -514,68 +487,6 @@ using F16Tile = FloatTile<F16Load>::Tile<R, T>;
 template <int R, int T>
 using BF16Tile = FloatTile<BF16Load>::Tile<R, T>;
 
-// ---- Q8_0 x4 interleaved weights (kernels/interleave.h) x Q8_0 activations ----
-
-// One group of 4 rows x T tokens. Per pair of blocks: 8 f16 scales, then each row's 64 biased
-// quants u = w + 128 as one aligned load; vpdpbusd(u, x) + 128 * (-sum4 x) = sum4 w x. Same
-// integer sums and float order as the plain Q8_0 tile, so the results are bit-identical.
-template <int T>
-FRUGAL_INLINE void q8_0_x4_tile(const GemmArgs& a, int64_t g, int64_t t0) {
-  const size_t qoff = q8_0_x4_quants_offset(a.n_cols);
-  const uint8_t* group = a.w + static_cast<size_t>(g) * 4 * a.w_stride;
-  const uint8_t* quants = group + qoff;
-  const ActQ8_0Layout l = act_q8_0_layout(a.n_cols);
-  const int64_t np = (a.n_cols / 32 + 1) / 2;
-  const __m512i idx[4] = {
-      _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
-      _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),
-      _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5),
-      _mm512_setr_epi32(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7)};
-  __m512 acc[4][T];
-  FRUGAL_UNROLL
-  for (auto& row : acc) FRUGAL_UNROLL
-  for (auto& v : row) v = _mm512_setzero_ps();
-  for (int64_t p = 0; p < np; ++p) {
-    const uint8_t* qp = quants + p * 256;
-    if (p + 8 < np) prefetch_range(qp + 8 * 256, 256);  // 2 KiB ahead (4 KiB: faster on one 1 GiB matrix, slower in the model)
-    const __m512 d8 = _mm512_cvtph_ps(_mm256_castsi128_si256(load128(group + p * 16)));
-    __m512i w[4];
-    __m512 sw[4];
-    FRUGAL_UNROLL
-    for (int r = 0; r < 4; ++r) {
-      w[r] = _mm512_load_si512(qp + r * 64);
-      sw[r] = _mm512_permutexvar_ps(idx[r], d8);
-    }
-    FRUGAL_UNROLL
-    for (int t = 0; t < T; ++t) {
-      const uint8_t* xa = a.x + (t0 + t) * a.x_stride;
-      const __m512i x = load512(xa + l.qs_offset() + p * 64);
-      const __m512i bias = _mm512_slli_epi32(load512(xa + l.nsum4_offset() + p * 64), 7);
-      const __m512 xd = _mm512_loadu_ps(xa + l.d8_offset() + p * 64);
-      FRUGAL_UNROLL
-      for (int r = 0; r < 4; ++r) {
-        const __m512 s = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(bias, w[r], x));
-        acc[r][t] = _mm512_fmadd_ps(s, _mm512_mul_ps(sw[r], xd), acc[r][t]);
-      }
-    }
-  }
-  store_tile<4, T>(a, g * 4, t0, acc);
-}
-
-void gemm_q8_0_x4(const GemmArgs& a) {
-  for (int64_t t0 = 0; t0 < a.n_tok; t0 += kMaxTileTokens) {
-    const int64_t nt = std::min<int64_t>(kMaxTileTokens, a.n_tok - t0);
-    for (int64_t g = 0; g < a.n_rows / 4; ++g) {
-      switch (nt) {
-        case 1: q8_0_x4_tile<1>(a, g, t0); break;
-        case 2: q8_0_x4_tile<2>(a, g, t0); break;
-        case 3: q8_0_x4_tile<3>(a, g, t0); break;
-        default: q8_0_x4_tile<4>(a, g, t0); break;
-      }
-    }
-  }
-}
-
 // 256 bytes per step into four independent accumulators.
 uint64_t stream_read(const uint8_t* p, size_t n) {
   __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
@@ -601,7 +512,7 @@ constexpr KernelTable kAvx512Table = {
     gemm_tiled<2, Q4KTile>,
     gemm_tiled<2, Q6KTile>,
     stream_read,
-    gemm_q8_0_x4,
+    avx512_gemm_q8_0_x4,
 };
 
 }  // namespace
