@@ -64,21 +64,26 @@ BenchWeight make_weight(GgmlType type, int64_t rows, int64_t cols) {
   return b;
 }
 
+// One token through matmul(w) per iteration; bytes_per_second counts `bytes` of weights.
+void time_matvec(benchmark::State& state, const WeightMatrix& w, size_t bytes) {
+  const auto x = random_floats(w.cols, 3, 1.0f);
+  std::vector<float> y(static_cast<size_t>(w.rows));
+  for (auto _ : state) {
+    matmul(w, x.data(), 1, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(bytes));
+}
+
 void BM_Matvec(benchmark::State& state) {
   const GgmlType type = kTypes[state.range(0)];
   set_kernel_threads(static_cast<int>(state.range(1)));
   const int64_t cols = 4096;
   const int64_t rows = (int64_t{1} << 30) / static_cast<int64_t>(row_bytes(type, cols)) / 64 * 64;
   const BenchWeight bw = make_weight(type, rows, cols);
-  const auto x = random_floats(cols, 3, 1.0f);
-  std::vector<float> y(static_cast<size_t>(rows));
-  for (auto _ : state) {
-    matmul(bw.w, x.data(), 1, y.data());
-    benchmark::DoNotOptimize(y.data());
-  }
+  time_matvec(state, bw.w, bw.bytes.size());
   state.SetLabel(std::string(type_name(type)) + " " + kern::active_kernel_table().name +
                  (kern::find_kernel(kern::active_kernel_table(), type).gemm ? "" : " (reference)"));
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(bw.bytes.size()));
 }
 
 // Q8_0 decode on the interleaved x4 copy (kernels/interleave.h) the model makes at load, in
@@ -96,16 +101,9 @@ void BM_MatvecQ8_0x4(benchmark::State& state) {
   void* mem = mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   madvise(mem, n, MADV_HUGEPAGE);
   interleave_rows(bw.w, 0, rows, static_cast<uint8_t*>(mem));
-  const WeightMatrix w = interleaved_view(bw.w, static_cast<uint8_t*>(mem));
-  const auto x = random_floats(cols, 3, 1.0f);
-  std::vector<float> y(static_cast<size_t>(rows));
-  for (auto _ : state) {
-    matmul(w, x.data(), 1, y.data());
-    benchmark::DoNotOptimize(y.data());
-  }
+  time_matvec(state, interleaved_view(bw.w, static_cast<uint8_t*>(mem)), bw.bytes.size());
   munmap(mem, n);
   state.SetLabel(std::string("Q8_0x4 ") + kern::active_kernel_table().name);
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(bw.bytes.size()));
 }
 
 // The kernel's compute ceiling: a ~512 KiB weight that stays in L2, one thread.
@@ -115,14 +113,8 @@ void BM_MatvecHot(benchmark::State& state) {
   const int64_t cols = 4096;
   const int64_t rows = std::max<int64_t>(4, (int64_t{512} << 10) / static_cast<int64_t>(row_bytes(type, cols)) / 4 * 4);
   const BenchWeight bw = make_weight(type, rows, cols);
-  const auto x = random_floats(cols, 3, 1.0f);
-  std::vector<float> y(static_cast<size_t>(rows));
-  for (auto _ : state) {
-    matmul(bw.w, x.data(), 1, y.data());
-    benchmark::DoNotOptimize(y.data());
-  }
+  time_matvec(state, bw.w, bw.bytes.size());
   state.SetLabel(std::string(type_name(type)) + " " + kern::active_kernel_table().name);
-  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) * static_cast<int64_t>(bw.bytes.size()));
 }
 
 void BM_Matmul(benchmark::State& state) {

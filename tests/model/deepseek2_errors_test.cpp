@@ -1,6 +1,7 @@
 // Bad input gives frugal::Error with a message naming the problem.
 #include <gtest/gtest.h>
 
+#include "expect_error.h"
 #include "core/error.h"
 #include "format/hf_config.h"
 #include "gguf_edit.h"
@@ -12,18 +13,6 @@ namespace {
 
 std::string f32_gguf() {
   return oracle_dir("pub-v3") + "/model-f32.gguf";
-}
-
-// Expects `fn` to throw frugal::Error whose message contains every piece of `parts`.
-template <typename Fn>
-void expect_error(Fn fn, std::initializer_list<const char*> parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "no frugal::Error thrown";
-  } catch (const Error& e) {
-    for (const char* p : parts)
-      EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
-  }
 }
 
 std::string edited(const std::string& name, const GgufEdit& edit) {

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "expect_error.h"
 #include "core/error.h"
 #include "format/gguf.h"
 #include "gguf_edit.h"
@@ -39,17 +40,6 @@ std::vector<float> final_hidden(Deepseek2Model& m, const std::vector<int32_t>& t
   m.forward({tokens, pos, LogitsMode::Last}, cache, logits);
   const auto h = m.last_hidden(static_cast<int64_t>(tokens.size()));
   return {h.begin(), h.end()};
-}
-
-template <typename Fn>
-void expect_error(Fn fn, std::initializer_list<const char*> parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "no frugal::Error thrown";
-  } catch (const Error& e) {
-    for (const char* p : parts)
-      EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
-  }
 }
 
 std::string edited_demo(const std::string& name, const GgufEdit& edit) {

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "expect_error.h"
 #include "core/error.h"
 #include "dense_test_util.h"
 #include "gguf_edit.h"
@@ -11,18 +12,6 @@
 
 namespace frugal::test {
 namespace {
-
-// Runs fn, expecting a frugal::Error whose message contains every one of `parts`.
-template <typename Fn>
-void expect_error(Fn fn, std::initializer_list<std::string> parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "no error thrown";
-  } catch (const Error& e) {
-    for (const std::string& p : parts)
-      EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
-  }
-}
 
 std::string tiny_gguf(const std::string& arch) {
   return synth_dense(tiny_dense(arch), temp_dir() + "/err-" + arch + ".gguf");

@@ -16,6 +16,7 @@
 #include "runtime/sampler.h"
 #include "runtime/scheduler.h"
 #include "test_util.h"
+#include "stream_util.h"
 #include "tiny_model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -97,29 +98,10 @@ TinyModel& tiny() {
   GTEST_SKIP() << "../shared/data/tokenizer/deepseek-v3 is absent: " \
                   "no tokenizer for the test model"
 
-struct Output {
-  std::vector<int32_t> tokens;
-  std::string text;
-  SequenceEvent done;
-};
+using Output = test::Outcome;
 
 Output run(Scheduler& s, SequenceRequest req) {
-  auto stream = s.submit(std::move(req));
-  Output o;
-  std::vector<SequenceEvent> events;
-  for (int i = 0; i < 1200; ++i) {  // at most 120 s
-    if (!stream->wait(events, std::chrono::milliseconds(100))) continue;
-    for (auto& ev : events) {
-      if (ev.kind == SequenceEvent::Kind::Finished) {
-        o.done = ev;
-        return o;
-      }
-      if (ev.token >= 0) o.tokens.push_back(ev.token);
-      o.text += ev.text;
-    }
-  }
-  ADD_FAILURE() << "the sequence did not finish in 120 s";
-  return o;
+  return test::collect(*s.submit(std::move(req)), 120);
 }
 
 // Checks one constrained output; returns true when it closed the object.

@@ -11,6 +11,7 @@
 #include "runtime/generator.h"
 #include "runtime/scheduler.h"
 #include "test_util.h"
+#include "stream_util.h"
 #include "tiny_model.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/utf8.h"
@@ -57,29 +58,8 @@ SequenceRequest greedy(std::vector<int32_t> prompt, int64_t max_tokens) {
   return r;
 }
 
-struct Outcome {
-  std::vector<int32_t> tokens;
-  std::string text;
-  SequenceEvent done;
-};
-
-Outcome collect(SequenceStream& s) {
-  Outcome o;
-  std::vector<SequenceEvent> events;
-  for (int i = 0; i < 600; ++i) {  // at most 60 s
-    if (!s.wait(events, std::chrono::milliseconds(100))) continue;
-    for (auto& ev : events) {
-      if (ev.kind == SequenceEvent::Kind::Finished) {
-        o.done = ev;
-        return o;
-      }
-      if (ev.token >= 0) o.tokens.push_back(ev.token);
-      o.text += ev.text;
-    }
-  }
-  ADD_FAILURE() << "the sequence did not finish in 60 s";
-  return o;
-}
+using test::collect;
+using test::Outcome;
 
 std::vector<int32_t> generator_tokens(const std::vector<int32_t>& prompt, int64_t max_tokens) {
   Generator g(*tiny().model, *tiny().tok);

@@ -15,6 +15,7 @@
 #include "model/deepseek2_synth.h"
 #include "runtime/scheduler.h"
 #include "test_util.h"
+#include "stream_util.h"
 #include "tiny_model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -99,27 +100,8 @@ SequenceRequest greedy(std::vector<int32_t> prompt, int64_t max_tokens) {
   return r;
 }
 
-struct Outcome {
-  std::vector<int32_t> tokens;
-  SequenceEvent done;
-};
-
-Outcome collect(SequenceStream& s) {
-  Outcome o;
-  std::vector<SequenceEvent> events;
-  for (int i = 0; i < 600; ++i) {  // at most 60 s
-    if (!s.wait(events, std::chrono::milliseconds(100))) continue;
-    for (auto& ev : events) {
-      if (ev.kind == SequenceEvent::Kind::Finished) {
-        o.done = ev;
-        return o;
-      }
-      if (ev.token >= 0) o.tokens.push_back(ev.token);
-    }
-  }
-  ADD_FAILURE() << "the sequence did not finish in 60 s";
-  return o;
-}
+using test::collect;
+using test::Outcome;
 
 SchedulerOptions options(int n_slots) {
   SchedulerOptions o;
