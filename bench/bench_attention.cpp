@@ -34,7 +34,7 @@ void BM_LatentAttention(benchmark::State& state) {
     quantize_row(type, row.data(), cache.data() + rb * j, R + D);
   }
   const LatentQuery q{H, q_abs.data(), R, q_pe.data(), D, 0.1f};
-  const LatentCacheView kv{type, cache.data(), rb, R, D};
+  const LatentCacheView kv = LatentCacheView::contiguous(type, cache.data(), rb, R, D);
   std::vector<float> ctx(static_cast<size_t>(H * R));
   for (auto _ : state) {
     latent_attention(q, kv, n_kv, ctx.data());

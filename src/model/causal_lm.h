@@ -48,6 +48,7 @@ struct Batch {
 };
 
 class SequenceState;
+class KvBlockPool;
 
 // One sequence's part of a multi-sequence forward step.
 struct SequenceBatch {
@@ -74,6 +75,14 @@ class SequenceState {
   // the state unchanged. Families without persistence throw from both.
   virtual std::string export_entries(int64_t begin, int64_t end, uint64_t model_tag) const;
   virtual void import_entries(std::string_view bytes, uint64_t model_tag);
+
+  // Paged states (made with a pool, model/kv_pool.h): the pool blocks holding positions
+  // [0, n_past), in order (the last may be partly filled); empty for other states.
+  virtual std::span<const int32_t> kv_blocks() const { return {}; }
+  // Drops what the state holds and takes `blocks` of its pool (each retained; they are never
+  // written, a write copies them first) as positions [0, n_past = size * block_tokens). Throws
+  // frugal::Error for states without a pool.
+  virtual void adopt_kv_blocks(std::span<const int32_t> blocks);
 };
 
 class CausalLm {
@@ -84,6 +93,12 @@ class CausalLm {
   virtual int64_t context_length() const = 0;    // the model's trained maximum
   // A fresh state of n_ctx positions (0 = the options' max_context).
   virtual std::unique_ptr<SequenceState> new_sequence(int64_t n_ctx = 0) const = 0;
+  // Paged KV cache: a pool of n_blocks blocks for states to share, and a state drawing its
+  // blocks from it as it grows (a full pool fails the forward that needs one more). Families
+  // without paging return null from new_kv_pool.
+  virtual std::shared_ptr<KvBlockPool> new_kv_pool(int64_t /*n_blocks*/) const { return nullptr; }
+  virtual std::unique_ptr<SequenceState> new_sequence(int64_t n_ctx,
+                                                      std::shared_ptr<KvBlockPool> pool) const;
   // One sequence: logits [n_tokens, n_vocab] (All) or [n_vocab] (Last). Throws frugal::Error on
   // bad input.
   virtual void forward(const Batch& batch, SequenceState& seq, std::span<float> logits) = 0;

@@ -69,6 +69,19 @@ LatentKvCache Deepseek2Model::new_cache(int64_t n_ctx) const {
                        opt_.kv_cache_type);
 }
 
+std::shared_ptr<KvBlockPool> Deepseek2Model::new_kv_pool(int64_t n_blocks) const {
+  return std::make_shared<KvBlockPool>(
+      LatentKvCache::pool_geometry(config_.n_layers, config_.kv_lora_rank,
+                                   config_.qk_rope_head_dim, opt_.kv_cache_type),
+      n_blocks);
+}
+
+LatentKvCache Deepseek2Model::new_cache(int64_t n_ctx, std::shared_ptr<KvBlockPool> pool) const {
+  n_ctx = cache_positions(n_ctx, opt_.max_context);
+  return LatentKvCache(std::move(pool), n_ctx, config_.kv_lora_rank, config_.qk_rope_head_dim,
+                       opt_.kv_cache_type);
+}
+
 void Deepseek2Model::forward(const Batch& b, LatentKvCache& cache, std::span<float> logits,
                              ForwardTrace* trace) {
   const LatentSequenceBatch one{b, &cache};
@@ -83,6 +96,12 @@ void Deepseek2Model::forward_multi(std::span<const LatentSequenceBatch> seqs,
         s.cache->row_size() != config_.kv_values_per_token())
       throw Error(
           "forward: the KV cache was not made for this model (use Deepseek2Model::new_cache)");
+  // Every position written below is this step's own (paged caches: blocks allocated, shared
+  // ones copied) before anything is computed; a full pool fails the step here.
+  for (const LatentSequenceBatch& s : seqs) {
+    const int64_t p0 = s.batch.positions[0];
+    s.cache->prepare_write(p0, p0 + static_cast<int64_t>(s.batch.tokens.size()));
+  }
   if (trace) {
     trace->hidden.resize(static_cast<size_t>(config_.n_layers + 1));
     trace->router_indices.resize(static_cast<size_t>(config_.n_moe_layers()));

@@ -49,6 +49,9 @@ class Deepseek2Model {
 
   // A cache of n_ctx positions (0 = options().max_context).
   LatentKvCache new_cache(int64_t n_ctx = 0) const;
+  // A block pool for caches that share it (paged KV cache), and a cache drawing on one.
+  std::shared_ptr<KvBlockPool> new_kv_pool(int64_t n_blocks) const;
+  LatentKvCache new_cache(int64_t n_ctx, std::shared_ptr<KvBlockPool> pool) const;
 
   // logits: [n_tokens, n_vocab] (LogitsMode::All) or [n_vocab] (Last). Throws frugal::Error for a
   // token id out of range, bad positions, or a sequence longer than the cache.

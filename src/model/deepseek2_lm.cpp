@@ -7,11 +7,22 @@
 namespace frugal {
 
 void Deepseek2Sequence::truncate(int64_t n_keep) {
-  cache_.set_n_past(std::clamp<int64_t>(n_keep, 0, cache_.n_past()));
+  cache_.truncate(n_keep);
   if (!mtp_) return;
   const int64_t last = cache_.n_past() - 1;  // its entry needs the token after it
   mtp_->cache.set_n_past(std::clamp<int64_t>(last, 0, mtp_->cache.n_past()));
   if (last >= 0 && !mtp_->has_hidden(last)) mtp_->current = false;
+}
+
+std::span<const int32_t> Deepseek2Sequence::kv_blocks() const {
+  const int64_t bt = cache_.pool().block_tokens();
+  const auto n = static_cast<size_t>((cache_.n_past() + bt - 1) / bt);
+  return cache_.blocks().first(std::min(n, cache_.blocks().size()));
+}
+
+void Deepseek2Sequence::adopt_kv_blocks(std::span<const int32_t> blocks) {
+  cache_.adopt_blocks(blocks);
+  if (mtp_) mtp_->current = false;  // the draft head never saw these positions
 }
 
 size_t Deepseek2Sequence::bytes_per_token() const {
@@ -28,7 +39,16 @@ Deepseek2Lm::Deepseek2Lm(Deepseek2Model model)
 }
 
 std::unique_ptr<SequenceState> Deepseek2Lm::new_sequence(int64_t n_ctx) const {
-  LatentKvCache cache = model_.new_cache(n_ctx);
+  return sequence_with(model_.new_cache(n_ctx));
+}
+
+std::unique_ptr<SequenceState> Deepseek2Lm::new_sequence(int64_t n_ctx,
+                                                         std::shared_ptr<KvBlockPool> pool) const {
+  FRUGAL_CHECK(pool != nullptr, "new_sequence: no pool");
+  return sequence_with(model_.new_cache(n_ctx, std::move(pool)));
+}
+
+std::unique_ptr<SequenceState> Deepseek2Lm::sequence_with(LatentKvCache cache) const {
   if (!mtp_) return std::make_unique<Deepseek2Sequence>(std::move(cache));
   auto st = std::make_unique<MtpSequenceState>();
   st->cache = mtp_->new_cache(cache.n_ctx());

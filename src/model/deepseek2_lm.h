@@ -46,6 +46,8 @@ class Deepseek2Sequence final : public SequenceState {
   void import_entries(std::string_view bytes, uint64_t model_tag) override {
     cache_.import_entries(bytes, model_tag);
   }
+  std::span<const int32_t> kv_blocks() const override;
+  void adopt_kv_blocks(std::span<const int32_t> blocks) override;
   LatentKvCache& cache() { return cache_; }
   MtpSequenceState* mtp() { return mtp_.get(); }
   const MtpSequenceState* mtp() const { return mtp_.get(); }
@@ -66,6 +68,11 @@ class Deepseek2Lm final : public CausalLm {
   int64_t n_vocab() const override { return model_.config().n_vocab; }
   int64_t context_length() const override { return model_.config().context_length; }
   std::unique_ptr<SequenceState> new_sequence(int64_t n_ctx = 0) const override;
+  std::shared_ptr<KvBlockPool> new_kv_pool(int64_t n_blocks) const override {
+    return model_.new_kv_pool(n_blocks);
+  }
+  std::unique_ptr<SequenceState> new_sequence(int64_t n_ctx,
+                                              std::shared_ptr<KvBlockPool> pool) const override;
   void forward(const Batch& batch, SequenceState& seq, std::span<float> logits) override;
   void forward_multi(std::span<const SequenceBatch> seqs, std::span<float> logits) override;
   bool can_draft(const SequenceState& seq) const override;
@@ -73,6 +80,7 @@ class Deepseek2Lm final : public CausalLm {
   Deepseek2Model& model() { return model_; }
 
  private:
+  std::unique_ptr<SequenceState> sequence_with(LatentKvCache cache) const;
   void forward_with_mtp(const Batch& batch, Deepseek2Sequence& seq, std::span<float> logits);
   void mtp_after_chunk(const Batch& chunk, MtpSequenceState& st);
 

@@ -1,5 +1,6 @@
 #include "model/kv_cache.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -8,30 +9,73 @@
 
 namespace frugal {
 
-LatentKvCache::LatentKvCache(int64_t n_layers, int64_t n_ctx, int64_t kv_lora_rank,
-                             int64_t rope_dim, GgmlType type)
-    : n_layers_(n_layers),
-      n_ctx_(n_ctx),
-      kv_lora_rank_(kv_lora_rank),
-      rope_dim_(rope_dim),
-      type_(type) {
+namespace {
+
+constexpr int64_t kBlockTokens = 16;
+
+void check_cache_type(GgmlType type) {
   if (!is_latent_cache_type(type))
     throw Error(std::string("KV cache type ") + type_name(type) +
                 " is not supported (use f32, f16 or bf16)");
-  row_bytes_ = row_bytes(type, row_size());
-  data_.resize(static_cast<size_t>(n_layers * n_ctx) * row_bytes_);
+}
+
+}  // namespace
+
+KvPoolGeometry LatentKvCache::pool_geometry(int64_t n_layers, int64_t kv_lora_rank,
+                                            int64_t rope_dim, GgmlType type) {
+  check_cache_type(type);
+  return {std::string("mla-latent-") + type_name(type), n_layers, kBlockTokens,
+          row_bytes(type, kv_lora_rank + rope_dim)};
+}
+
+LatentKvCache::LatentKvCache(int64_t n_layers, int64_t n_ctx, int64_t kv_lora_rank,
+                             int64_t rope_dim, GgmlType type)
+    : LatentKvCache(std::make_shared<KvBlockPool>(
+                        pool_geometry(n_layers, kv_lora_rank, rope_dim, type),
+                        std::max<int64_t>(1, (n_ctx + kBlockTokens - 1) / kBlockTokens)),
+                    n_ctx, kv_lora_rank, rope_dim, type) {
+  table_.prepare_write(0, n_ctx);  // its own pool: every block now, in address order
+}
+
+LatentKvCache::LatentKvCache(std::shared_ptr<KvBlockPool> pool, int64_t n_ctx,
+                             int64_t kv_lora_rank, int64_t rope_dim, GgmlType type)
+    : kv_lora_rank_(kv_lora_rank), rope_dim_(rope_dim), type_(type) {
+  FRUGAL_CHECK(pool != nullptr, "LatentKvCache without a pool");
+  const KvPoolGeometry& g = pool->geometry();
+  if (g != pool_geometry(g.n_layers, kv_lora_rank, rope_dim, type))
+    throw Error("KV cache: the block pool holds " + g.layout + " rows of " +
+                std::to_string(g.row_bytes) + " bytes, not this model's cache layout");
+  n_layers_ = g.n_layers;
+  row_bytes_ = g.row_bytes;
+  table_ = KvBlockTable(std::move(pool), n_ctx);
+}
+
+void LatentKvCache::truncate(int64_t n_keep) {
+  n_past_ = std::clamp<int64_t>(n_keep, 0, n_past_);
+  table_.keep(n_keep);
+}
+
+void LatentKvCache::adopt_blocks(std::span<const int32_t> blocks) {
+  table_.adopt(blocks);
+  n_past_ = static_cast<int64_t>(blocks.size()) * table_.pool().block_tokens();
 }
 
 void LatentKvCache::store_row(int64_t layer, int64_t pos, const float* src) {
-  quantize_row(type_, src, data_.data() + offset(layer, pos), row_size());
+  const std::span<const int32_t> b = table_.blocks();
+  const auto k = static_cast<size_t>(pos >> table_.pool().block_shift());
+  FRUGAL_CHECK(k < b.size() && table_.pool().refs(b[k]) == 1,
+               "KV cache: position " + std::to_string(pos) + " was not made writable");
+  quantize_row(type_, src, table_.row(layer, pos), row_size());
 }
 
 void LatentKvCache::load_row(int64_t layer, int64_t pos, float* dst) const {
-  dequantize_row(type_, data_.data() + offset(layer, pos), dst, row_size());
+  dequantize_row(type_, table_.row(layer, pos), dst, row_size());
 }
 
 LatentCacheView LatentKvCache::layer_view(int64_t layer) const {
-  return {type_, data_.data() + offset(layer, 0), row_bytes_, kv_lora_rank_, rope_dim_};
+  const KvBlockPool& p = table_.pool();
+  return {type_,         p.layer_base(layer), row_bytes_,     kv_lora_rank_,
+          rope_dim_,     table_.blocks().data(), p.block_shift(), p.block_bytes()};
 }
 
 CacheBlobLayout LatentKvCache::layout() const {
@@ -44,26 +88,24 @@ std::string LatentKvCache::export_entries(int64_t begin, int64_t end, uint64_t m
   if (!(0 <= begin && begin <= end && end <= n_past_))
     throw Error("KV cache export: positions [" + std::to_string(begin) + ", " +
                 std::to_string(end) + ") are not all valid (" + std::to_string(n_past_) + ")");
-  const size_t n_bytes = static_cast<size_t>(end - begin) * row_bytes_;  // one layer's rows
-  std::string payload(n_bytes * static_cast<size_t>(n_layers_), '\0');
+  std::string payload(static_cast<size_t>(end - begin) * bytes_per_token(), '\0');
   char* p = payload.data();
-  for (int64_t l = 0; l < n_layers_; ++l) {  // positions of a layer are contiguous
-    std::memcpy(p, data_.data() + offset(l, begin), n_bytes);
-    p += n_bytes;
-  }
+  for (int64_t l = 0; l < n_layers_; ++l)
+    for (int64_t t = begin; t < end; ++t, p += row_bytes_) std::memcpy(p, table_.row(l, t), row_bytes_);
   return write_cache_blob(layout(), model_tag, begin, end - begin, payload);
 }
 
 void LatentKvCache::import_entries(std::string_view blob, uint64_t model_tag) {
   const CacheBlobView v = read_cache_blob(blob, layout(), model_tag);
-  if (v.begin > n_past_ || v.begin + v.n > n_ctx_)
+  if (v.begin > n_past_ || v.begin + v.n > n_ctx())
     throw Error("KV cache import: positions [" + std::to_string(v.begin) + ", " +
                 std::to_string(v.begin + v.n) + ") do not follow the " + std::to_string(n_past_) +
-                " held or exceed the context of " + std::to_string(n_ctx_));
-  const size_t n_bytes = static_cast<size_t>(v.n) * row_bytes_;
+                " held or exceed the context of " + std::to_string(n_ctx()));
+  table_.prepare_write(v.begin, v.begin + v.n);
   const char* p = v.payload.data();
-  for (int64_t l = 0; l < n_layers_; ++l, p += n_bytes)
-    std::memcpy(data_.data() + offset(l, v.begin), p, n_bytes);
+  for (int64_t l = 0; l < n_layers_; ++l)
+    for (int64_t t = v.begin; t < v.begin + v.n; ++t, p += row_bytes_)
+      std::memcpy(table_.row(l, t), p, row_bytes_);
   n_past_ = v.begin + v.n;
 }
 

@@ -36,6 +36,15 @@ void SequenceState::import_entries(std::string_view, uint64_t) {
   throw Error("this model's cache cannot be imported");
 }
 
+void SequenceState::adopt_kv_blocks(std::span<const int32_t>) {
+  throw Error("this sequence's cache is not paged (made without a KV block pool)");
+}
+
+std::unique_ptr<SequenceState> CausalLm::new_sequence(int64_t,
+                                                      std::shared_ptr<KvBlockPool>) const {
+  throw Error(architecture() + ": this model has no paged KV cache");
+}
+
 std::unique_ptr<CausalLm> load_causal_lm(const std::string& path, const ModelOptions& opt) {
   const std::string arch = architecture_of(path);
   if (arch == "deepseek2") return std::make_unique<Deepseek2Lm>(Deepseek2Model::load(path, opt));

@@ -46,7 +46,7 @@ Inputs make_inputs(const Case& c, uint32_t seed) {
     quantize_row(c.type, row.data(), in.cache.data() + rb * j, width);
   }
   in.q = {c.n_heads, in.q_abs.data(), qa_stride, in.q_pe.data(), qp_stride, 0.125f};
-  in.kv = {c.type, in.cache.data(), rb, c.rank, c.rope_dim};
+  in.kv = LatentCacheView::contiguous(c.type, in.cache.data(), rb, c.rank, c.rope_dim);
   return in;
 }
 
