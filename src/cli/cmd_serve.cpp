@@ -24,7 +24,7 @@ constexpr const char* kHelp =
     "(cancelled after --drain-seconds), exit code 0.\n\n"
     "  --host ADDR        address to bind (default 127.0.0.1; 0.0.0.0 exposes the server)\n"
     "  --port N           TCP port (default 8080; 0 picks a free one)\n"
-    "  --parallel N       sequences generated at once, each with its own KV cache (default 1)\n"
+    "  --parallel N       sequences generated at once (default 1)\n"
     "  --queue N          requests waiting beyond the busy slots; more get 429 (default 16)\n"
     "  --api-key KEY      require 'Authorization: Bearer KEY' (default: $FRUGAL_API_KEY if set)\n"
     "  --chat-template NAME  deepseek-v3, deepseek-r1, deepseek-r1-distill, deepseek-v3.1,\n"
@@ -33,6 +33,11 @@ constexpr const char* kHelp =
     "  --max-body-mib N   request body limit (default 8)\n"
     "  --threads N        HTTP connections served at once (default 4 x parallel + 8)\n"
     "  --drain-seconds N  on stop, wait this long for running requests (default 30)\n"
+    "  --kv-cache-mib N   paged KV cache for running sequences; a request waits in the queue\n"
+    "                     until its prompt + max_tokens fit (default: every slot at full context)\n"
+    "  --cache-ram-mib N  prefix cache in RAM on top: prompts' KV blocks kept in a radix tree\n"
+    "                     for requests that share a prefix (system prompt, chat history);\n"
+    "                     least recently used first out (default 2048)\n"
     "  --cache-dir DIR    prefix cache disk tier: KV entries of finished requests are saved\n"
     "                     there in 256-token blocks and reused by later requests, also after a\n"
     "                     restart (default: off)\n"
@@ -67,7 +72,7 @@ int cmd_serve(int argc, char** argv) {
   auto flags = model_value_flags();
   flags.insert({"--host", "--port", "--parallel", "--queue", "--api-key", "--chat-template",
                 "--model-id", "--max-body-mib", "--threads", "--drain-seconds", "--cache-dir",
-                "--cache-disk-mib"});
+                "--cache-disk-mib", "--kv-cache-mib", "--cache-ram-mib"});
   Args args(argc, argv, flags, {});
   if (args.help()) {
     std::printf(kHelp, kModelFlagsHelp);
@@ -95,6 +100,10 @@ int cmd_serve(int argc, char** argv) {
   so.cache_dir = args.get_or("--cache-dir", "");
   so.cache_disk_bytes = args.get_int_or("--cache-disk-mib", 4096) << 20;
   if (so.cache_disk_bytes < 0) throw Error("--cache-disk-mib must be at least 0");
+  so.kv_cache_bytes = args.get_int_or("--kv-cache-mib", 0) << 20;
+  if (so.kv_cache_bytes < 0) throw Error("--kv-cache-mib must be at least 0");
+  so.cache_ram_bytes = args.get_int_or("--cache-ram-mib", 2048) << 20;
+  if (so.cache_ram_bytes < 0) throw Error("--cache-ram-mib must be at least 0");
   if (!so.cache_dir.empty()) so.model_tag = model_file_tag(path, m.model->architecture());
   api.chat_format = chat_format_for(*m.tokenizer, args.get_or("--chat-template", ""));
   Scheduler scheduler(*m.model, *m.tokenizer, so);
@@ -109,6 +118,10 @@ int cmd_serve(int argc, char** argv) {
       "http://%s:%d\n",
       api.model_id.c_str(), chat_format_name(api.chat_format), so.n_slots,
       static_cast<long long>(scheduler.n_ctx()), ho.host.c_str(), http.port());
+  const SchedulerStats st = scheduler.stats();
+  std::printf("frugal serve: paged KV cache of %lld positions (%lld blocks of %lld)\n",
+              static_cast<long long>(st.kv_blocks * st.kv_block_tokens),
+              static_cast<long long>(st.kv_blocks), static_cast<long long>(st.kv_block_tokens));
   std::fflush(stdout);
   http.run();  // until SIGTERM / SIGINT
   std::fprintf(stderr, "frugal serve: stopping; waiting for running requests\n");

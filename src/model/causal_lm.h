@@ -70,7 +70,7 @@ class SequenceState {
   // n_past) as self-describing bytes (model/cache_blob.h): a header naming the cache layout, its
   // sizes and `model_tag` (the caller's identity of the weights), a checksum, the entries.
   // import_entries: loads such bytes at their positions [begin, begin + n), where begin is at
-  // most n_past; then n_past == begin + n. Throws frugal::Error naming the mismatch (another
+  // most n_past (positions already held may keep their own entries); then n_past == begin + n. Throws frugal::Error naming the mismatch (another
   // layout, sizes or model tag; truncated or corrupt bytes; positions beyond n_ctx) and leaves
   // the state unchanged. Families without persistence throw from both.
   virtual std::string export_entries(int64_t begin, int64_t end, uint64_t model_tag) const;
@@ -79,10 +79,10 @@ class SequenceState {
   // Paged states (made with a pool, model/kv_pool.h): the pool blocks holding positions
   // [0, n_past), in order (the last may be partly filled); empty for other states.
   virtual std::span<const int32_t> kv_blocks() const { return {}; }
-  // Drops what the state holds and takes `blocks` of its pool (each retained; they are never
-  // written, a write copies them first) as positions [0, n_past = size * block_tokens). Throws
-  // frugal::Error for states without a pool.
-  virtual void adopt_kv_blocks(std::span<const int32_t> blocks);
+  // Drops what the state holds and takes `blocks` of its pool (each retained; a write into one
+  // another holder shares copies it first) as its positions [0, n_past), n_past within the
+  // blocks. Throws frugal::Error for states without a pool.
+  virtual void adopt_kv_blocks(std::span<const int32_t> blocks, int64_t n_past);
 };
 
 class CausalLm {

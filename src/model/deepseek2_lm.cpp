@@ -20,8 +20,8 @@ std::span<const int32_t> Deepseek2Sequence::kv_blocks() const {
   return cache_.blocks().first(std::min(n, cache_.blocks().size()));
 }
 
-void Deepseek2Sequence::adopt_kv_blocks(std::span<const int32_t> blocks) {
-  cache_.adopt_blocks(blocks);
+void Deepseek2Sequence::adopt_kv_blocks(std::span<const int32_t> blocks, int64_t n_past) {
+  cache_.adopt_blocks(blocks, n_past);
   if (mtp_) mtp_->current = false;  // the draft head never saw these positions
 }
 

@@ -47,7 +47,7 @@ class Deepseek2Sequence final : public SequenceState {
     cache_.import_entries(bytes, model_tag);
   }
   std::span<const int32_t> kv_blocks() const override;
-  void adopt_kv_blocks(std::span<const int32_t> blocks) override;
+  void adopt_kv_blocks(std::span<const int32_t> blocks, int64_t n_past) override;
   LatentKvCache& cache() { return cache_; }
   MtpSequenceState* mtp() { return mtp_.get(); }
   const MtpSequenceState* mtp() const { return mtp_.get(); }

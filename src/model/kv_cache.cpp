@@ -55,9 +55,15 @@ void LatentKvCache::truncate(int64_t n_keep) {
   table_.keep(n_keep);
 }
 
-void LatentKvCache::adopt_blocks(std::span<const int32_t> blocks) {
+void LatentKvCache::adopt_blocks(std::span<const int32_t> blocks, int64_t n_past) {
+  const int64_t bt = table_.pool().block_tokens();
+  const auto n = static_cast<int64_t>(blocks.size());
+  const bool fits = n == 0 ? n_past == 0 : (n - 1) * bt < n_past && n_past <= n * bt;
+  if (!fits)
+    throw Error("KV cache: " + std::to_string(n_past) + " positions do not fill " +
+                std::to_string(n) + " blocks of " + std::to_string(bt));
   table_.adopt(blocks);
-  n_past_ = static_cast<int64_t>(blocks.size()) * table_.pool().block_tokens();
+  n_past_ = n_past;
 }
 
 void LatentKvCache::store_row(int64_t layer, int64_t pos, const float* src) {
@@ -101,11 +107,14 @@ void LatentKvCache::import_entries(std::string_view blob, uint64_t model_tag) {
     throw Error("KV cache import: positions [" + std::to_string(v.begin) + ", " +
                 std::to_string(v.begin + v.n) + ") do not follow the " + std::to_string(n_past_) +
                 " held or exceed the context of " + std::to_string(n_ctx()));
-  table_.prepare_write(v.begin, v.begin + v.n);
-  const char* p = v.payload.data();
-  for (int64_t l = 0; l < n_layers_; ++l)
-    for (int64_t t = v.begin; t < v.begin + v.n; ++t, p += row_bytes_)
-      std::memcpy(table_.row(l, t), p, row_bytes_);
+  // Positions already held keep their entries (the same tokens' entries, and possibly blocks
+  // shared with other sequences, which must not be copied for nothing).
+  const int64_t end = v.begin + v.n, first = std::min(std::max(v.begin, n_past_), end);
+  table_.prepare_write(first, end);
+  for (int64_t l = 0; l < n_layers_; ++l) {
+    const char* p = v.payload.data() + static_cast<size_t>(l * v.n + first - v.begin) * row_bytes_;
+    for (int64_t t = first; t < end; ++t, p += row_bytes_) std::memcpy(table_.row(l, t), p, row_bytes_);
+  }
   n_past_ = v.begin + v.n;
 }
 

@@ -56,8 +56,8 @@ class LatentKvCache {
   // shared ones copied). Throws frugal::Error beyond n_ctx or when the pool is full.
   void prepare_write(int64_t begin, int64_t end) { table_.prepare_write(begin, end); }
   std::span<const int32_t> blocks() const { return table_.blocks(); }
-  // Takes `blocks` of the same pool as positions [0, n_past = size * block_tokens).
-  void adopt_blocks(std::span<const int32_t> blocks);
+  // Takes `blocks` of the same pool as positions [0, n_past), n_past within them.
+  void adopt_blocks(std::span<const int32_t> blocks, int64_t n_past);
   KvBlockPool& pool() const { return table_.pool(); }
 
   // Row (layer, pos) = src [kv_latent (kv_lora_rank) ; k_pe (rope_dim)], rounded to the type.

@@ -36,7 +36,7 @@ void SequenceState::import_entries(std::string_view, uint64_t) {
   throw Error("this model's cache cannot be imported");
 }
 
-void SequenceState::adopt_kv_blocks(std::span<const int32_t>) {
+void SequenceState::adopt_kv_blocks(std::span<const int32_t>, int64_t) {
   throw Error("this sequence's cache is not paged (made without a KV block pool)");
 }
 

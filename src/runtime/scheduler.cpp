@@ -5,9 +5,11 @@
 #include <optional>
 
 #include "model/causal_lm.h"
+#include "model/kv_pool.h"
 #include "runtime/disk_cache.h"
 #include "runtime/generator.h"
 #include "runtime/json_constraint.h"
+#include "runtime/prefix_tree.h"
 #include "tokenizer/stream_decoder.h"
 #include "tokenizer/tokenizer.h"
 
@@ -50,9 +52,9 @@ struct Scheduler::Active {
   std::optional<JsonConstraint> json;  // when req.json_object
   size_t n_prefilled = 0;          // prompt tokens whose cache entries exist
   int64_t n_cached = 0;            // of those, reused from an earlier sequence
+  int64_t n_reserved = 0;          // pool blocks it may write at most (admission)
   std::vector<int32_t> generated;  // sampled ids (EOS excluded)
   bool has_pending = false;        // generated.back() is sampled but not yet run forward
-  bool disk_checked = false;       // the disk tier was asked for a longer prefix
 };
 
 static SequenceEvent finished_event(SequenceEnd end) {
@@ -63,10 +65,9 @@ static SequenceEvent finished_event(SequenceEnd end) {
 }
 
 struct Scheduler::Slot {
-  std::unique_ptr<SequenceState> cache;  // the model's state for this slot
+  std::unique_ptr<SequenceState> cache;  // the running sequence's state; null until it starts
   std::vector<int32_t> cached_tokens;    // the tokens whose entries `cache` holds, in order
   std::unique_ptr<Active> active;        // null when free
-  uint64_t last_used = 0;
 };
 
 Scheduler::Scheduler(CausalLm& model, const Tokenizer& tokenizer, SchedulerOptions opt)
@@ -75,12 +76,27 @@ Scheduler::Scheduler(CausalLm& model, const Tokenizer& tokenizer, SchedulerOptio
     throw Error("--parallel must be at least 1, found " + std::to_string(opt_.n_slots));
   if (opt_.prefill_chunk < 1) throw Error("the prefill chunk must be at least 1 token");
   if (opt_.prefill_budget < 1) throw Error("the per-step prefill budget must be at least 1 token");
-  for (int i = 0; i < opt_.n_slots; ++i) {
-    auto s = std::make_unique<Slot>();
-    s->cache = model_.new_sequence(opt_.n_ctx);
-    slots_.push_back(std::move(s));
-  }
-  n_ctx_ = slots_.front()->cache->n_ctx();
+  for (int i = 0; i < opt_.n_slots; ++i) slots_.push_back(std::make_unique<Slot>());
+  n_ctx_ = model_.new_sequence(opt_.n_ctx)->n_ctx();  // the model's clamp of the option
+  // One probe pool block tells the block size; then the pool: every slot at full context (or
+  // kv_cache_bytes), plus the prefix cache's RAM share.
+  const std::shared_ptr<KvBlockPool> probe = model_.new_kv_pool(1);
+  if (!probe) throw Error(model_.architecture() + ": the server needs a paged KV cache");
+  const int64_t bt = probe->block_tokens();
+  const auto block_bytes = static_cast<int64_t>(probe->block_bytes());
+  const int64_t per_context = (n_ctx_ + bt - 1) / bt;
+  if (opt_.kv_cache_bytes < 0 || opt_.cache_ram_bytes < 0)
+    throw Error("KV cache sizes must not be negative");
+  const int64_t n_running = opt_.kv_cache_bytes == 0 ? opt_.n_slots * per_context
+                                                     : opt_.kv_cache_bytes / block_bytes;
+  if (n_running < per_context)
+    throw Error("the KV cache of " + std::to_string(opt_.kv_cache_bytes >> 20) +
+                " MiB does not hold one context of " + std::to_string(n_ctx_) +
+                " positions (" + std::to_string((per_context * block_bytes + (1 << 20) - 1) >> 20) +
+                " MiB)");
+  pool_ = model_.new_kv_pool(n_running + opt_.cache_ram_bytes / block_bytes);
+  tree_ = std::make_unique<PrefixTree>(*pool_);
+  n_kv_free_.store(pool_->n_free());
   if (!opt_.cache_dir.empty())
     disk_ = std::make_unique<DiskPrefixCache>(
         DiskCacheOptions{opt_.cache_dir, opt_.cache_disk_bytes, opt_.model_tag});
@@ -165,7 +181,11 @@ SchedulerStats Scheduler::stats() const {
   st.n_active = n_active_;
   st.n_slots = opt_.n_slots;
   st.n_ctx = n_ctx_;
-  st.n_cached_tokens = n_cached_now_.load();
+  st.kv_blocks = pool_->n_blocks();
+  st.kv_block_tokens = pool_->block_tokens();
+  st.kv_blocks_free = n_kv_free_.load();
+  st.prefix_cache_blocks = n_tree_blocks_.load();
+  st.kv_blocks_reserved = n_reserved_;
   st.prompt_cache_hit_tokens = n_hit_total_.load();
   st.prompt_tokens = n_prompt_total_.load();
   st.n_steps = n_steps_.load();
@@ -196,41 +216,25 @@ void Scheduler::engine_loop() {
       for (auto& s : slots_)
         if (s->active) active.push_back(s.get());
     }
-    load_from_disk(active);
+    start_sequences(active);
     step(active);
     n_steps_.fetch_add(1);
-    {
-      // Under the lock: submit() may be filling a free slot's cache list meanwhile.
-      std::lock_guard lk(mu_);
-      int64_t n_cached = 0;
-      for (auto& s : slots_) n_cached += static_cast<int64_t>(s->cached_tokens.size());
-      n_cached_now_.store(n_cached);
-    }
+    publish_stats();
   }
   idle_cv_.notify_all();
 }
 
-// Length of the common prefix of a and b.
-static size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
-  const size_t n = std::min(a.size(), b.size());
-  size_t i = 0;
-  while (i < n && a[i] == b[i]) ++i;
-  return i;
+// Figures stats() reads from other threads (the pool and the tree are the engine thread's).
+void Scheduler::publish_stats() {
+  n_kv_free_.store(pool_->n_free());
+  n_tree_blocks_.store(tree_->stats().n_blocks);
 }
 
-Scheduler::Slot* Scheduler::pick_slot_locked(const std::vector<int32_t>& prompt) {
-  Slot* best = nullptr;
-  size_t best_len = 0;
-  for (auto& s : slots_) {
-    if (s->active) continue;
-    const size_t len = common_prefix(s->cached_tokens, prompt);
-    // Longest shared prefix first; among equals the least recently used keeps the others' caches.
-    if (!best || len > best_len || (len == best_len && s->last_used < best->last_used)) {
-      best = s.get();
-      best_len = len;
-    }
-  }
-  return best;
+// Pool blocks a request may write at most: its prompt and max_tokens, within the context.
+int64_t Scheduler::blocks_needed(const SequenceRequest& req) const {
+  const int64_t bt = pool_->block_tokens();
+  const int64_t n = std::min(static_cast<int64_t>(req.prompt.size()) + std::max<int64_t>(req.max_tokens, 0), n_ctx_);
+  return (n + bt - 1) / bt;
 }
 
 void Scheduler::drop_cancelled_waiting_locked() {
@@ -242,53 +246,80 @@ void Scheduler::drop_cancelled_waiting_locked() {
 }
 
 // Called by the engine between steps and by submit(): a slot whose `active` is null is not
-// touched by the engine, so it may be filled here under the lock while a step runs.
+// touched by the engine, so it may be filled here under the lock while a step runs. Requests are
+// taken in order; the first that does not fit (no free slot, or not enough unreserved blocks)
+// waits, and so do those behind it.
 void Scheduler::admit_locked() {
   drop_cancelled_waiting_locked();
   while (!waiting_.empty()) {
     Waiting& w = waiting_.front();
-    Slot* s = pick_slot_locked(w.req.prompt);
+    Slot* s = nullptr;
+    for (auto& slot : slots_)
+      if (!slot->active) {
+        s = slot.get();
+        break;
+      }
     if (!s) return;
-    // At least the last prompt token runs again, to get the logits of the first new token.
-    const size_t reuse =
-        std::min(common_prefix(s->cached_tokens, w.req.prompt), w.req.prompt.size() - 1);
+    // Every block a running sequence holds is within its reservation, and blocks held by the
+    // prefix cache alone are reclaimable, so the reserved ones never run out.
+    const int64_t need = blocks_needed(w.req);
+    if (n_reserved_ + need > pool_->n_blocks()) return;
     s->active = std::make_unique<Active>(std::move(w.req), std::move(w.stream), tokenizer_);
-    s->active->n_prefilled = reuse;
-    s->active->n_cached = static_cast<int64_t>(reuse);
-    s->cached_tokens.resize(reuse);
-    s->last_used = ++use_clock_;
-    n_hit_total_.fetch_add(static_cast<int64_t>(reuse));
+    s->active->n_reserved = need;
+    n_reserved_ += need;
     n_prompt_total_.fetch_add(static_cast<int64_t>(s->active->req.prompt.size()));
     ++n_active_;
     waiting_.pop_front();
   }
 }
 
-// Newly admitted sequences take the saved blocks that continue their cached prefix (engine
-// thread: the slot is active, so nothing else touches its cache).
-void Scheduler::load_from_disk(std::vector<Slot*>& active) {
+// Sequences admitted since the last step get their state, with the blocks of their longest
+// cached prefix (engine thread: the pool and the tree are its own).
+void Scheduler::start_sequences(const std::vector<Slot*>& active) {
   for (Slot* s : active) {
-    Active& a = *s->active;
-    if (a.disk_checked) continue;
-    a.disk_checked = true;
-    if (!disk_ || a.n_prefilled != static_cast<size_t>(a.n_cached)) continue;
-    const std::vector<int32_t>& prompt = a.req.prompt;
-    // At least the last prompt token runs, to give the logits of the first new token.
-    const int64_t limit = static_cast<int64_t>(prompt.size()) - 1;
-    const auto n_have = static_cast<int64_t>(a.n_prefilled);
-    int64_t n = n_have;
+    if (s->cache) continue;
     try {
-      n = disk_->load(prompt, n_have, limit, *s->cache);
+      start_sequence(*s);
     } catch (const std::exception& e) {
-      std::fprintf(stderr, "frugal: warning: prompt cache: %s\n", e.what());
-      s->cache->truncate(n_have);
+      finish(*s, SequenceEnd::Failed, e.what());
     }
-    if (n == n_have) continue;
-    s->cached_tokens.assign(prompt.begin(), prompt.begin() + n);
-    a.n_prefilled = static_cast<size_t>(n);
-    n_hit_total_.fetch_add(n - a.n_cached);
-    a.n_cached = n;
   }
+}
+
+void Scheduler::start_sequence(Slot& s) {
+  Active& a = *s.active;
+  const std::vector<int32_t>& prompt = a.req.prompt;
+  s.cache = model_.new_sequence(n_ctx_, pool_);
+  // At least the last prompt token runs again, to get the logits of the first new token.
+  const PrefixTree::Match hit = tree_->match(prompt, static_cast<int64_t>(prompt.size()) - 1);
+  if (hit.n_tokens > 0) s.cache->adopt_kv_blocks(hit.blocks, hit.n_tokens);
+  const auto n = static_cast<size_t>(hit.n_tokens);
+  s.cached_tokens.assign(prompt.begin(), prompt.begin() + static_cast<std::ptrdiff_t>(n));
+  a.n_prefilled = n;
+  a.n_cached = static_cast<int64_t>(n);
+  n_hit_total_.fetch_add(a.n_cached);
+  if (disk_) load_from_disk(s);
+}
+
+// The saved blocks that continue the sequence's cached prefix, from the disk tier.
+void Scheduler::load_from_disk(Slot& s) {
+  Active& a = *s.active;
+  const std::vector<int32_t>& prompt = a.req.prompt;
+  // At least the last prompt token runs, to give the logits of the first new token.
+  const int64_t limit = static_cast<int64_t>(prompt.size()) - 1;
+  const auto n_have = static_cast<int64_t>(a.n_prefilled);
+  int64_t n = n_have;
+  try {
+    n = disk_->load(prompt, n_have, limit, *s.cache);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "frugal: warning: prompt cache: %s\n", e.what());
+    s.cache->truncate(n_have);
+  }
+  if (n == n_have) return;
+  s.cached_tokens.assign(prompt.begin(), prompt.begin() + n);
+  a.n_prefilled = static_cast<size_t>(n);
+  n_hit_total_.fetch_add(n - a.n_cached);
+  a.n_cached = n;
 }
 
 void Scheduler::step(std::vector<Slot*>& active) {
@@ -389,6 +420,9 @@ void Scheduler::commit(const StepInput& in, std::span<const float> logits) {
                            chunk + static_cast<std::ptrdiff_t>(in.n_prompt));
     a.n_prefilled += in.n_prompt;
     if (a.n_prefilled < a.req.prompt.size()) return;  // more prompt next step
+    // The prompt's full blocks are cached now: requests sharing the prefix that start while
+    // this one still runs skip it too.
+    tree_->insert(s.cached_tokens, s.cache->kv_blocks(), /*partial_tail=*/false);
   } else {
     s.cached_tokens.push_back(a.generated.back());
   }
@@ -440,14 +474,18 @@ void Scheduler::finish(Slot& s, SequenceEnd end, const std::string& error) {
       a.stream->push(std::move(ev));
     }
   }
-  if (end == SequenceEnd::Failed) s.cached_tokens.clear();  // the cache may be half written
-  if (disk_ && end != SequenceEnd::Failed) {
-    try {
-      disk_->save(s.cached_tokens, *s.cache);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "frugal: warning: prompt cache: not saved: %s\n", e.what());
+  if (s.cache && end != SequenceEnd::Failed) {  // a failed one's cache may be half written
+    tree_->insert(s.cached_tokens, s.cache->kv_blocks());
+    if (disk_) {
+      try {
+        disk_->save(s.cached_tokens, *s.cache);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "frugal: warning: prompt cache: not saved: %s\n", e.what());
+      }
     }
   }
+  s.cache.reset();  // its blocks go back to the pool, or stay with the prefix cache
+  s.cached_tokens.clear();
   SequenceEvent done = finished_event(end);
   done.error = error;
   done.n_prompt = static_cast<int64_t>(a.req.prompt.size());
@@ -459,8 +497,10 @@ void Scheduler::finish(Slot& s, SequenceEnd end, const std::string& error) {
     // threads) before the owner hears of the end: a client that has its answer and sends the
     // next request at once finds the slot, its cached prefix and the capacity free.
     std::lock_guard lk(mu_);
+    n_reserved_ -= a.n_reserved;
     s.active.reset();
     --n_active_;
+    admit_locked();  // the blocks and the slot may let a waiting request in
   }
   stream->push(std::move(done));
   idle_cv_.notify_all();

@@ -1,11 +1,18 @@
 // Continuous batching: an engine thread serves up to n_slots sequences at once. Requests join
 // and leave at step boundaries; each step advances every active sequence by one token, or by
 // one prefill chunk of at most prefill_chunk tokens, so a long prompt never stalls running
-// decodes. Each slot owns a SequenceState (KV cache) and keeps it after its sequence ends: a new
-// request goes to the free slot whose cached tokens share the longest prefix with its prompt, and
-// that prefix is not computed again (prompt-cache hits). With a cache directory, finished
-// sequences' entries are also saved on disk (DiskPrefixCache) and a newly admitted sequence
-// loads the saved blocks that continue its slot's prefix before its first step.
+// decodes.
+//
+// Paged KV cache: all sequences draw their cache blocks from one pool (model/kv_pool.h) sized
+// for every slot at full context (or kv_cache_bytes) plus cache_ram_bytes for the prefix cache.
+// Admission control: a request is admitted when a slot is free and the pool can hold all it may
+// write (prompt + max_tokens, within the context) on top of what running sequences may still
+// write; otherwise it waits in the queue. Context caching: the full blocks of prompts (once
+// prefilled) and of finished sequences stay in a radix tree over token blocks (PrefixTree); a
+// new request adopts the blocks of its longest cached prefix and computes only the rest. Blocks
+// nobody holds are reclaimed least recently used first when the pool runs out. With a cache
+// directory, finished sequences' entries are also saved on disk (DiskPrefixCache) and a new
+// sequence loads the saved blocks that continue its prefix before its first step.
 //
 // One step is one CausalLm::forward_multi call over every active slot's input (collect ->
 // forward -> sample), so each weight matrix, and each MoE expert for all the tokens routed to it,
@@ -35,6 +42,8 @@
 namespace frugal {
 
 class DiskPrefixCache;
+class KvBlockPool;
+class PrefixTree;
 class Tokenizer;
 
 struct SequenceRequest {
@@ -100,6 +109,10 @@ struct SchedulerOptions {
   // is spread over several steps instead of stalling every running decode for one long step.
   // The prefilling slot served first rotates from step to step. At least 1.
   int64_t prefill_budget = 512;
+  // KV block pool for running sequences; 0 = every slot at full context. At least one context.
+  int64_t kv_cache_bytes = 0;
+  // The prefix cache's RAM tier: pool blocks beyond the running sequences' share (--cache-ram-mib).
+  int64_t cache_ram_bytes = int64_t{2} << 30;
   // The prefix cache's disk tier (DiskPrefixCache): off when cache_dir is empty.
   std::string cache_dir;
   int64_t cache_disk_bytes = int64_t{4} << 30;
@@ -108,8 +121,11 @@ struct SchedulerOptions {
 
 struct SchedulerStats {
   int64_t n_waiting = 0, n_active = 0, n_slots = 0;
-  int64_t n_cached_tokens = 0;                             // tokens held in all slots' caches
-  int64_t n_ctx = 0;                                       // per slot
+  int64_t n_ctx = 0;  // per slot
+  // The paged KV cache: blocks of kv_block_tokens positions; free ones hold nothing; the prefix
+  // cache's blocks may also be held by running sequences.
+  int64_t kv_blocks = 0, kv_blocks_free = 0, kv_block_tokens = 0, prefix_cache_blocks = 0;
+  int64_t kv_blocks_reserved = 0;  // what admitted sequences may write at most
   int64_t prompt_cache_hit_tokens = 0, prompt_tokens = 0;  // totals since start
   int64_t n_steps = 0;
   bool disk_cache = false;  // the disk tier's figures (when enabled):
@@ -123,8 +139,8 @@ class Scheduler {
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
-  // Queues a request; when a slot is free it takes it before returning (it runs from the next
-  // step), so stats() counts it as active at once. Throws frugal::Error for an empty prompt or
+  // Queues a request; when a slot and the KV blocks it may need are free it takes them before
+  // returning (it runs from the next step), so stats() counts it as active at once. Throws frugal::Error for an empty prompt or
   // one that does not fit the context, QueueFullError when the slots are busy and the queue is
   // full (requests cancelled while queued hold no place), Error when shutting down.
   std::shared_ptr<SequenceStream> submit(SequenceRequest req);
@@ -151,8 +167,11 @@ class Scheduler {
   void engine_loop();
   void admit_locked();
   void drop_cancelled_waiting_locked();
-  Slot* pick_slot_locked(const std::vector<int32_t>& prompt);
-  void load_from_disk(std::vector<Slot*>& active);
+  int64_t blocks_needed(const SequenceRequest& req) const;
+  void start_sequences(const std::vector<Slot*>& active);
+  void start_sequence(Slot& s);
+  void load_from_disk(Slot& s);
+  void publish_stats();
   // One slot's part of the current step.
   struct StepInput {
     Slot* slot;
@@ -180,6 +199,8 @@ class Scheduler {
   std::vector<float> step_logits_;        // [n_slots, n_vocab] each one's last-token logits
   std::vector<float> logits_;             // [n_vocab] the logits of the slot being sampled
   std::vector<float> raw_logits_;  // [n_vocab], copy before sampling when logprobs are wanted
+  std::shared_ptr<KvBlockPool> pool_;       // every sequence's cache blocks
+  std::unique_ptr<PrefixTree> tree_;         // after pool_: releases its blocks first
   std::unique_ptr<DiskPrefixCache> disk_;  // null without --cache-dir
 
   mutable std::mutex mu_;
@@ -188,8 +209,9 @@ class Scheduler {
   std::deque<Waiting> waiting_;
   int64_t n_active_ = 0;
   bool closed_ = false, quit_ = false;
-  uint64_t use_clock_ = 0;
-  std::atomic<int64_t> n_hit_total_{0}, n_prompt_total_{0}, n_steps_{0}, n_cached_now_{0};
+  int64_t n_reserved_ = 0;  // pool blocks admitted sequences may write at most
+  std::atomic<int64_t> n_hit_total_{0}, n_prompt_total_{0}, n_steps_{0};
+  std::atomic<int64_t> n_kv_free_{0}, n_tree_blocks_{0};
   size_t prefill_turn_ = 0;  // engine thread: which active slot collect_inputs starts from
   std::thread engine_;
 };

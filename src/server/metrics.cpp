@@ -101,13 +101,23 @@ std::string ServerMetrics::render(const SchedulerStats& s) const {
       "# HELP frugal_inter_token_latency_seconds Time between generated tokens of one request.\n"
       "# TYPE frugal_inter_token_latency_seconds histogram\n");
   itl_.render("frugal_inter_token_latency_seconds", out);
-  metric(out, "frugal_queue_depth", "gauge", "Requests waiting for a slot.", double(s.n_waiting));
+  metric(out, "frugal_queue_depth", "gauge", "Requests waiting for a slot or KV-cache blocks.", double(s.n_waiting));
   metric(out, "frugal_active_sequences", "gauge", "Sequences being generated.", double(s.n_active));
   metric(out, "frugal_slots", "gauge", "Sequence slots (--parallel).", double(s.n_slots));
-  metric(out, "frugal_kv_cache_tokens", "gauge", "Tokens held in the slots' KV caches.",
-         double(s.n_cached_tokens));
-  metric(out, "frugal_kv_cache_capacity_tokens", "gauge", "Token capacity of all slots' KV caches.",
-         double(s.n_ctx * s.n_slots));
+  const double blocks = double(s.kv_blocks), bt = double(s.kv_block_tokens);
+  metric(out, "frugal_kv_cache_capacity_tokens", "gauge",
+         "Positions the paged KV cache holds (all blocks).", blocks * bt);
+  metric(out, "frugal_kv_cache_used_tokens", "gauge",
+         "Positions in blocks held by running sequences or the prefix cache.",
+         double(s.kv_blocks - s.kv_blocks_free) * bt);
+  metric(out, "frugal_kv_cache_usage_ratio", "gauge", "KV-cache blocks in use / all blocks.",
+         blocks > 0 ? double(s.kv_blocks - s.kv_blocks_free) / blocks : 0.0);
+  metric(out, "frugal_kv_cache_reserved_tokens", "gauge",
+         "Positions admitted sequences may write at most (admission control).",
+         double(s.kv_blocks_reserved) * bt);
+  metric(out, "frugal_prefix_cache_tokens", "gauge",
+         "Prompt positions the prefix cache holds in RAM (radix tree blocks).",
+         double(s.prefix_cache_blocks) * bt);
   metric(out, "frugal_engine_steps_total", "counter", "Engine steps run.", double(s.n_steps));
   if (s.disk_cache) {
     metric(out, "frugal_prompt_cache_disk_hit_tokens_total", "counter",

@@ -8,6 +8,7 @@
 
 #include "model/causal_lm.h"
 #include "model/deepseek2_synth.h"
+#include "model/kv_pool.h"
 #include "runtime/generator.h"
 #include "runtime/scheduler.h"
 #include "test_util.h"
@@ -149,7 +150,9 @@ TEST(Scheduler, ImmediateAdmissionAndCancelledQueuedRequestsFreeCapacity) {
   a->cancel();
   EXPECT_EQ(collect(*a).done.end, SequenceEnd::Cancelled);
   EXPECT_EQ(collect(*b).done.end, SequenceEnd::Length);
-  if (d) EXPECT_EQ(collect(*d).done.end, SequenceEnd::Length);
+  if (d) {
+    EXPECT_EQ(collect(*d).done.end, SequenceEnd::Length);
+  }
   ASSERT_TRUE(s.wait_idle(std::chrono::seconds(5)));
   st = s.stats();
   EXPECT_EQ(st.n_active, 0);
@@ -157,7 +160,8 @@ TEST(Scheduler, ImmediateAdmissionAndCancelledQueuedRequestsFreeCapacity) {
 }
 
 // The slot is free before the owner hears that its sequence ended: with one slot and no queue,
-// the next request submitted right after the Finished event is accepted and reuses the cache.
+// the next request submitted right after the Finished event is accepted and reuses the cached
+// prefix (all but the last prompt token, which runs again for the logits).
 TEST(Scheduler, SlotIsFreeWhenTheFinishedEventArrives) {
   REQUIRE_TINY();
   Scheduler s(*tiny().model, *tiny().tok, options(1, 0));
@@ -199,6 +203,89 @@ TEST(Scheduler, StopStringEndsTheSequence) {
   const Outcome cut = collect(*s.submit(r));
   EXPECT_EQ(cut.done.end, SequenceEnd::Stop);
   EXPECT_EQ(cut.text, full.text.substr(0, full.text.find(stop)));
+}
+
+}  // namespace
+}  // namespace frugal
+
+namespace frugal {
+namespace {
+
+// Bytes of one KV block of the tiny model.
+int64_t block_bytes() { return static_cast<int64_t>(tiny().model->new_kv_pool(1)->block_bytes()); }
+
+// Admission control: with a KV cache of one context, a request whose prompt + max_tokens may
+// fill it leaves no room; the next waits in the queue (not refused) and runs once blocks free.
+TEST(SchedulerPaged, AdmissionWaitsForKvBlocks) {
+  REQUIRE_TINY();
+  SchedulerOptions o = options(2);
+  const int64_t n_ctx = 1024, bt = tiny().model->new_kv_pool(1)->block_tokens();
+  o.kv_cache_bytes = n_ctx / bt * block_bytes();
+  o.cache_ram_bytes = 0;
+  Scheduler s(*tiny().model, *tiny().tok, o);
+  EXPECT_EQ(s.stats().kv_blocks, n_ctx / bt);
+  auto big = s.submit(greedy(prompt_of(20, 1), n_ctx));  // may write the whole context
+  EXPECT_EQ(s.stats().kv_blocks_reserved, n_ctx / bt);
+  const auto small_prompt = prompt_of(6, 2);
+  auto small = s.submit(greedy(small_prompt, 3));
+  SchedulerStats st = s.stats();
+  EXPECT_EQ(st.n_active, 1);  // a slot is free, the blocks are not
+  EXPECT_EQ(st.n_waiting, 1);
+  big->cancel();
+  EXPECT_EQ(collect(*big).done.end, SequenceEnd::Cancelled);
+  const Outcome out = collect(*small);
+  EXPECT_EQ(out.done.end, SequenceEnd::Length);
+  EXPECT_EQ(out.tokens, generator_tokens(small_prompt, 3));
+  ASSERT_TRUE(s.wait_idle(std::chrono::seconds(5)));
+  EXPECT_EQ(s.stats().kv_blocks_reserved, 0);
+}
+
+// A pool with no room beyond one context: cached prefixes are evicted (least recently used
+// first) as new prompts need blocks, answers stay those of the plain generator, and the most
+// recent prompt is still cached.
+TEST(SchedulerPaged, EvictionUnderPressureKeepsAnswersRight) {
+  REQUIRE_TINY();
+  SchedulerOptions o = options(1);
+  const int64_t bt = tiny().model->new_kv_pool(1)->block_tokens();
+  o.kv_cache_bytes = 1024 / bt * block_bytes();
+  o.cache_ram_bytes = 0;
+  Scheduler s(*tiny().model, *tiny().tok, o);
+  std::vector<std::vector<int32_t>> prompts;
+  for (int i = 0; i < 6; ++i) prompts.push_back(prompt_of(120, 10 + i));  // ~250 tokens each
+  for (int round = 0; round < 2; ++round)
+    for (const auto& p : prompts) {
+      const Outcome out = collect(*s.submit(greedy(p, 4)));
+      ASSERT_EQ(out.done.end, SequenceEnd::Length);
+      EXPECT_EQ(out.tokens, generator_tokens(p, 4));
+    }
+  const SchedulerStats st = s.stats();
+  EXPECT_LE(st.prefix_cache_blocks, st.kv_blocks);
+  EXPECT_LT(st.prompt_cache_hit_tokens, 6 * static_cast<int64_t>(prompts[0].size()))
+      << "six prompts of 250 tokens cannot all stay in 1024 positions";
+  const Outcome again = collect(*s.submit(greedy(prompts.back(), 4)));
+  EXPECT_EQ(again.done.n_cached, static_cast<int64_t>(prompts.back().size()) - 1);
+}
+
+// Requests sharing a cached prefix run at once over the same blocks (each copies only the block
+// it writes into), with the answers each gives alone.
+TEST(SchedulerPaged, ConcurrentRequestsShareCachedBlocks) {
+  REQUIRE_TINY();
+  Scheduler s(*tiny().model, *tiny().tok, options(3));
+  const auto shared = prompt_of(60, 5);
+  collect(*s.submit(greedy(shared, 2)));  // caches the prefix
+  std::vector<std::vector<int32_t>> prompts;
+  std::vector<std::shared_ptr<SequenceStream>> streams;
+  for (int i = 0; i < 3; ++i) {
+    auto p = shared;
+    for (int32_t id : prompt_of(3 + i, 40 + i)) p.push_back(id);
+    prompts.push_back(p);
+    streams.push_back(s.submit(greedy(p, 6)));
+  }
+  for (size_t i = 0; i < streams.size(); ++i) {
+    const Outcome out = collect(*streams[i]);
+    EXPECT_GE(out.done.n_cached, static_cast<int64_t>(shared.size()) - 1);
+    EXPECT_EQ(out.tokens, generator_tokens(prompts[i], 6)) << "request " << i;
+  }
 }
 
 }  // namespace

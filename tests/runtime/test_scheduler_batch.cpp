@@ -50,6 +50,13 @@ class WatchedLm final : public CausalLm {
   std::unique_ptr<SequenceState> new_sequence(int64_t n_ctx) const override {
     return m_.new_sequence(n_ctx);
   }
+  std::shared_ptr<KvBlockPool> new_kv_pool(int64_t n_blocks) const override {
+    return m_.new_kv_pool(n_blocks);
+  }
+  std::unique_ptr<SequenceState> new_sequence(int64_t n_ctx,
+                                              std::shared_ptr<KvBlockPool> pool) const override {
+    return m_.new_sequence(n_ctx, std::move(pool));
+  }
   void forward(const Batch& b, SequenceState& s, std::span<float> logits) override {
     ++n_single;
     check_poison(b);
