@@ -3,6 +3,7 @@
 // result must not depend on whether it ran in parallel (batch invariance).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
@@ -120,6 +121,37 @@ TEST(LatentAttention, SameBitsInsideAndOutsideThePool) {
       if (b == 0) latent_attention(in.q, in.kv, c.n_kv, inside.data());
     });
     EXPECT_EQ(outside, inside) << type_name(t);
+  }
+}
+
+// The same rows scattered over pages (the paged KV cache's blocks, in shuffled order) give the
+// same bits as the contiguous rows, on every kernel.
+TEST(LatentAttention, PagedRowsGiveTheContiguousResult) {
+  for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::BF16}) {
+    Case c{t, 16, 512, 64, 1000};
+    const Inputs in = make_inputs(c, 31);
+    constexpr int kShift = 4;  // 16 rows a page
+    const int64_t n_pages = (c.n_kv + 15) >> kShift, rb = static_cast<int64_t>(in.kv.row_stride);
+    const size_t page_stride = static_cast<size_t>(16 * rb + 64);  // not a multiple of the rows
+    std::vector<int32_t> order(static_cast<size_t>(n_pages));
+    for (int64_t p = 0; p < n_pages; ++p) order[static_cast<size_t>(p)] = static_cast<int32_t>(p);
+    std::shuffle(order.begin(), order.end(), std::mt19937(5));
+    std::vector<uint8_t> paged(page_stride * static_cast<size_t>(n_pages));
+    for (int64_t j = 0; j < c.n_kv; ++j)
+      std::copy_n(in.kv.row(j), rb,
+                  paged.data() + static_cast<size_t>(order[static_cast<size_t>(j >> kShift)]) * page_stride +
+                      static_cast<size_t>((j & 15) * rb));
+    LatentCacheView pv = in.kv;
+    pv.data = paged.data();
+    pv.pages = order.data();
+    pv.page_shift = kShift;
+    pv.page_stride = page_stride;
+    std::vector<float> flat(static_cast<size_t>(c.n_heads * c.rank)), got(flat.size());
+    for (kern::LatentChunkFn f : chunk_kernels(in.kv)) {
+      kern::latent_attention_with(f, in.q, in.kv, c.n_kv, flat.data());
+      kern::latent_attention_with(f, in.q, pv, c.n_kv, got.data());
+      EXPECT_EQ(flat, got) << type_name(t);
+    }
   }
 }
 
