@@ -94,6 +94,7 @@ Scheduler::Scheduler(CausalLm& model, const Tokenizer& tokenizer, SchedulerOptio
                 " MiB does not hold one context of " + std::to_string(n_ctx_) +
                 " positions (" + std::to_string((per_context * block_bytes + (1 << 20) - 1) >> 20) +
                 " MiB)");
+  n_running_blocks_ = n_running;
   pool_ = model_.new_kv_pool(n_running + opt_.cache_ram_bytes / block_bytes);
   tree_ = std::make_unique<PrefixTree>(*pool_);
   n_kv_free_.store(pool_->n_free());
@@ -186,6 +187,7 @@ SchedulerStats Scheduler::stats() const {
   st.kv_blocks_free = n_kv_free_.load();
   st.prefix_cache_blocks = n_tree_blocks_.load();
   st.kv_blocks_reserved = n_reserved_;
+  st.kv_blocks_running = n_running_blocks_;
   st.prompt_cache_hit_tokens = n_hit_total_.load();
   st.prompt_tokens = n_prompt_total_.load();
   st.n_steps = n_steps_.load();
@@ -261,9 +263,10 @@ void Scheduler::admit_locked() {
       }
     if (!s) return;
     // Every block a running sequence holds is within its reservation, and blocks held by the
-    // prefix cache alone are reclaimable, so the reserved ones never run out.
+    // prefix cache alone are reclaimable, so the reserved ones never run out. Reservations stay
+    // within the running share: the prefix cache keeps at least its own.
     const int64_t need = blocks_needed(w.req);
-    if (n_reserved_ + need > pool_->n_blocks()) return;
+    if (n_reserved_ + need > n_running_blocks_) return;
     s->active = std::make_unique<Active>(std::move(w.req), std::move(w.stream), tokenizer_);
     s->active->n_reserved = need;
     n_reserved_ += need;

@@ -4,10 +4,10 @@
 // decodes.
 //
 // Paged KV cache: all sequences draw their cache blocks from one pool (model/kv_pool.h) sized
-// for every slot at full context (or kv_cache_bytes) plus cache_ram_bytes for the prefix cache.
-// Admission control: a request is admitted when a slot is free and the pool can hold all it may
-// write (prompt + max_tokens, within the context) on top of what running sequences may still
-// write; otherwise it waits in the queue. Context caching: the full blocks of prompts (once
+// for every slot at full context (or kv_cache_bytes: the running share) plus cache_ram_bytes for
+// the prefix cache. Admission control: a request is admitted when a slot is free and the running
+// share can hold all it may write (prompt + max_tokens, within the context) beside what the
+// running sequences may write; otherwise it waits in the queue. Context caching: the full blocks of prompts (once
 // prefilled) and of finished sequences stay in a radix tree over token blocks (PrefixTree); a
 // new request adopts the blocks of its longest cached prefix and computes only the rest. Blocks
 // nobody holds are reclaimed least recently used first when the pool runs out. With a cache
@@ -126,6 +126,7 @@ struct SchedulerStats {
   // cache's blocks may also be held by running sequences.
   int64_t kv_blocks = 0, kv_blocks_free = 0, kv_block_tokens = 0, prefix_cache_blocks = 0;
   int64_t kv_blocks_reserved = 0;  // what admitted sequences may write at most
+  int64_t kv_blocks_running = 0;   // the share reservations may take (the rest: prefix cache)
   int64_t prompt_cache_hit_tokens = 0, prompt_tokens = 0;  // totals since start
   int64_t n_steps = 0;
   bool disk_cache = false;  // the disk tier's figures (when enabled):
@@ -209,7 +210,8 @@ class Scheduler {
   std::deque<Waiting> waiting_;
   int64_t n_active_ = 0;
   bool closed_ = false, quit_ = false;
-  int64_t n_reserved_ = 0;  // pool blocks admitted sequences may write at most
+  int64_t n_running_blocks_ = 0;  // the pool's share for running sequences
+  int64_t n_reserved_ = 0;        // pool blocks admitted sequences may write at most
   std::atomic<int64_t> n_hit_total_{0}, n_prompt_total_{0}, n_steps_{0};
   std::atomic<int64_t> n_kv_free_{0}, n_tree_blocks_{0};
   size_t prefill_turn_ = 0;  // engine thread: which active slot collect_inputs starts from
