@@ -2,7 +2,8 @@
 // and the dispatched kernel included):
 //   BM_Matvec/<type>/<threads>: one token against a weight of ~1 GiB (several times the L3);
 //     bytes_per_second = weight bytes streamed (compare with `frugal bench --memory`).
-//   BM_MatvecQ8_0x4/<threads>: the same for Q8_0 interleaved 4 rows per group (huge pages).
+//   BM_MatvecQ8_0r16/<threads>: the same for Q8_0 interleaved 16 rows per group (huge pages).
+//   BM_MatmulQ8_0r16/<threads>: 64 tokens through the interleaved copy (prefill), FLOP/s.
 //   BM_MatvecHot/<type>: the same on a weight that fits in L2, one thread (compute ceiling).
 //   BM_Matmul/<type>/<threads>: 64 tokens against a 4096 x 4096 weight; FLOP/s counter = 2 n k m / s.
 //   BM_Quantize*: activation quantization alone.
@@ -86,9 +87,23 @@ void BM_Matvec(benchmark::State& state) {
                  (kern::find_kernel(kern::active_kernel_table(), type).gemm ? "" : " (reference)"));
 }
 
-// Q8_0 decode on the interleaved x4 copy (kernels/interleave.h) the model makes at load, in
-// huge-page memory: compare with BM_Matvec/1/<threads> (the plain layout).
-void BM_MatvecQ8_0x4(benchmark::State& state) {
+// The interleaved r16 copy (kernels/interleave.h) of a plain Q8_0 weight, in huge pages, as
+// the model makes it at load.
+struct PackedWeight {
+  WeightMatrix view;
+  void* mem = nullptr;
+  size_t n = 0;
+  explicit PackedWeight(const WeightMatrix& w) : n(interleaved_bytes(w)) {
+    mem = mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    madvise(mem, n, MADV_HUGEPAGE);
+    interleave_rows(w, 0, w.rows, static_cast<uint8_t*>(mem));
+    view = interleaved_view(w, static_cast<uint8_t*>(mem));
+  }
+  ~PackedWeight() { munmap(mem, n); }
+};
+
+// Q8_0 decode on the interleaved copy: compare with BM_Matvec/1/<threads> (the plain layout).
+void BM_MatvecQ8_0r16(benchmark::State& state) {
   set_kernel_threads(static_cast<int>(state.range(0)));
   const int64_t cols = 4096;
   const int64_t rows = (int64_t{1} << 30) / static_cast<int64_t>(row_bytes(GgmlType::Q8_0, cols)) / 64 * 64;
@@ -97,13 +112,9 @@ void BM_MatvecQ8_0x4(benchmark::State& state) {
     state.SkipWithError("no interleaved Q8_0 kernel on this CPU");
     return;
   }
-  const size_t n = interleaved_bytes(bw.w);
-  void* mem = mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  madvise(mem, n, MADV_HUGEPAGE);
-  interleave_rows(bw.w, 0, rows, static_cast<uint8_t*>(mem));
-  time_matvec(state, interleaved_view(bw.w, static_cast<uint8_t*>(mem)), bw.bytes.size());
-  munmap(mem, n);
-  state.SetLabel(std::string("Q8_0x4 ") + kern::active_kernel_table().name);
+  const PackedWeight p(bw.w);
+  time_matvec(state, p.view, bw.bytes.size());
+  state.SetLabel(std::string("Q8_0r16 ") + kern::active_kernel_table().name);
 }
 
 // The kernel's compute ceiling: a ~512 KiB weight that stays in L2, one thread.
@@ -117,20 +128,38 @@ void BM_MatvecHot(benchmark::State& state) {
   state.SetLabel(std::string(type_name(type)) + " " + kern::active_kernel_table().name);
 }
 
+// 64 tokens through a 4096 x 4096 weight (prefill); `packed`: the interleaved Q8_0 copy.
+void time_matmul(benchmark::State& state, const WeightMatrix& w) {
+  const int64_t n_tok = 64;
+  const auto x = random_floats(n_tok * w.cols, 3, 1.0f);
+  std::vector<float> y(static_cast<size_t>(w.rows * n_tok));
+  for (auto _ : state) {
+    matmul(w, x.data(), n_tok, y.data());
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["FLOP/s"] = benchmark::Counter(
+      2.0 * static_cast<double>(w.rows * w.cols * n_tok) * static_cast<double>(state.iterations()),
+      benchmark::Counter::kIsRate);
+}
+
 void BM_Matmul(benchmark::State& state) {
   const GgmlType type = kTypes[state.range(0)];
   set_kernel_threads(static_cast<int>(state.range(1)));
-  const int64_t rows = 4096, cols = 4096, n_tok = 64;
-  const BenchWeight bw = make_weight(type, rows, cols);
-  const auto x = random_floats(n_tok * cols, 3, 1.0f);
-  std::vector<float> y(static_cast<size_t>(rows * n_tok));
-  for (auto _ : state) {
-    matmul(bw.w, x.data(), n_tok, y.data());
-    benchmark::DoNotOptimize(y.data());
-  }
+  const BenchWeight bw = make_weight(type, 4096, 4096);
+  time_matmul(state, bw.w);
   state.SetLabel(std::string(type_name(type)) + " " + kern::active_kernel_table().name);
-  state.counters["FLOP/s"] = benchmark::Counter(2.0 * rows * cols * n_tok * static_cast<double>(state.iterations()),
-                                                benchmark::Counter::kIsRate);
+}
+
+void BM_MatmulQ8_0r16(benchmark::State& state) {
+  set_kernel_threads(static_cast<int>(state.range(0)));
+  const BenchWeight bw = make_weight(GgmlType::Q8_0, 4096, 4096);
+  if (!interleave_pays(bw.w)) {
+    state.SkipWithError("no interleaved Q8_0 kernel on this CPU");
+    return;
+  }
+  const PackedWeight p(bw.w);
+  time_matmul(state, p.view);
+  state.SetLabel(std::string("Q8_0r16 ") + kern::active_kernel_table().name);
 }
 
 void BM_QuantizeQ8_0(benchmark::State& state) {
@@ -163,9 +192,10 @@ void type_thread_args(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(BM_Matvec)->Apply(type_thread_args)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_MatvecQ8_0x4)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MatvecQ8_0r16)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_MatvecHot)->DenseRange(0, static_cast<int>(std::size(kTypes)) - 2)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Matmul)->Apply(type_thread_args)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MatmulQ8_0r16)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_QuantizeQ8_0);
 BENCHMARK(BM_QuantizeQ8_K);
 

@@ -4,6 +4,7 @@
 
 #include "core/cpu_features.h"
 #include "kernels/gemm.h"
+#include "kernels/interleave.h"
 
 namespace frugal::kern {
 namespace {
@@ -37,7 +38,7 @@ size_t act_row_bytes(ActFormat f, int64_t n) {
 
 TypeKernel find_kernel(const KernelTable& k, GgmlType t, int interleave) {
   if (interleave != 1) {
-    if (t == GgmlType::Q8_0 && interleave == 4) return {ActFormat::Q8_0, k.q8_0_x4};
+    if (t == GgmlType::Q8_0 && interleave == kQ8_0Interleave) return {ActFormat::Q8_0, k.q8_0_r16};
     return {};
   }
   switch (t) {

@@ -29,6 +29,8 @@ enum class ActFormat {
 //   d8    float [nb * 8]    each block's scale d = max|x| / 127, repeated 8 times
 //   d     float [nb]        each block's scale once (rounded up to 16 entries, zero padded)
 //   xu    uint8 [nb * 32]   qs + 128 (for u8 x s8 products against signed weights)
+//   nsum  int32 [nb]        -128 * the block's sum of qs (for weights biased by +128; rounded
+//                           up to 16 entries, zero padded)
 struct ActQ8_0Layout {
   int64_t nb;  // blocks, padded to even
   size_t qs_offset() const { return 0; }
@@ -38,7 +40,8 @@ struct ActQ8_0Layout {
   size_t xu_offset() const {
     return static_cast<size_t>(nb) * 96 + static_cast<size_t>((nb + 15) / 16 * 64);
   }
-  size_t bytes() const { return xu_offset() + static_cast<size_t>(nb) * 32; }
+  size_t nsum_offset() const { return xu_offset() + static_cast<size_t>(nb) * 32; }
+  size_t bytes() const { return nsum_offset() + static_cast<size_t>((nb + 15) / 16 * 64); }
 };
 inline ActQ8_0Layout act_q8_0_layout(int64_t n) {
   return {(n / 32 + 1) / 2 * 2};
@@ -93,8 +96,8 @@ struct KernelTable {
   QuantizeActFn quantize_q8_k;
   GemmFn f32, f16, bf16, q8_0, q4_0, q4_k, q6_k;
   StreamReadFn stream_read;
-  // Interleaved layouts (kernels/interleave.h); args.w is a group start, w_stride = group / 4.
-  GemmFn q8_0_x4;
+  // Interleaved layouts (kernels/interleave.h); args.w is a group start, w_stride = group / 16.
+  GemmFn q8_0_r16;
 };
 
 // The GEMM of weight type t stored with `interleave` rows per group in table k ({F32, null}

@@ -70,10 +70,12 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tok, float* y) {
     return;
   }
   // Several chunks per thread for balance; with several tokens, chunks small enough to stay in
-  // L2 while every token passes over them. Multiples of 4 rows (the tile height).
+  // L2 while every token passes over them. Multiples of the tile height (4 rows, or the
+  // interleaved group).
+  const int64_t align = std::max<int64_t>(4, w.interleave);
   int64_t grain = (w.rows + 4 * n_threads - 1) / (4 * n_threads);
   if (n_tok > 1) grain = std::min<int64_t>(grain, std::max<int64_t>(1, kChunkBytes / w.row_stride));
-  grain = std::max<int64_t>(4, (grain + 3) / 4 * 4);
+  grain = std::max<int64_t>(align, (grain + align - 1) / align * align);
   pool.parallel_for(w.rows, grain, run_rows, n_threads);
 }
 

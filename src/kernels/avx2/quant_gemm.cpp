@@ -78,6 +78,7 @@ void quantize_act_q8_0(const float* x, int64_t n, uint8_t* out) {
   auto* nsum4 = reinterpret_cast<int32_t*>(out + l.nsum4_offset());
   auto* d8 = reinterpret_cast<float*>(out + l.d8_offset());
   auto* d1 = reinterpret_cast<float*>(out + l.d_offset());
+  auto* nsum = reinterpret_cast<int32_t*>(out + l.nsum_offset());
   const int64_t nb = n / 32;
   for (int64_t b = 0; b < nb; ++b) {
     const float amax = abs_max(x + b * 32, 32);
@@ -92,8 +93,14 @@ void quantize_act_q8_0(const float* x, int64_t n, uint8_t* out) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(nsum4 + b * 8),
                         _mm256_sub_epi32(_mm256_setzero_si256(), s4));
     _mm256_storeu_ps(d8 + b * 8, _mm256_set1_ps(d));
+    const __m128i s2 = _mm_add_epi32(_mm256_castsi256_si128(s4), _mm256_extracti128_si256(s4, 1));
+    const __m128i s1 = _mm_add_epi32(s2, _mm_shuffle_epi32(s2, 0x4E));
+    nsum[b] = -128 * _mm_cvtsi128_si32(_mm_add_epi32(s1, _mm_shuffle_epi32(s1, 0xB1)));
   }
-  for (int64_t b = nb; b < (nb + 15) / 16 * 16; ++b) d1[b] = 0.0f;
+  for (int64_t b = nb; b < (nb + 15) / 16 * 16; ++b) {
+    d1[b] = 0.0f;
+    nsum[b] = 0;
+  }
   if (nb % 2 == 1) {
     std::memset(qs + nb * 32, 0, 32);
     std::memset(nsum4 + nb * 8, 0, 32);
@@ -450,7 +457,7 @@ constexpr KernelTable kAvx2Table = {
     gemm_tiled<2, Q4KTile>,
     gemm_tiled<2, Q6KTile>,
     stream_read,
-    nullptr,  // q8_0_x4: interleaving is left to AVX-512 machines for now
+    nullptr,  // q8_0_r16: interleaving is left to AVX-512 machines for now
 };
 
 }  // namespace

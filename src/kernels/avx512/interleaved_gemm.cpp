@@ -1,75 +1,78 @@
-// AVX-512 kernel for Q8_0 weights in the interleaved x4 layout (kernels/interleave.h); only
+// AVX-512 kernel for Q8_0 weights in the interleaved r16 layout (kernels/interleave.h); only
 // reached through avx512_kernel_table() on CPUs that have AVX-512 VNNI.
 #include <algorithm>
 
 #include "kernels/avx512/simd.h"
-#include "kernels/gemm_tiles.h"
 #include "kernels/interleave.h"
 
 namespace frugal::kern {
 namespace {
 
-// ---- Q8_0 x4 interleaved weights (kernels/interleave.h) x Q8_0 activations ----
+constexpr int kTileTokens = 8;
+// Weight bytes read ahead of the block being multiplied (one group streams at a time).
+constexpr int kAheadBytes = 4096;
 
-// One group of 4 rows x T tokens. Per pair of blocks: 8 f16 scales, then each row's 64 biased
-// quants u = w + 128 as one aligned load; vpdpbusd(u, x) + 128 * (-sum4 x) = sum4 w x. Same
-// integer sums and float order as the plain Q8_0 tile, so the results are bit-identical.
+// One group of 16 rows x T tokens. Per block: the 8 weight chunks are loaded once; for each
+// token, an int32 lane per row starts at the token's nsum (-128 * block sum, which undoes the
+// weights' +128 bias) and takes 8 VNNI products with the token's quants broadcast 4 at a time,
+// leaving the block's exact integer dot product; then acc += float(dot) * (d_w * d_x). The
+// scalar twin (ref/quant_gemm.cpp gemm_q8_0_r16) does the same operations in the same order.
 template <int T>
-FRUGAL_INLINE void q8_0_x4_tile(const GemmArgs& a, int64_t g, int64_t t0) {
-  const size_t qoff = q8_0_x4_quants_offset(a.n_cols);
-  const uint8_t* group = a.w + static_cast<size_t>(g) * 4 * a.w_stride;
-  const uint8_t* quants = group + qoff;
+FRUGAL_INLINE void q8_0_r16_tile(const GemmArgs& a, int64_t g, int64_t t0) {
+  const int64_t nb = a.n_cols / 32;
+  const uint8_t* group = a.w + static_cast<size_t>(g) * 16 * a.w_stride;
+  const uint8_t* quants = group + q8_0_r16_quants_offset(a.n_cols);
+  const uint8_t* end = group + 16 * a.w_stride;
   const ActQ8_0Layout l = act_q8_0_layout(a.n_cols);
-  const int64_t np = (a.n_cols / 32 + 1) / 2;
-  const __m512i idx[4] = {
-      _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
-      _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3),
-      _mm512_setr_epi32(4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5),
-      _mm512_setr_epi32(6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7)};
-  __m512 acc[4][T];
+  const uint8_t* xt[T];
   FRUGAL_UNROLL
-  for (auto& row : acc) FRUGAL_UNROLL
-  for (auto& v : row) v = _mm512_setzero_ps();
-  for (int64_t p = 0; p < np; ++p) {
-    const uint8_t* qp = quants + p * 256;
-    if (p + 8 < np) prefetch_range(qp + 8 * 256, 256);  // 2 KiB ahead (4 KiB: faster on one 1 GiB matrix, slower in the model)
-    const __m512 d8 = _mm512_cvtph_ps(_mm256_castsi128_si256(load128(group + p * 16)));
-    __m512i w[4];
-    __m512 sw[4];
+  for (int t = 0; t < T; ++t) xt[t] = a.x + (t0 + t) * a.x_stride;
+  __m512 acc[T];
+  FRUGAL_UNROLL
+  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const uint8_t* q = quants + b * 512;
+    if (q + kAheadBytes + 512 <= end) prefetch_range(q + kAheadBytes, 512);
+    __m512i w[8];
     FRUGAL_UNROLL
-    for (int r = 0; r < 4; ++r) {
-      w[r] = _mm512_load_si512(qp + r * 64);
-      sw[r] = _mm512_permutexvar_ps(idx[r], d8);
+    for (int c = 0; c < 8; ++c) w[c] = _mm512_load_si512(q + c * 64);
+    const __m512 dw = _mm512_cvtph_ps(load256(group + b * 32));
+    __m512i s[T];
+    FRUGAL_UNROLL
+    for (int t = 0; t < T; ++t)
+      s[t] = _mm512_set1_epi32(reinterpret_cast<const int32_t*>(xt[t] + l.nsum_offset())[b]);
+    FRUGAL_UNROLL
+    for (int c = 0; c < 8; ++c) FRUGAL_UNROLL
+    for (int t = 0; t < T; ++t) {
+      const int32_t x4 = *reinterpret_cast<const int32_t*>(xt[t] + l.qs_offset() + b * 32 + c * 4);
+      s[t] = _mm512_dpbusd_epi32(s[t], w[c], _mm512_set1_epi32(x4));
     }
     FRUGAL_UNROLL
     for (int t = 0; t < T; ++t) {
-      const uint8_t* xa = a.x + (t0 + t) * a.x_stride;
-      const __m512i x = load512(xa + l.qs_offset() + p * 64);
-      const __m512i bias = _mm512_slli_epi32(load512(xa + l.nsum4_offset() + p * 64), 7);
-      const __m512 xd = _mm512_loadu_ps(xa + l.d8_offset() + p * 64);
-      FRUGAL_UNROLL
-      for (int r = 0; r < 4; ++r) {
-        const __m512 s = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(bias, w[r], x));
-        acc[r][t] = _mm512_fmadd_ps(s, _mm512_mul_ps(sw[r], xd), acc[r][t]);
-      }
+      const float dx = reinterpret_cast<const float*>(xt[t] + l.d_offset())[b];
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[t]), _mm512_mul_ps(dw, _mm512_set1_ps(dx)),
+                               acc[t]);
     }
   }
-  store_tile<4, T>(a, g * 4, t0, acc);
+  FRUGAL_UNROLL
+  for (int t = 0; t < T; ++t) _mm512_storeu_ps(a.y + (t0 + t) * a.y_stride + g * 16, acc[t]);
+}
+
+template <int T>
+void q8_0_r16_tokens(const GemmArgs& a, int64_t t0) {
+  for (int64_t g = 0; g < a.n_rows / 16; ++g) q8_0_r16_tile<T>(a, g, t0);
 }
 
 }  // namespace
 
-void avx512_gemm_q8_0_x4(const GemmArgs& a) {
-  for (int64_t t0 = 0; t0 < a.n_tok; t0 += kMaxTileTokens) {
-    const int64_t nt = std::min<int64_t>(kMaxTileTokens, a.n_tok - t0);
-    for (int64_t g = 0; g < a.n_rows / 4; ++g) {
-      switch (nt) {
-        case 1: q8_0_x4_tile<1>(a, g, t0); break;
-        case 2: q8_0_x4_tile<2>(a, g, t0); break;
-        case 3: q8_0_x4_tile<3>(a, g, t0); break;
-        default: q8_0_x4_tile<4>(a, g, t0); break;
-      }
-    }
+void avx512_gemm_q8_0_r16(const GemmArgs& a) {
+  using Fn = void (*)(const GemmArgs&, int64_t);
+  static constexpr Fn kByTokens[kTileTokens] = {
+      q8_0_r16_tokens<1>, q8_0_r16_tokens<2>, q8_0_r16_tokens<3>, q8_0_r16_tokens<4>,
+      q8_0_r16_tokens<5>, q8_0_r16_tokens<6>, q8_0_r16_tokens<7>, q8_0_r16_tokens<8>};
+  for (int64_t t0 = 0; t0 < a.n_tok; t0 += kTileTokens) {
+    const int64_t nt = std::min<int64_t>(kTileTokens, a.n_tok - t0);
+    kByTokens[nt - 1](a, t0);
   }
 }
 

@@ -26,6 +26,7 @@ void quantize_act_q8_0(const float* x, int64_t n, uint8_t* out) {
   auto* nsum4 = reinterpret_cast<int32_t*>(out + l.nsum4_offset());
   auto* d8 = reinterpret_cast<float*>(out + l.d8_offset());
   auto* d1 = reinterpret_cast<float*>(out + l.d_offset());
+  auto* nsum = reinterpret_cast<int32_t*>(out + l.nsum_offset());
   const int64_t nb = n / 32;
   const __m512 sign_off = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FFFFFFF));
   for (int64_t b = 0; b < nb; ++b) {
@@ -48,8 +49,12 @@ void quantize_act_q8_0(const float* x, int64_t n, uint8_t* out) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(nsum4 + b * 8),
                         _mm256_sub_epi32(_mm256_setzero_si256(), s4));
     _mm256_storeu_ps(d8 + b * 8, _mm256_set1_ps(d));
+    nsum[b] = -128 * _mm512_reduce_add_epi32(_mm512_zextsi256_si512(s4));
   }
-  for (int64_t b = nb; b < (nb + 15) / 16 * 16; ++b) d1[b] = 0.0f;
+  for (int64_t b = nb; b < (nb + 15) / 16 * 16; ++b) {
+    d1[b] = 0.0f;
+    nsum[b] = 0;
+  }
   if (nb % 2 == 1) {  // the zero padding block
     std::memset(qs + nb * 32, 0, 32);
     std::memset(nsum4 + nb * 8, 0, 32);
@@ -512,7 +517,7 @@ constexpr KernelTable kAvx512Table = {
     gemm_tiled<2, Q4KTile>,
     gemm_tiled<2, Q6KTile>,
     stream_read,
-    avx512_gemm_q8_0_x4,
+    avx512_gemm_q8_0_r16,
 };
 
 }  // namespace

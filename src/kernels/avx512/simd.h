@@ -40,7 +40,7 @@ FRUGAL_INLINE void store_tile(const GemmArgs& a, int64_t r0, int64_t t0, __m512 
   for (int r = 0; r < R; ++r) a.y[(t0 + t) * a.y_stride + r0 + r] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
-// Q8_0 x4 interleaved weights (kernels/interleave.h) x Q8_0 activations (interleaved_gemm.cpp).
-void avx512_gemm_q8_0_x4(const GemmArgs& a);
+// Q8_0 r16 interleaved weights (kernels/interleave.h) x Q8_0 activations (interleaved_gemm.cpp).
+void avx512_gemm_q8_0_r16(const GemmArgs& a);
 
 }  // namespace frugal::kern

@@ -30,6 +30,7 @@ void quantize_act_q8_0(const float* x, int64_t n, uint8_t* out) {
   auto* nsum4 = reinterpret_cast<int32_t*>(out + l.nsum4_offset());
   auto* d8 = reinterpret_cast<float*>(out + l.d8_offset());
   auto* d1 = reinterpret_cast<float*>(out + l.d_offset());
+  auto* nsum = reinterpret_cast<int32_t*>(out + l.nsum_offset());
   std::memset(out, 0, l.bytes());
   std::memset(out + l.xu_offset(), 128, static_cast<size_t>(l.nb) * 32);  // padding block: x = 0
   for (int64_t b = 0; b < n / 32; ++b) {
@@ -45,6 +46,7 @@ void quantize_act_q8_0(const float* x, int64_t n, uint8_t* out) {
       const int8_t* q = qs + b * 32 + 4 * j;
       nsum4[b * 8 + j] = -(q[0] + q[1] + q[2] + q[3]);
       d8[b * 8 + j] = d;
+      nsum[b] += 128 * nsum4[b * 8 + j];
     }
   }
 }
@@ -195,27 +197,29 @@ void gemm(const GemmArgs& a) {
       a.y[t * a.y_stride + r] = Dot(a.w + r * a.w_stride, a.x + t * a.x_stride, a.n_cols);
 }
 
-// Q8_0 x4 interleaved weights (kernels/interleave.h) against Q8_0 activations: per block, the
-// integer sum of (u - 128) x over the biased quants u, scaled by d_w d_x.
-void gemm_q8_0_x4(const GemmArgs& a) {
+// Q8_0 r16 interleaved weights (kernels/interleave.h) against Q8_0 activations: per block, the
+// integer sum of (u - 128) x over the biased quants u, then acc = fma(sum, d_w d_x, acc), as the
+// AVX-512 kernel computes each lane.
+void gemm_q8_0_r16(const GemmArgs& a) {
   const int64_t nb = a.n_cols / 32;
-  const size_t qoff = q8_0_x4_quants_offset(a.n_cols);
+  const size_t qoff = q8_0_r16_quants_offset(a.n_cols);
   const ActQ8_0Layout l = act_q8_0_layout(a.n_cols);
   for (int64_t t = 0; t < a.n_tok; ++t) {
     const uint8_t* xa = a.x + t * a.x_stride;
     const auto* xq = reinterpret_cast<const int8_t*>(xa + l.qs_offset());
     const auto* xd = reinterpret_cast<const float*>(xa + l.d_offset());
     for (int64_t r = 0; r < a.n_rows; ++r) {
-      const uint8_t* group = a.w + (r / 4) * 4 * a.w_stride;
-      const int64_t ri = r % 4;
+      const uint8_t* group = a.w + (r / 16) * 16 * a.w_stride;
+      const int64_t ri = r % 16;
       float acc = 0.0f;
       for (int64_t b = 0; b < nb; ++b) {
-        const int64_t p = b / 2, k = b % 2;
-        const float d = f16_at(group + p * 16 + (ri * 2 + k) * 2);
-        const uint8_t* q = group + qoff + p * 256 + ri * 64 + k * 32;
+        const float d = f16_at(group + (b * 16 + ri) * 2);
         int32_t isum = 0;
-        for (int i = 0; i < 32; ++i) isum += (static_cast<int32_t>(q[i]) - 128) * xq[b * 32 + i];
-        acc += static_cast<float>(isum) * (d * xd[b]);
+        for (int i = 0; i < 32; ++i) {
+          const uint8_t u = group[qoff + static_cast<size_t>(b * 512 + (i / 4) * 64 + ri * 4 + i % 4)];
+          isum += (static_cast<int32_t>(u) - 128) * xq[b * 32 + i];
+        }
+        acc = std::fma(static_cast<float>(isum), d * xd[b], acc);
       }
       a.y[t * a.y_stride + r] = acc;
     }
@@ -245,7 +249,7 @@ constexpr KernelTable kRefTable = {
     gemm<dot_q4_k>,
     gemm<dot_q6_k>,
     stream_read,
-    gemm_q8_0_x4,
+    gemm_q8_0_r16,
 };
 
 }  // namespace
