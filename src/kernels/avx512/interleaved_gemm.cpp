@@ -9,7 +9,8 @@ namespace frugal::kern {
 namespace {
 
 constexpr int kTileTokens = 8;
-// Weight bytes read ahead of the block being multiplied (one group streams at a time).
+// Weight bytes read ahead of the block being multiplied. Groups lie back to back, so this runs
+// on into the next group (a prefetch past the end of the matrix is harmless: it never faults).
 constexpr int kAheadBytes = 4096;
 
 // One group of 16 rows x T tokens. Per block: the 8 weight chunks are loaded once; for each
@@ -22,7 +23,6 @@ FRUGAL_INLINE void q8_0_r16_tile(const GemmArgs& a, int64_t g, int64_t t0) {
   const int64_t nb = a.n_cols / 32;
   const uint8_t* group = a.w + static_cast<size_t>(g) * 16 * a.w_stride;
   const uint8_t* quants = group + q8_0_r16_quants_offset(a.n_cols);
-  const uint8_t* end = group + 16 * a.w_stride;
   const ActQ8_0Layout l = act_q8_0_layout(a.n_cols);
   const uint8_t* xt[T];
   FRUGAL_UNROLL
@@ -32,7 +32,7 @@ FRUGAL_INLINE void q8_0_r16_tile(const GemmArgs& a, int64_t g, int64_t t0) {
   for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* q = quants + b * 512;
-    if (q + kAheadBytes + 512 <= end) prefetch_range(q + kAheadBytes, 512);
+    prefetch_range(q + kAheadBytes, 512);
     __m512i w[8];
     FRUGAL_UNROLL
     for (int c = 0; c < 8; ++c) w[c] = _mm512_load_si512(q + c * 64);
