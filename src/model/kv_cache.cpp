@@ -11,8 +11,6 @@ namespace frugal {
 
 namespace {
 
-constexpr int64_t kBlockTokens = 16;
-
 void check_cache_type(GgmlType type) {
   if (!is_latent_cache_type(type))
     throw Error(std::string("KV cache type ") + type_name(type) +
@@ -24,7 +22,7 @@ void check_cache_type(GgmlType type) {
 KvPoolGeometry LatentKvCache::pool_geometry(int64_t n_layers, int64_t kv_lora_rank,
                                             int64_t rope_dim, GgmlType type) {
   check_cache_type(type);
-  return {std::string("mla-latent-") + type_name(type), n_layers, kBlockTokens,
+  return {std::string("mla-latent-") + type_name(type), n_layers, kKvBlockTokens,
           row_bytes(type, kv_lora_rank + rope_dim)};
 }
 
@@ -32,7 +30,7 @@ LatentKvCache::LatentKvCache(int64_t n_layers, int64_t n_ctx, int64_t kv_lora_ra
                              int64_t rope_dim, GgmlType type)
     : LatentKvCache(std::make_shared<KvBlockPool>(
                         pool_geometry(n_layers, kv_lora_rank, rope_dim, type),
-                        std::max<int64_t>(1, (n_ctx + kBlockTokens - 1) / kBlockTokens)),
+                        std::max<int64_t>(1, (n_ctx + kKvBlockTokens - 1) / kKvBlockTokens)),
                     n_ctx, kv_lora_rank, rope_dim, type) {
   table_.prepare_write(0, n_ctx);  // its own pool: every block now, in address order
 }
@@ -73,9 +71,7 @@ void LatentKvCache::load_row(int64_t layer, int64_t pos, float* dst) const {
 }
 
 LatentCacheView LatentKvCache::layer_view(int64_t layer) const {
-  const KvBlockPool& p = table_.pool();
-  return {type_,         p.layer_base(layer), row_bytes_,     kv_lora_rank_,
-          rope_dim_,     table_.blocks().data(), p.block_shift(), p.block_bytes()};
+  return {type_, table_.layer_rows(layer), kv_lora_rank_, rope_dim_};
 }
 
 CacheBlobLayout LatentKvCache::layout() const {

@@ -17,12 +17,17 @@
 #include <string>
 #include <vector>
 
+#include "kernels/paged_rows.h"
+
 namespace frugal {
+
+// Positions per block of the model caches' pools.
+constexpr int64_t kKvBlockTokens = 16;
 
 struct KvPoolGeometry {
   std::string layout;        // the cache layout ("mla-latent-f16", "gqa-kv-f32", ...)
   int64_t n_layers = 0;
-  int64_t block_tokens = 16;  // a power of two
+  int64_t block_tokens = kKvBlockTokens;  // a power of two
   size_t row_bytes = 0;       // one layer's entry for one position
   bool operator==(const KvPoolGeometry&) const = default;
 };
@@ -62,7 +67,7 @@ class KvBlockPool {
     return const_cast<KvBlockPool*>(this)->row(b, layer, i);
   }
   // Row 0 of `layer` in block 0: with block_bytes() as the stride between blocks, the base of a
-  // paged view (kernels/attention.h LatentCacheView).
+  // paged view (kernels/paged_rows.h).
   const uint8_t* layer_base(int64_t layer) const { return row(0, layer, 0); }
 
  private:
@@ -111,6 +116,11 @@ class KvBlockTable {
   }
   const uint8_t* row(int64_t layer, int64_t pos) const {
     return const_cast<KvBlockTable*>(this)->row(layer, pos);
+  }
+  // The rows of one layer held in blocks, as attention kernels read them.
+  PagedRows layer_rows(int64_t layer) const {
+    return {pool_->layer_base(layer), pool_->geometry().row_bytes, blocks_.data(),
+            pool_->block_shift(), pool_->block_bytes()};
   }
 
  private:
