@@ -2,15 +2,22 @@
 // (kv_lora_rank 512, rope 64), through latent_attention() (threading included):
 //   BM_LatentAttention/<type>/<heads>/<n_kv>/<threads>
 //   bytes_per_second = cache bytes read; FLOP/s = 2 H n_kv (2 rank + rope) / s.
+// Grouped-query attention of one decode token over n_kv float32 K/V rows, head_dim 128, through
+// gqa_attention():
+//   BM_GqaAttention/<kv heads>/<group>/<n_kv>/<threads>
+//   bytes_per_second = cache bytes read; FLOP/s = 4 H n_kv head_dim / s.
 #include <benchmark/benchmark.h>
 
+#include <cmath>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "format/quant.h"
 #include "kernels/attention.h"
 #include "kernels/gemm.h"
+#include "kernels/gqa_attention.h"
 #include "kernels/kernels.h"
 
 namespace frugal {
@@ -55,6 +62,41 @@ void attention_args(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(BM_LatentAttention)->Apply(attention_args)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+void BM_GqaAttention(benchmark::State& state) {
+  const int64_t n_kv_heads = state.range(0), group = state.range(1), n_kv = state.range(2);
+  const int64_t D = 128, H = n_kv_heads * group;
+  set_kernel_threads(static_cast<int>(state.range(3)));
+  std::mt19937 rng(1);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> q(static_cast<size_t>(H * D)),
+      cache(static_cast<size_t>(2 * n_kv_heads * D * n_kv));
+  for (float& v : q) v = 0.05f * dist(rng);
+  for (float& v : cache) v = dist(rng);
+  const GqaQuery query{H, q.data(), 1.0f / std::sqrt(static_cast<float>(D))};
+  const GqaCacheView kv{PagedRows::contiguous(reinterpret_cast<const uint8_t*>(cache.data()),
+                                              GqaCacheView::row_bytes(n_kv_heads, D)),
+                        n_kv_heads, D};
+  std::vector<float> out(static_cast<size_t>(H * D));
+  for (auto _ : state) {
+    gqa_attention(query, kv, n_kv, out.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  const double it = static_cast<double>(state.iterations());
+  state.SetBytesProcessed(
+      static_cast<int64_t>(it * static_cast<double>(cache.size() * sizeof(float))));
+  state.counters["FLOP/s"] =
+      benchmark::Counter(4.0 * H * n_kv * D * it, benchmark::Counter::kIsRate);
+  state.SetLabel(kern::active_kernel_table().name);
+}
+
+void gqa_args(benchmark::internal::Benchmark* b) {
+  for (auto [kv_heads, group] : {std::pair<int64_t, int64_t>{2, 6}, {8, 4}})  // Qwen-1.5B, Llama-8B
+    for (int64_t n_kv : {2048, 16384})
+      for (int64_t th : {1, 2}) b->Args({kv_heads, group, n_kv, th});
+}
+
+BENCHMARK(BM_GqaAttention)->Apply(gqa_args)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace frugal

@@ -11,33 +11,22 @@
 #include <cstdint>
 
 #include "format/ggml_type.h"
+#include "kernels/paged_rows.h"
 
 namespace frugal {
 
-// Cache rows [kv_latent (rank) ; k_pe (rope_dim)] of one layer. Rows live in pages (the KV
-// block pool's blocks) of 2^page_shift rows each: row j is at
-//   data + pages[j >> page_shift] * page_stride + (j & (2^page_shift - 1)) * row_stride.
-// A plain array of rows is one page (contiguous()).
+// Cache rows [kv_latent (rank) ; k_pe (rope_dim)] of one layer, in pages (kernels/paged_rows.h).
 struct LatentCacheView {
   GgmlType type = GgmlType::F32;  // F32, F16 or BF16
-  const uint8_t* data = nullptr;  // row 0 of page index 0
-  size_t row_stride = 0;          // bytes
-  int64_t rank = 0;               // kv_lora_rank
-  int64_t rope_dim = 0;           // qk_rope_head_dim
-  const int32_t* pages = nullptr;  // page index of each 2^page_shift rows, in order
-  int page_shift = 62;
-  size_t page_stride = 0;  // bytes from one page index to the next
+  PagedRows rows;
+  int64_t rank = 0;      // kv_lora_rank
+  int64_t rope_dim = 0;  // qk_rope_head_dim
 
-  const uint8_t* row(int64_t j) const {
-    const uint64_t u = static_cast<uint64_t>(j);
-    return data + static_cast<size_t>(pages[u >> page_shift]) * page_stride +
-           static_cast<size_t>(u & ((uint64_t{1} << page_shift) - 1)) * row_stride;
-  }
+  const uint8_t* row(int64_t j) const { return rows.row(j); }
   // Rows at data + j * row_stride.
   static LatentCacheView contiguous(GgmlType type, const uint8_t* data, size_t row_stride,
                                     int64_t rank, int64_t rope_dim) {
-    static constexpr int32_t kOnePage = 0;
-    return {type, data, row_stride, rank, rope_dim, &kOnePage, 62, 0};
+    return {type, PagedRows::contiguous(data, row_stride), rank, rope_dim};
   }
 };
 

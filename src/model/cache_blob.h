@@ -1,6 +1,6 @@
 // The byte format of exported KV-cache entries (SequenceState::export_entries): a fixed header
-// naming the layout ("mla-latent-f32", "gqa-kv-f32"), its sizes, the caller's model tag and the
-// positions held, a checksum of the payload, then the payload (float32 entries). Readers check
+// naming the layout ("mla-latent-f32", "gqa-kv-rows-f32"), its sizes, the caller's model tag and
+// the positions held, a checksum of the payload, then the payload (float32 entries). Readers check
 // every field against what they expect before touching the payload, so a file from another
 // model or layout, or a truncated or corrupt one, is rejected with an error naming the mismatch.
 #pragma once

@@ -3,13 +3,12 @@
 //   q, k rotated at their positions;  k, v appended to the cache
 //   o[h] = Σ_{j <= pos} softmax_j(q[h]·k_j[g] / sqrt(head_dim)) v_j[g],  g = h / (H / H_kv)
 //   out = wo o
-// The query heads of one kv head g are gathered ([n, group, hd]) so both products are matmuls
-// over cache views: scores = K[g] · q, o = V[g]^T · p.
-#include <algorithm>
+// The attention itself is one kernel call per token (kernels/gqa_attention.h): every cache row
+// is read once for all the query heads.
 #include <cmath>
-#include <cstring>
 
 #include "core/thread_pool.h"
+#include "kernels/gqa_attention.h"
 #include "kernels/kernels.h"
 #include "model/blocks.h"
 #include "model/dense_model.h"
@@ -37,49 +36,34 @@ void rope_heads(float* x, int64_t n_heads, const DenseConfig& c, const float* co
   }
 }
 
-// Row r = (row g.row0 + r / group, head r % group of the group) of scores [g.n * group, n_kv]:
-// scaled, causally masked (positions > the row's get weight 0) and softmaxed.
-void softmax_rows(const DenseStep& s, const SegmentRows& g, int64_t n_kv, float* scores) {
-  const int64_t group = s.c.group_size(), n_rows = g.n * group;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(s.c.head_dim));
-  auto rows = [&](int64_t b, int64_t e) {
-    for (int64_t r = b; r < e; ++r) {
-      float* row = scores + r * n_kv;
-      const int64_t n_valid = s.pos[g.row0 + r / group] + 1;
-      for (int64_t j = 0; j < n_valid; ++j) row[j] *= scale;
-      softmax(row, n_valid);
-      std::fill(row + n_valid, row + n_kv, 0.0f);
-    }
-  };
-  const int n_threads = n_rows * n_kv < (int64_t{1} << 14) ? 1 : kernel_threads();
-  ThreadPool::global().parallel_for(n_rows, std::max<int64_t>(1, n_rows / (4 * n_threads)), rows,
-                                    n_threads);
+// a.o [t] [H, hd] = token t's queries over its cache positions <= pos[t].
+void attend_one_token(DenseStep& s, const GqaCacheView& kv, int64_t t) {
+  const DenseConfig& c = s.c;
+  const GqaQuery q{c.n_heads, &s.a.q[t * c.q_dim()],
+                   1.0f / std::sqrt(static_cast<float>(c.head_dim))};
+  gqa_attention(q, kv, s.pos[t] + 1, &s.a.o[t * c.q_dim()]);
 }
 
-// a.o [n, H, hd] of segment g's rows, for kv head kv_h's group of query heads, over the
-// segment's own cache.
-void attend_group(DenseStep& s, const SegmentRows& g, const DenseKvCache& cache, int64_t layer,
-                  int64_t kv_h) {
-  const DenseConfig& c = s.c;
-  DenseActivations& a = s.a;
-  const int64_t group = c.group_size(), hd = c.head_dim, n_kv = s.pos[g.row0 + g.n - 1] + 1;
-  const size_t group_bytes = static_cast<size_t>(group * hd) * sizeof(float);
-  for (int64_t t = 0; t < g.n; ++t)  // q_group [g.n, group, hd]
-    std::memcpy(&a.q_group[t * group * hd], &a.q[((g.row0 + t) * c.n_heads + kv_h * group) * hd],
-                group_bytes);
-  matmul(cache.keys(layer, kv_h, n_kv), a.q_group.data(), g.n * group,
-         a.scores.data());  // [g.n * group, n_kv]
-  softmax_rows(s, g, n_kv, a.scores.data());
-  matmul(cache.values_t(layer, kv_h, n_kv), a.scores.data(), g.n * group,
-         a.o_group.data());  // [g.n * group, hd]
-  for (int64_t t = 0; t < g.n; ++t)
-    std::memcpy(&a.o[((g.row0 + t) * c.n_heads + kv_h * group) * hd], &a.o_group[t * group * hd],
-                group_bytes);
+// The rows of one sequence's segment g over its cache. One row: the kernel splits the cache
+// across threads; several: rows across threads. The kernel's result does not depend on which
+// (batch invariance).
+void attend_segment(DenseStep& s, const DenseKvCache& cache, int64_t layer, const SegmentRows& g) {
+  const GqaCacheView kv = cache.layer_view(layer);
+  if (g.n == 1) {
+    attend_one_token(s, kv, g.row0);
+    return;
+  }
+  ThreadPool::global().parallel_for(
+      g.n, 1,
+      [&](int64_t b, int64_t e) {
+        for (int64_t t = b; t < e; ++t) attend_one_token(s, kv, g.row0 + t);
+      },
+      kernel_threads());
 }
 
 }  // namespace
 
-void gqa_attention(const DenseLayerWeights& w, DenseStep& s, int64_t layer, float* out) {
+void dense_attention(const DenseLayerWeights& w, DenseStep& s, int64_t layer, float* out) {
   const DenseConfig& c = s.c;
   DenseActivations& a = s.a;
   const int64_t half = c.head_dim / 2, kv = c.kv_dim();
@@ -96,8 +80,7 @@ void gqa_attention(const DenseLayerWeights& w, DenseStep& s, int64_t layer, floa
       cache.store(layer, s.pos[t], &a.k[t * kv], &a.v[t * kv]);
     }
   }
-  for (const SegmentRows& g : s.segs)
-    for (int64_t kv_h = 0; kv_h < c.n_kv_heads; ++kv_h) attend_group(s, g, s.cache(g), layer, kv_h);
+  for (const SegmentRows& g : s.segs) attend_segment(s, s.cache(g), layer, g);
   matmul(w.wo, a.o.data(), s.n, out);  // [n, dim] = wo [dim, H hd] · o [n, H hd]
 }
 

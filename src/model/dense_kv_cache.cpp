@@ -1,51 +1,71 @@
 #include "model/dense_kv_cache.h"
 
+#include <algorithm>
 #include <cstring>
+#include <string>
 
 #include "core/error.h"
 
 namespace frugal {
 
+KvPoolGeometry DenseKvCache::pool_geometry(int64_t n_layers, int64_t n_kv_heads, int64_t head_dim) {
+  return {"gqa-kv-f32", n_layers, kKvBlockTokens, GqaCacheView::row_bytes(n_kv_heads, head_dim)};
+}
+
+DenseKvCache::DenseKvCache(int64_t n_layers, int64_t n_ctx, int64_t n_kv_heads, int64_t head_dim)
+    : DenseKvCache(std::make_shared<KvBlockPool>(
+                       pool_geometry(n_layers, n_kv_heads, head_dim),
+                       std::max<int64_t>(1, (n_ctx + kKvBlockTokens - 1) / kKvBlockTokens)),
+                   n_ctx, n_kv_heads, head_dim) {
+  table_.prepare_write(0, n_ctx);  // its own pool: every block now, in address order
+}
+
+DenseKvCache::DenseKvCache(std::shared_ptr<KvBlockPool> pool, int64_t n_ctx, int64_t n_kv_heads,
+                           int64_t head_dim)
+    : n_kv_heads_(n_kv_heads), head_dim_(head_dim) {
+  FRUGAL_CHECK(pool != nullptr, "DenseKvCache without a pool");
+  const KvPoolGeometry& g = pool->geometry();
+  if (g != pool_geometry(g.n_layers, n_kv_heads, head_dim))
+    throw Error("KV cache: the block pool holds " + g.layout + " rows of " +
+                std::to_string(g.row_bytes) + " bytes, not this model's cache layout");
+  n_layers_ = g.n_layers;
+  row_bytes_ = g.row_bytes;
+  table_ = KvBlockTable(std::move(pool), n_ctx);
+}
+
+void DenseKvCache::truncate(int64_t n_keep) {
+  n_past_ = std::clamp<int64_t>(n_keep, 0, n_past_);
+  table_.keep(n_keep);
+}
+
+void DenseKvCache::adopt_blocks(std::span<const int32_t> blocks, int64_t n_past) {
+  table_.adopt(blocks, n_past);
+  n_past_ = n_past;
+}
+
+void DenseKvCache::store(int64_t layer, int64_t pos, const float* k, const float* v) {
+  const std::span<const int32_t> b = table_.blocks();
+  const auto i = static_cast<size_t>(pos >> table_.pool().block_shift());
+  FRUGAL_CHECK(i < b.size() && table_.pool().refs(b[i]) == 1,
+               "KV cache: position " + std::to_string(pos) + " was not made writable");
+  auto* row = reinterpret_cast<float*>(table_.row(layer, pos));
+  const size_t kv_bytes = static_cast<size_t>(kv_dim()) * sizeof(float);
+  std::memcpy(row, k, kv_bytes);
+  std::memcpy(row + kv_dim(), v, kv_bytes);
+}
+
 CacheBlobLayout DenseKvCache::layout() const {
-  return {"gqa-kv-f32",
+  return {"gqa-kv-rows-f32",
           {n_layers_, n_kv_heads_, head_dim_, 0},
           static_cast<int64_t>(bytes_per_token())};
 }
 
 std::string DenseKvCache::export_entries(int64_t begin, int64_t end, uint64_t model_tag) const {
-  if (!(0 <= begin && begin <= end && end <= n_past_))
-    throw Error("KV cache export: positions [" + std::to_string(begin) + ", " +
-                std::to_string(end) + ") are not all valid (" + std::to_string(n_past_) + ")");
-  const int64_t n = end - begin;
-  std::string payload(static_cast<size_t>(n) * bytes_per_token(), '\0');
-  char* p = payload.data();
-  const size_t k_bytes = static_cast<size_t>(n * kv_dim()) * sizeof(float);
-  for (int64_t l = 0; l < n_layers_; ++l, p += k_bytes)
-    std::memcpy(p, &k_[static_cast<size_t>((l * n_ctx_ + begin) * kv_dim())], k_bytes);
-  const size_t v_bytes = static_cast<size_t>(n) * sizeof(float);
-  for (int64_t l = 0; l < n_layers_; ++l)
-    for (int64_t g = 0; g < n_kv_heads_; ++g)
-      for (int64_t d = 0; d < head_dim_; ++d, p += v_bytes)
-        std::memcpy(p, &vt_[vt_offset(l, g, d) + static_cast<size_t>(begin)], v_bytes);
-  return write_cache_blob(layout(), model_tag, begin, n, payload);
+  return table_.export_rows(layout(), model_tag, begin, end, n_past_);
 }
 
 void DenseKvCache::import_entries(std::string_view blob, uint64_t model_tag) {
-  const CacheBlobView v = read_cache_blob(blob, layout(), model_tag);
-  if (v.begin > n_past_ || v.begin + v.n > n_ctx_)
-    throw Error("KV cache import: positions [" + std::to_string(v.begin) + ", " +
-                std::to_string(v.begin + v.n) + ") do not follow the " + std::to_string(n_past_) +
-                " held or exceed the context of " + std::to_string(n_ctx_));
-  const char* p = v.payload.data();
-  const size_t k_bytes = static_cast<size_t>(v.n * kv_dim()) * sizeof(float);
-  for (int64_t l = 0; l < n_layers_; ++l, p += k_bytes)
-    std::memcpy(&k_[static_cast<size_t>((l * n_ctx_ + v.begin) * kv_dim())], p, k_bytes);
-  const size_t v_bytes = static_cast<size_t>(v.n) * sizeof(float);
-  for (int64_t l = 0; l < n_layers_; ++l)
-    for (int64_t g = 0; g < n_kv_heads_; ++g)
-      for (int64_t d = 0; d < head_dim_; ++d, p += v_bytes)
-        std::memcpy(&vt_[vt_offset(l, g, d) + static_cast<size_t>(v.begin)], p, v_bytes);
-  n_past_ = v.begin + v.n;
+  n_past_ = table_.import_rows(blob, layout(), model_tag, n_past_);
 }
 
 }  // namespace frugal

@@ -7,11 +7,23 @@
 namespace frugal {
 
 void DenseSequence::truncate(int64_t n_keep) {
-  cache_.set_n_past(std::clamp<int64_t>(n_keep, 0, cache_.n_past()));
+  cache_.truncate(n_keep);
+}
+
+std::span<const int32_t> DenseSequence::kv_blocks() const {
+  const int64_t bt = cache_.pool().block_tokens();
+  const auto n = static_cast<size_t>((cache_.n_past() + bt - 1) / bt);
+  return cache_.blocks().first(std::min(n, cache_.blocks().size()));
 }
 
 std::unique_ptr<SequenceState> DenseLm::new_sequence(int64_t n_ctx) const {
   return std::make_unique<DenseSequence>(model_.new_cache(n_ctx));
+}
+
+std::unique_ptr<SequenceState> DenseLm::new_sequence(int64_t n_ctx,
+                                                     std::shared_ptr<KvBlockPool> pool) const {
+  FRUGAL_CHECK(pool != nullptr, "new_sequence: no pool");
+  return std::make_unique<DenseSequence>(model_.new_cache(n_ctx, std::move(pool)));
 }
 
 void DenseLm::forward(const Batch& batch, SequenceState& seq, std::span<float> logits) {

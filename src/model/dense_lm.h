@@ -1,5 +1,5 @@
 // DenseModel (qwen2, llama) behind the family-neutral CausalLm interface; its SequenceState is
-// the per-layer K/V cache.
+// the per-layer K/V cache, paged (its own block pool, or one the caller shares among states).
 #pragma once
 
 #include <memory>
@@ -25,6 +25,10 @@ class DenseSequence final : public SequenceState {
   void import_entries(std::string_view bytes, uint64_t model_tag) override {
     cache_.import_entries(bytes, model_tag);
   }
+  std::span<const int32_t> kv_blocks() const override;
+  void adopt_kv_blocks(std::span<const int32_t> blocks, int64_t n_past) override {
+    cache_.adopt_blocks(blocks, n_past);
+  }
   DenseKvCache& cache() { return cache_; }
 
  private:
@@ -38,6 +42,11 @@ class DenseLm final : public CausalLm {
   int64_t n_vocab() const override { return model_.config().n_vocab; }
   int64_t context_length() const override { return model_.config().context_length; }
   std::unique_ptr<SequenceState> new_sequence(int64_t n_ctx = 0) const override;
+  std::shared_ptr<KvBlockPool> new_kv_pool(int64_t n_blocks) const override {
+    return model_.new_kv_pool(n_blocks);
+  }
+  std::unique_ptr<SequenceState> new_sequence(int64_t n_ctx,
+                                              std::shared_ptr<KvBlockPool> pool) const override;
   void forward(const Batch& batch, SequenceState& seq, std::span<float> logits) override;
   void forward_multi(std::span<const SequenceBatch> seqs, std::span<float> logits) override;
   DenseModel& model() { return model_; }

@@ -15,9 +15,6 @@ DenseActivations::DenseActivations(const DenseConfig& c, int64_t B, int64_t C)
   k = activation_buffer(B * c.kv_dim());
   v = activation_buffer(B * c.kv_dim());
   o = activation_buffer(B * c.q_dim());
-  q_group = activation_buffer(B * c.group_size() * c.head_dim);
-  o_group = activation_buffer(B * c.group_size() * c.head_dim);
-  scores = activation_buffer(B * c.group_size() * C);
 }
 
 DenseModel::DenseModel() = default;
@@ -43,6 +40,17 @@ DenseKvCache DenseModel::new_cache(int64_t n_ctx) const {
   return DenseKvCache(config_.n_layers, n_ctx, config_.n_kv_heads, config_.head_dim);
 }
 
+std::shared_ptr<KvBlockPool> DenseModel::new_kv_pool(int64_t n_blocks) const {
+  return std::make_shared<KvBlockPool>(
+      DenseKvCache::pool_geometry(config_.n_layers, config_.n_kv_heads, config_.head_dim),
+      n_blocks);
+}
+
+DenseKvCache DenseModel::new_cache(int64_t n_ctx, std::shared_ptr<KvBlockPool> pool) const {
+  n_ctx = cache_positions(n_ctx, opt_.max_context);
+  return DenseKvCache(std::move(pool), n_ctx, config_.n_kv_heads, config_.head_dim);
+}
+
 void DenseModel::forward(const Batch& b, DenseKvCache& cache, std::span<float> logits) {
   const DenseSequenceBatch one{b, &cache};
   forward_multi({&one, 1}, logits);
@@ -54,6 +62,12 @@ void DenseModel::forward_multi(std::span<const DenseSequenceBatch> seqs, std::sp
     if (s.cache->n_ctx() > opt_.max_context || s.cache->n_layers() != config_.n_layers ||
         s.cache->kv_dim() != config_.kv_dim())
       throw Error("forward: the KV cache was not made for this model (use DenseModel::new_cache)");
+  // Every position written below is this step's own (paged caches: blocks allocated, shared
+  // ones copied) before anything is computed; a full pool fails the step here.
+  for (const DenseSequenceBatch& s : seqs) {
+    const int64_t p0 = s.batch.positions[0];
+    s.cache->prepare_write(p0, p0 + static_cast<int64_t>(s.batch.tokens.size()));
+  }
   StepCursor cursor;
   while (next_chunk(seqs, cursor, act_->chunk))
     forward_chunk(seqs, logits.data() + act_->chunk.out_first * config_.n_vocab);
@@ -71,7 +85,7 @@ void DenseModel::forward_chunk(std::span<const DenseSequenceBatch> seqs, float* 
   for (int64_t l = 0; l < c.n_layers; ++l) {
     const DenseLayerWeights& L = weights_.layers[l];
     rmsnorm_rows(a.h.data(), L.attn_norm, n, dim, c.rms_eps, a.x.data());
-    gqa_attention(L, s, l, a.branch.data());
+    dense_attention(L, s, l, a.branch.data());
     axpy(1.0f, a.branch.data(), a.h.data(), n * dim);
     rmsnorm_rows(a.h.data(), L.ffn_norm, n, dim, c.rms_eps, a.x.data());
     swiglu_mlp(L.mlp, a.x.data(), n, a.ffn_gate.data(), a.ffn_up.data(), a.branch.data());

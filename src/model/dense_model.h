@@ -23,15 +23,12 @@ namespace frugal {
 
 // Everything the forward pass writes, sized once at load, beyond the DecoderActivations (h, x,
 // branch, ffn_gate / ffn_up [B, ffn], rope_cos / rope_sin [C, head_dim / 2]).
-// B = max_batch, C = max_context, group = n_heads / n_kv_heads.
+// B = max_batch, C = max_context.
 struct DenseActivations : DecoderActivations {
   std::vector<float> q;        // [B, n_heads, head_dim]
   std::vector<float> k;        // [B, n_kv_heads, head_dim]
   std::vector<float> v;        // [B, n_kv_heads, head_dim]
   std::vector<float> o;        // [B, n_heads, head_dim] attention output before wo
-  std::vector<float> q_group;  // [B, group, head_dim] the queries of one kv head's group
-  std::vector<float> o_group;  // [B, group, head_dim] their outputs
-  std::vector<float> scores;   // [B, group, C] their attention weights over the cache
 
   DenseActivations(const DenseConfig& c, int64_t max_batch, int64_t max_context);
 };
@@ -57,7 +54,7 @@ struct DenseStep {
 
 // Attention branch: a.x [n, dim] -> out [n, dim]; writes each row's K/V into its sequence's
 // cache, and each segment attends over its own cache.
-void gqa_attention(const DenseLayerWeights& w, DenseStep& s, int64_t layer, float* out);
+void dense_attention(const DenseLayerWeights& w, DenseStep& s, int64_t layer, float* out);
 
 class DenseModel {
  public:
@@ -74,6 +71,9 @@ class DenseModel {
 
   // A cache of n_ctx positions (0 = options().max_context).
   DenseKvCache new_cache(int64_t n_ctx = 0) const;
+  // A block pool for caches that share it (paged KV cache), and a cache drawing on one.
+  std::shared_ptr<KvBlockPool> new_kv_pool(int64_t n_blocks) const;
+  DenseKvCache new_cache(int64_t n_ctx, std::shared_ptr<KvBlockPool> pool) const;
 
   // logits: [n_tokens, n_vocab] (LogitsMode::All) or [n_vocab] (Last). Throws frugal::Error for a
   // token id out of range, bad positions, or a sequence longer than the cache.

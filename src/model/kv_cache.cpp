@@ -11,8 +11,6 @@ namespace frugal {
 
 namespace {
 
-constexpr int64_t kBlockTokens = 16;
-
 void check_cache_type(GgmlType type) {
   if (!is_latent_cache_type(type))
     throw Error(std::string("KV cache type ") + type_name(type) +
@@ -24,7 +22,7 @@ void check_cache_type(GgmlType type) {
 KvPoolGeometry LatentKvCache::pool_geometry(int64_t n_layers, int64_t kv_lora_rank,
                                             int64_t rope_dim, GgmlType type) {
   check_cache_type(type);
-  return {std::string("mla-latent-") + type_name(type), n_layers, kBlockTokens,
+  return {std::string("mla-latent-") + type_name(type), n_layers, kKvBlockTokens,
           row_bytes(type, kv_lora_rank + rope_dim)};
 }
 
@@ -32,7 +30,7 @@ LatentKvCache::LatentKvCache(int64_t n_layers, int64_t n_ctx, int64_t kv_lora_ra
                              int64_t rope_dim, GgmlType type)
     : LatentKvCache(std::make_shared<KvBlockPool>(
                         pool_geometry(n_layers, kv_lora_rank, rope_dim, type),
-                        std::max<int64_t>(1, (n_ctx + kBlockTokens - 1) / kBlockTokens)),
+                        std::max<int64_t>(1, (n_ctx + kKvBlockTokens - 1) / kKvBlockTokens)),
                     n_ctx, kv_lora_rank, rope_dim, type) {
   table_.prepare_write(0, n_ctx);  // its own pool: every block now, in address order
 }
@@ -56,13 +54,7 @@ void LatentKvCache::truncate(int64_t n_keep) {
 }
 
 void LatentKvCache::adopt_blocks(std::span<const int32_t> blocks, int64_t n_past) {
-  const int64_t bt = table_.pool().block_tokens();
-  const auto n = static_cast<int64_t>(blocks.size());
-  const bool fits = n == 0 ? n_past == 0 : (n - 1) * bt < n_past && n_past <= n * bt;
-  if (!fits)
-    throw Error("KV cache: " + std::to_string(n_past) + " positions do not fill " +
-                std::to_string(n) + " blocks of " + std::to_string(bt));
-  table_.adopt(blocks);
+  table_.adopt(blocks, n_past);
   n_past_ = n_past;
 }
 
@@ -79,9 +71,7 @@ void LatentKvCache::load_row(int64_t layer, int64_t pos, float* dst) const {
 }
 
 LatentCacheView LatentKvCache::layer_view(int64_t layer) const {
-  const KvBlockPool& p = table_.pool();
-  return {type_,         p.layer_base(layer), row_bytes_,     kv_lora_rank_,
-          rope_dim_,     table_.blocks().data(), p.block_shift(), p.block_bytes()};
+  return {type_, table_.layer_rows(layer), kv_lora_rank_, rope_dim_};
 }
 
 CacheBlobLayout LatentKvCache::layout() const {
@@ -91,31 +81,11 @@ CacheBlobLayout LatentKvCache::layout() const {
 }
 
 std::string LatentKvCache::export_entries(int64_t begin, int64_t end, uint64_t model_tag) const {
-  if (!(0 <= begin && begin <= end && end <= n_past_))
-    throw Error("KV cache export: positions [" + std::to_string(begin) + ", " +
-                std::to_string(end) + ") are not all valid (" + std::to_string(n_past_) + ")");
-  std::string payload(static_cast<size_t>(end - begin) * bytes_per_token(), '\0');
-  char* p = payload.data();
-  for (int64_t l = 0; l < n_layers_; ++l)
-    for (int64_t t = begin; t < end; ++t, p += row_bytes_) std::memcpy(p, table_.row(l, t), row_bytes_);
-  return write_cache_blob(layout(), model_tag, begin, end - begin, payload);
+  return table_.export_rows(layout(), model_tag, begin, end, n_past_);
 }
 
 void LatentKvCache::import_entries(std::string_view blob, uint64_t model_tag) {
-  const CacheBlobView v = read_cache_blob(blob, layout(), model_tag);
-  if (v.begin > n_past_ || v.begin + v.n > n_ctx())
-    throw Error("KV cache import: positions [" + std::to_string(v.begin) + ", " +
-                std::to_string(v.begin + v.n) + ") do not follow the " + std::to_string(n_past_) +
-                " held or exceed the context of " + std::to_string(n_ctx()));
-  // Positions already held keep their entries (the same tokens' entries, and possibly blocks
-  // shared with other sequences, which must not be copied for nothing).
-  const int64_t end = v.begin + v.n, first = std::min(std::max(v.begin, n_past_), end);
-  table_.prepare_write(first, end);
-  for (int64_t l = 0; l < n_layers_; ++l) {
-    const char* p = v.payload.data() + static_cast<size_t>(l * v.n + first - v.begin) * row_bytes_;
-    for (int64_t t = first; t < end; ++t, p += row_bytes_) std::memcpy(table_.row(l, t), p, row_bytes_);
-  }
-  n_past_ = v.begin + v.n;
+  n_past_ = table_.import_rows(blob, layout(), model_tag, n_past_);
 }
 
 }  // namespace frugal

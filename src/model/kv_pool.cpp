@@ -129,13 +129,46 @@ void KvBlockTable::keep(int64_t n) {
   release_from(static_cast<size_t>((std::max<int64_t>(n, 0) + bt - 1) / bt));
 }
 
-void KvBlockTable::adopt(std::span<const int32_t> blocks) {
-  if (static_cast<int64_t>(blocks.size()) * pool_->block_tokens() > n_ctx_)
-    throw Error("KV cache: " + std::to_string(blocks.size()) + " blocks exceed the context of " +
+void KvBlockTable::adopt(std::span<const int32_t> blocks, int64_t n_past) {
+  const int64_t bt = pool_->block_tokens(), n = static_cast<int64_t>(blocks.size());
+  const bool fits = n == 0 ? n_past == 0 : (n - 1) * bt < n_past && n_past <= n * bt;
+  if (!fits || n_past > n_ctx_)
+    throw Error("KV cache: " + std::to_string(n_past) + " positions do not fill " +
+                std::to_string(n) + " blocks of " + std::to_string(bt) + " within the context of " +
                 std::to_string(n_ctx_));
   for (int32_t b : blocks) pool_->retain(b);  // first: a block may already be one of ours
   release_from(0);
   blocks_.assign(blocks.begin(), blocks.end());
+}
+
+std::string KvBlockTable::export_rows(const CacheBlobLayout& layout, uint64_t model_tag,
+                                      int64_t begin, int64_t end, int64_t n_past) const {
+  if (!(0 <= begin && begin <= end && end <= n_past))
+    throw Error("KV cache export: positions [" + std::to_string(begin) + ", " +
+                std::to_string(end) + ") are not all valid (" + std::to_string(n_past) + ")");
+  const KvPoolGeometry& g = pool_->geometry();
+  std::string payload(static_cast<size_t>((end - begin) * g.n_layers) * g.row_bytes, '\0');
+  char* p = payload.data();
+  for (int64_t l = 0; l < g.n_layers; ++l)
+    for (int64_t t = begin; t < end; ++t, p += g.row_bytes) std::memcpy(p, row(l, t), g.row_bytes);
+  return write_cache_blob(layout, model_tag, begin, end - begin, payload);
+}
+
+int64_t KvBlockTable::import_rows(std::string_view blob, const CacheBlobLayout& layout,
+                                  uint64_t model_tag, int64_t n_past) {
+  const CacheBlobView v = read_cache_blob(blob, layout, model_tag);
+  if (v.begin > n_past || v.begin + v.n > n_ctx_)
+    throw Error("KV cache import: positions [" + std::to_string(v.begin) + ", " +
+                std::to_string(v.begin + v.n) + ") do not follow the " + std::to_string(n_past) +
+                " held or exceed the context of " + std::to_string(n_ctx_));
+  const KvPoolGeometry& g = pool_->geometry();
+  const int64_t end = v.begin + v.n, first = std::min(std::max(v.begin, n_past), end);
+  prepare_write(first, end);
+  for (int64_t l = 0; l < g.n_layers; ++l) {
+    const char* p = v.payload.data() + static_cast<size_t>(l * v.n + first - v.begin) * g.row_bytes;
+    for (int64_t t = first; t < end; ++t, p += g.row_bytes) std::memcpy(row(l, t), p, g.row_bytes);
+  }
+  return end;
 }
 
 }  // namespace frugal

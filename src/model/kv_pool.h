@@ -15,14 +15,23 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string>
+#include <string_view>
 #include <vector>
 
+#include "kernels/paged_rows.h"
+
+#include "model/cache_blob.h"
+
 namespace frugal {
+
+// Positions per block of the model caches' pools.
+constexpr int64_t kKvBlockTokens = 16;
 
 struct KvPoolGeometry {
   std::string layout;        // the cache layout ("mla-latent-f16", "gqa-kv-f32", ...)
   int64_t n_layers = 0;
-  int64_t block_tokens = 16;  // a power of two
+  int64_t block_tokens = kKvBlockTokens;  // a power of two
   size_t row_bytes = 0;       // one layer's entry for one position
   bool operator==(const KvPoolGeometry&) const = default;
 };
@@ -62,7 +71,7 @@ class KvBlockPool {
     return const_cast<KvBlockPool*>(this)->row(b, layer, i);
   }
   // Row 0 of `layer` in block 0: with block_bytes() as the stride between blocks, the base of a
-  // paged view (kernels/attention.h LatentCacheView).
+  // paged view (kernels/paged_rows.h).
   const uint8_t* layer_base(int64_t layer) const { return row(0, layer, 0); }
 
  private:
@@ -101,8 +110,19 @@ class KvBlockTable {
   void prepare_write(int64_t begin, int64_t end);
   // Keeps the blocks holding positions [0, n) and releases the rest.
   void keep(int64_t n);
-  // Drops everything and takes `blocks` (each retained) as positions [0, size * block_tokens).
-  void adopt(std::span<const int32_t> blocks);
+  // Drops everything and takes `blocks` (each retained) as the blocks of positions [0, n_past),
+  // n_past within them ((size - 1) * block_tokens < n_past <= size * block_tokens, or both 0).
+  void adopt(std::span<const int32_t> blocks, int64_t n_past);
+
+  // Persistence of a paged cache (SequenceState::export_entries / import_entries): the blob
+  // (model/cache_blob.h) of positions [begin, end) (end at most n_past), payload
+  // [n_layers][end - begin][row_bytes]; and loading one whose positions start at most at n_past,
+  // writing only the positions from n_past on (those held keep their entries, and shared blocks
+  // are not copied for nothing). Returns the new n_past. Throws frugal::Error naming the mismatch.
+  std::string export_rows(const CacheBlobLayout& layout, uint64_t model_tag, int64_t begin,
+                          int64_t end, int64_t n_past) const;
+  int64_t import_rows(std::string_view blob, const CacheBlobLayout& layout, uint64_t model_tag,
+                      int64_t n_past);
 
   uint8_t* row(int64_t layer, int64_t pos) {
     const int shift = pool_->block_shift();
@@ -111,6 +131,11 @@ class KvBlockTable {
   }
   const uint8_t* row(int64_t layer, int64_t pos) const {
     return const_cast<KvBlockTable*>(this)->row(layer, pos);
+  }
+  // The rows of one layer held in blocks, as attention kernels read them.
+  PagedRows layer_rows(int64_t layer) const {
+    return {pool_->layer_base(layer), pool_->geometry().row_bytes, blocks_.data(),
+            pool_->block_shift(), pool_->block_bytes()};
   }
 
  private:

@@ -131,7 +131,7 @@ TEST(LatentAttention, PagedRowsGiveTheContiguousResult) {
     Case c{t, 16, 512, 64, 1000};
     const Inputs in = make_inputs(c, 31);
     constexpr int kShift = 4;  // 16 rows a page
-    const int64_t n_pages = (c.n_kv + 15) >> kShift, rb = static_cast<int64_t>(in.kv.row_stride);
+    const int64_t n_pages = (c.n_kv + 15) >> kShift, rb = static_cast<int64_t>(in.kv.rows.row_stride);
     const size_t page_stride = static_cast<size_t>(16 * rb + 64);  // not a multiple of the rows
     std::vector<int32_t> order(static_cast<size_t>(n_pages));
     for (int64_t p = 0; p < n_pages; ++p) order[static_cast<size_t>(p)] = static_cast<int32_t>(p);
@@ -142,10 +142,7 @@ TEST(LatentAttention, PagedRowsGiveTheContiguousResult) {
                   paged.data() + static_cast<size_t>(order[static_cast<size_t>(j >> kShift)]) * page_stride +
                       static_cast<size_t>((j & 15) * rb));
     LatentCacheView pv = in.kv;
-    pv.data = paged.data();
-    pv.pages = order.data();
-    pv.page_shift = kShift;
-    pv.page_stride = page_stride;
+    pv.rows = {paged.data(), static_cast<size_t>(rb), order.data(), kShift, page_stride};
     std::vector<float> flat(static_cast<size_t>(c.n_heads * c.rank)), got(flat.size());
     for (kern::LatentChunkFn f : chunk_kernels(in.kv)) {
       kern::latent_attention_with(f, in.q, in.kv, c.n_kv, flat.data());

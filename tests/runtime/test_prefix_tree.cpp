@@ -153,7 +153,7 @@ TEST(KvBlockTable, CopiesSharedBlocksBeforeWritingAndKeepsOnlyWhatIsAsked) {
   donor.prepare_write(0, 8);
   *donor.row(1, 5) = 42;
   KvBlockTable t(pool, 32);
-  t.adopt(donor.blocks());
+  t.adopt(donor.blocks(), 8);
   EXPECT_EQ(pool->refs(donor.blocks()[1]), 2);
   t.prepare_write(6, 10);  // block 1 is shared: copied; block 2 is new
   EXPECT_NE(t.blocks()[1], donor.blocks()[1]);

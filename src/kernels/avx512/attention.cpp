@@ -9,12 +9,10 @@
 #include <vector>
 
 #include "kernels/attention_impl.h"
+#include "kernels/avx512/simd.h"
 
 namespace frugal::kern {
 namespace {
-
-#define FRUGAL_INLINE inline __attribute__((always_inline))
-#define FRUGAL_UNROLL _Pragma("GCC unroll 16")
 
 constexpr int64_t kBlock = 64;
 
@@ -35,52 +33,6 @@ struct BF16Row {
     return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16));
   }
 };
-
-// e^x for x <= 0: x = n ln2 + r (|r| <= ln2 / 2), e^r by its degree-7 Taylor polynomial
-// (relative error < 2e-8 on that range), times 2^n. Inputs below -87 give ~0.
-FRUGAL_INLINE __m512 exp_nonpositive(__m512 x) {
-  x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
-  const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187045e-06f), r);
-  __m512 p = _mm512_set1_ps(1.0f / 5040);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  return _mm512_scalef_ps(p, n);
-}
-
-FRUGAL_INLINE __mmask16 tail_mask(int64_t left) {
-  return left >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
-}
-
-// Lane k of the result = the sum of the 16 lanes of v[k] (a 16 x 16 transpose-and-add: 45
-// shuffles and adds instead of 16 separate reductions).
-FRUGAL_INLINE __m512 sum16(const __m512 (&v)[16]) {
-  __m512 pair[8];  // per 128-bit lane: [a0+a2, b0+b2, a1+a3, b1+b3] of v[2i], v[2i+1]
-  FRUGAL_UNROLL
-  for (int i = 0; i < 8; ++i)
-    pair[i] = _mm512_add_ps(_mm512_unpacklo_ps(v[2 * i], v[2 * i + 1]),
-                            _mm512_unpackhi_ps(v[2 * i], v[2 * i + 1]));
-  __m512 quad[4];  // per 128-bit lane: the lane's sums of v[4i .. 4i+3]
-  FRUGAL_UNROLL
-  for (int i = 0; i < 4; ++i) {
-    const __m512d a = _mm512_castps_pd(pair[2 * i]), b = _mm512_castps_pd(pair[2 * i + 1]);
-    quad[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(a, b)),
-                            _mm512_castpd_ps(_mm512_unpackhi_pd(a, b)));
-  }
-  // Add the four 128-bit lanes of each quad and gather quad i's 4 sums into lanes 4i..4i+3.
-  const __m512 w01 = _mm512_add_ps(_mm512_shuffle_f32x4(quad[0], quad[1], 0x44),
-                                   _mm512_shuffle_f32x4(quad[0], quad[1], 0xEE));
-  const __m512 w23 = _mm512_add_ps(_mm512_shuffle_f32x4(quad[2], quad[3], 0x44),
-                                   _mm512_shuffle_f32x4(quad[2], quad[3], 0xEE));
-  return _mm512_add_ps(_mm512_shuffle_f32x4(w01, w23, 0x88), _mm512_shuffle_f32x4(w01, w23, 0xDD));
-}
 
 // Scores of NH heads (from h0) x NJ rows (from block row j0): each q slice and each row slice
 // loaded once per tile. s[(h0 + h) * kBlock + j0 + i].
@@ -178,30 +130,6 @@ void block_values(const LatentCacheView& kv, int64_t jb, int64_t nb, int64_t n_h
   int64_t h = 0;
   for (; h + 4 <= n_heads; h += 4) value_heads<4, Row>(kv, jb, nb, h, p, ctx);
   for (; h < n_heads; ++h) value_heads<1, Row>(kv, jb, nb, h, p, ctx);
-}
-
-// One head's online-softmax step over the block's nb scores s (replaced by p = exp(s - m')):
-// m' = max(m, max s), l' = l e^(m - m') + Σ p, ctx *= e^(m - m').
-void softmax_update(float* s, int64_t nb, float& m, float& l, float* ctx, int64_t R) {
-  __m512 vmax = _mm512_set1_ps(-INFINITY);
-  for (int64_t i = 0; i < nb; i += 16)
-    vmax = _mm512_mask_max_ps(vmax, tail_mask(nb - i), vmax, _mm512_loadu_ps(s + i));
-  const float m_new = std::max(m, _mm512_reduce_max_ps(vmax));
-  const float corr = std::exp(m - m_new);  // 0 when m is still -inf
-  __m512 vsum = _mm512_setzero_ps();
-  const __m512 vm = _mm512_set1_ps(m_new);
-  for (int64_t i = 0; i < nb; i += 16) {
-    const __mmask16 k = tail_mask(nb - i);
-    const __m512 p = exp_nonpositive(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, s + i), vm));
-    _mm512_mask_storeu_ps(s + i, k, p);
-    vsum = _mm512_mask_add_ps(vsum, k, vsum, p);
-  }
-  l = l * corr + _mm512_reduce_add_ps(vsum);
-  if (corr != 1.0f) {
-    const __m512 vc = _mm512_set1_ps(corr);
-    for (int64_t i = 0; i < R; i += 16) _mm512_storeu_ps(ctx + i, _mm512_mul_ps(_mm512_loadu_ps(ctx + i), vc));
-  }
-  m = m_new;
 }
 
 // [n_heads, kBlock] scores of one block; grows once per thread.
