@@ -431,14 +431,22 @@ using F16Tile = FloatTile<F16Load>::Tile<R, T>;
 template <int R, int T>
 using BF16Tile = FloatTile<BF16Load>::Tile<R, T>;
 
+// Four streams (the quarters of the range), 64 bytes of each per step.
 uint64_t stream_read(const uint8_t* p, size_t n) {
   __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0, a3 = a0;
-  for (size_t i = 0; i < n; i += 128) {
-    a0 = _mm256_add_epi64(a0, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i)));
-    a1 = _mm256_add_epi64(a1, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 32)));
-    a2 = _mm256_add_epi64(a2, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 64)));
-    a3 = _mm256_add_epi64(a3, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i + 96)));
+  const size_t part = n / 4 / 64 * 64;
+  auto two = [](const uint8_t* q) {
+    return _mm256_add_epi64(_mm256_load_si256(reinterpret_cast<const __m256i*>(q)),
+                            _mm256_load_si256(reinterpret_cast<const __m256i*>(q + 32)));
+  };
+  for (size_t i = 0; i < part; i += 64) {
+    a0 = _mm256_add_epi64(a0, two(p + i));
+    a1 = _mm256_add_epi64(a1, two(p + part + i));
+    a2 = _mm256_add_epi64(a2, two(p + 2 * part + i));
+    a3 = _mm256_add_epi64(a3, two(p + 3 * part + i));
   }
+  for (size_t i = 4 * part; i < n; i += 32)
+    a0 = _mm256_add_epi64(a0, _mm256_load_si256(reinterpret_cast<const __m256i*>(p + i)));
   const __m256i s = _mm256_add_epi64(_mm256_add_epi64(a0, a1), _mm256_add_epi64(a2, a3));
   alignas(32) uint64_t v[4];
   _mm256_store_si256(reinterpret_cast<__m256i*>(v), s);

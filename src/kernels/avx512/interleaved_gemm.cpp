@@ -58,9 +58,51 @@ FRUGAL_INLINE void q8_0_r16_tile(const GemmArgs& a, int64_t g, int64_t t0) {
   for (int t = 0; t < T; ++t) _mm512_storeu_ps(a.y + (t0 + t) * a.y_stride + g * 16, acc[t]);
 }
 
+// One token (decode) over G consecutive groups at once: G streams through memory in turn, a
+// block of each per step, keep more requests in flight than one (as `frugal bench --memory`'s
+// probe does). Each lane computes what q8_0_r16_tile<1> computes, in the same order.
+template <int G>
+FRUGAL_INLINE void q8_0_r16_matvec(const GemmArgs& a, int64_t g0, int64_t t) {
+  const int64_t nb = a.n_cols / 32;
+  const size_t qoff = q8_0_r16_quants_offset(a.n_cols), group_bytes = 16 * a.w_stride;
+  const uint8_t* group = a.w + static_cast<size_t>(g0) * group_bytes;
+  const ActQ8_0Layout l = act_q8_0_layout(a.n_cols);
+  const uint8_t* xt = a.x + t * a.x_stride;
+  const auto* nsum = reinterpret_cast<const int32_t*>(xt + l.nsum_offset());
+  const auto* xd = reinterpret_cast<const float*>(xt + l.d_offset());
+  const uint8_t* xq = xt + l.qs_offset();
+  __m512 acc[G];
+  FRUGAL_UNROLL
+  for (int k = 0; k < G; ++k) acc[k] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    __m512i x[8];
+    FRUGAL_UNROLL
+    for (int c = 0; c < 8; ++c)
+      x[c] = _mm512_set1_epi32(*reinterpret_cast<const int32_t*>(xq + b * 32 + c * 4));
+    const __m512i bias = _mm512_set1_epi32(nsum[b]);
+    const __m512 vdx = _mm512_set1_ps(xd[b]);
+    FRUGAL_UNROLL
+    for (int k = 0; k < G; ++k) {
+      const uint8_t* gk = group + k * group_bytes;
+      const uint8_t* q = gk + qoff + b * 512;
+      prefetch_range(q + kAheadBytes, 512);
+      __m512i s = bias;
+      FRUGAL_UNROLL
+      for (int c = 0; c < 8; ++c) s = _mm512_dpbusd_epi32(s, _mm512_load_si512(q + c * 64), x[c]);
+      const __m512 dw = _mm512_cvtph_ps(load256(gk + b * 32));
+      acc[k] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(dw, vdx), acc[k]);
+    }
+  }
+  FRUGAL_UNROLL
+  for (int k = 0; k < G; ++k) _mm512_storeu_ps(a.y + t * a.y_stride + (g0 + k) * 16, acc[k]);
+}
+
 template <int T>
 void q8_0_r16_tokens(const GemmArgs& a, int64_t t0) {
-  for (int64_t g = 0; g < a.n_rows / 16; ++g) q8_0_r16_tile<T>(a, g, t0);
+  int64_t g = 0;
+  if constexpr (T == 1)
+    for (; g + 4 <= a.n_rows / 16; g += 4) q8_0_r16_matvec<4>(a, g, t0);
+  for (; g < a.n_rows / 16; ++g) q8_0_r16_tile<T>(a, g, t0);
 }
 
 }  // namespace
