@@ -158,6 +158,12 @@ HttpResult http_request(int port, const std::string& method, const std::string& 
   return http_raw(port, raw, timeout_ms);
 }
 
+double metric_value(int port, const std::string& name) {
+  const HttpResult m = http_request(port, "GET", "/metrics");
+  const size_t at = m.body.find("\n" + name + " ");
+  return at == std::string::npos ? -1 : std::stod(m.body.substr(at + name.size() + 2));
+}
+
 std::vector<std::string> sse_data(const std::string& body) {
   std::vector<std::string> out;
   size_t pos = 0;

@@ -42,6 +42,9 @@ bool read_until(int fd, const std::string& needle, std::string* acc, int timeout
 // The JSON payloads of an SSE body's "data:" lines ("[DONE]" included as is).
 std::vector<std::string> sse_data(const std::string& body);
 
+// Value of the metric line "name value" in GET /metrics of the server on `port`; -1 when absent.
+double metric_value(int port, const std::string& name);
+
 class ServerProcess {
  public:
   // Starts `frugal serve MODEL --port 0 ARGS...` and waits (at most 60 s) for its "listening" line.

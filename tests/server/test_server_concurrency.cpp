@@ -105,6 +105,7 @@ TEST(ServerConcurrency, FullQueueAnswers429AndDisconnectFreesTheSlot) {
   // The stream holds the only slot from the moment it began (it was admitted at submission, not
   // left queued for the engine thread to pick up later).
   EXPECT_EQ(load_of(server.port()), std::make_pair(1, 0));
+  EXPECT_GT(metric_value(server.port(), "frugal_kv_cache_reserved_tokens"), 1900);
   const HttpResult busy =
       http_request(server.port(), "POST", "/v1/chat/completions", request_body(0, false).dump());
   EXPECT_EQ(busy.status, 429) << busy.body;
@@ -113,6 +114,9 @@ TEST(ServerConcurrency, FullQueueAnswers429AndDisconnectFreesTheSlot) {
   ::close(fd);  // the client goes away mid-stream
   // Nothing running and nothing queued: what /health reports is what admission checks.
   EXPECT_TRUE(wait_load(server.port(), 0, 0, 5000)) << "the slot was not freed";
+  // Its KV blocks are no longer reserved (what it computed stays in the prefix cache).
+  EXPECT_EQ(metric_value(server.port(), "frugal_kv_cache_reserved_tokens"), 0);
+  EXPECT_GT(metric_value(server.port(), "frugal_prefix_cache_tokens"), 0);
   const HttpResult next =
       http_request(server.port(), "POST", "/v1/chat/completions", request_body(1, false).dump());
   EXPECT_EQ(next.status, 200) << next.body;

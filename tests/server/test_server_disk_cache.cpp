@@ -36,11 +36,8 @@ json ask(const ServerProcess& server, const std::string& question) {
   return json::parse(r.body, nullptr, false);
 }
 
-// Value of a metric line "name value" in Prometheus text; -1 when absent.
 double metric(const ServerProcess& server, const std::string& name) {
-  const HttpResult m = http_request(server.port(), "GET", "/metrics");
-  const size_t at = m.body.find("\n" + name + " ");
-  return at == std::string::npos ? -1 : std::stod(m.body.substr(at + name.size() + 2));
+  return metric_value(server.port(), name);
 }
 
 std::vector<std::string> args_with(const std::string& dir) {

@@ -237,8 +237,12 @@ TEST_F(ServerGenerate, ModelsHealthMetrics) {
        {"frugal_requests_total{status=\"200\"}", "frugal_prompt_tokens_total",
         "frugal_generated_tokens_total", "frugal_time_to_first_token_seconds_bucket",
         "frugal_inter_token_latency_seconds_count", "frugal_queue_depth", "frugal_active_sequences",
-        "frugal_prompt_cache_hit_ratio"})
+        "frugal_prompt_cache_hit_ratio", "frugal_kv_cache_usage_ratio",
+        "frugal_kv_cache_capacity_tokens", "frugal_prefix_cache_tokens"})
     EXPECT_NE(m.body.find(name), std::string::npos) << name;
+  // The finished request's blocks stay with the prefix cache: some of the pool is in use.
+  EXPECT_GT(metric_value(port_, "frugal_kv_cache_usage_ratio"), 0.0);
+  EXPECT_GT(metric_value(port_, "frugal_prefix_cache_tokens"), 0.0);
 }
 
 // A 1K-token shared system prompt: the second question reports >= 1K cache-hit tokens and gets
