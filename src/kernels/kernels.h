@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "format/ggml_type.h"
 
@@ -37,6 +38,19 @@ WeightMatrix make_weight_matrix(GgmlType type, int64_t rows, int64_t cols, const
 // Quantized weights with a fast kernel (kernels/gemm.h) multiply x quantized per block (Q8_0 or
 // Q8_K activations, gguf.md §6); F32/F16/BF16 weights multiply x in float.
 void matmul(const WeightMatrix& w, const float* x, int64_t n_tok, float* y);
+
+// One product of a batch: y [n_tok, w.rows] = x [n_tok, w.cols] · wᵀ.
+struct MatmulJob {
+  const WeightMatrix* w;
+  const float* x;
+  int64_t n_tok;
+  float* y;
+};
+// Every job's product in one pass over the thread pool (one wait instead of one per product;
+// both threads stream from several matrices): for many small products, such as a decode step's
+// MoE experts. Each y is bit-identical to matmul() of its job. Jobs must not write what another
+// job reads.
+void matmul_batch(std::span<const MatmulJob> jobs);
 // The plain reference: each weight row dequantized to float and dotted with x in float.
 void matmul_reference(const WeightMatrix& w, const float* x, int64_t n_tok, float* y);
 

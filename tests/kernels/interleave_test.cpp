@@ -128,3 +128,37 @@ TEST(Interleave, OnlyPlainQ8_0WithWholeGroupsQualifies) {
 
 }  // namespace
 }  // namespace frugal::kern
+
+namespace frugal::kern {
+namespace {
+
+// matmul_batch: one pass over the pool for several products (interleaved, plain, float weights;
+// two jobs sharing their activations) gives each the bits of its own matmul().
+TEST(MatmulBatch, EachProductEqualsItsOwnMatmul) {
+  const Interleaved a = make(80, 544, 11), b = make(48, 544, 12);
+  std::mt19937 rng(4);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  std::vector<float> f32(32 * 544);
+  for (float& v : f32) v = 0.05f * d(rng);
+  const WeightMatrix wf = make_weight_matrix(GgmlType::F32, 32, 544, f32.data());
+  for (int64_t n_tok : {1, 3, 9}) {
+    std::vector<float> x1(static_cast<size_t>(n_tok * 544)), x2(x1.size());
+    for (float& v : x1) v = d(rng);
+    for (float& v : x2) v = d(rng);
+    const std::vector<const WeightMatrix*> ws = {&a.r16, &b.r16, &a.w, &wf};
+    const std::vector<const float*> xs = {x1.data(), x1.data(), x2.data(), x2.data()};
+    std::vector<std::vector<float>> want(ws.size()), got(ws.size());
+    std::vector<MatmulJob> jobs;
+    for (size_t i = 0; i < ws.size(); ++i) {
+      want[i].resize(static_cast<size_t>(n_tok * ws[i]->rows));
+      got[i].assign(want[i].size(), NAN);
+      matmul(*ws[i], xs[i], n_tok, want[i].data());
+      jobs.push_back({ws[i], xs[i], n_tok, got[i].data()});
+    }
+    matmul_batch(jobs);
+    for (size_t i = 0; i < ws.size(); ++i) EXPECT_EQ(got[i], want[i]) << "job " << i << " t" << n_tok;
+  }
+}
+
+}  // namespace
+}  // namespace frugal::kern
