@@ -25,8 +25,8 @@ DecoderActivations::DecoderActivations(int64_t B, int64_t dim, int64_t ffn,
 
 void swiglu_mlp(const SwiGluWeights& w, const float* x, int64_t n, float* gate_buf, float* up_buf,
                 float* out) {
-  matmul(w.gate, x, n, gate_buf);  // [n, ffn]
-  matmul(w.up, x, n, up_buf);      // [n, ffn]
+  const MatmulJob gate_up[] = {{&w.gate, x, n, gate_buf}, {&w.up, x, n, up_buf}};  // [n, ffn]
+  matmul_batch(gate_up);
   silu_mul(gate_buf, up_buf, n * w.gate.rows);
   matmul(w.down, gate_buf, n, out);  // [n, dim]
 }

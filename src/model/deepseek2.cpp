@@ -30,8 +30,6 @@ Deepseek2Activations::Deepseek2Activations(const Deepseek2Config& c, int64_t B, 
   q_a = activation_buffer(B * c.q_lora_rank);
   q = activation_buffer(B * H * c.qk_head_dim());
   kv = activation_buffer(B * c.kv_values_per_token());
-  head_in = activation_buffer(B * std::max(c.qk_nope_head_dim, r));
-  head_out = activation_buffer(B * std::max(c.v_head_dim, r));
   q_abs = activation_buffer(B * H * r);
   ctx = activation_buffer(B * H * r);
   o = activation_buffer(B * H * c.v_head_dim);

@@ -18,8 +18,6 @@ struct Deepseek2Activations : DecoderActivations {
   std::vector<float> q_a;             // [B, q_lora_rank] query latent
   std::vector<float> q;               // [B, H, d_n + d_r]: q_nope then q_pe per head
   std::vector<float> kv;              // [B, kv_lora_rank + d_r] wkv_a output
-  std::vector<float> head_in;         // [B, max(d_n, kv_lora_rank)] one head gathered
-  std::vector<float> head_out;        // [B, max(d_v, kv_lora_rank)] one head's result
   std::vector<float> q_abs;           // [B, H, kv_lora_rank] W_UK[h]^T q_nope
   std::vector<float> ctx;             // [B, H, kv_lora_rank] attention-weighted latents
   std::vector<float> o;               // [B, H * d_v] attention output before wo

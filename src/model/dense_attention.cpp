@@ -16,9 +16,8 @@
 namespace frugal {
 namespace {
 
-// y[n, rows] = w x (+ bias per row).
-void project(const WeightMatrix& w, const float* bias, const float* x, int64_t n, float* y) {
-  matmul(w, x, n, y);
+// y[n, rows] += bias per row (none: nothing).
+void add_bias(const WeightMatrix& w, const float* bias, int64_t n, float* y) {
   if (bias == nullptr) return;
   for (int64_t t = 0; t < n; ++t) axpy(1.0f, bias, y + t * w.rows, w.rows);
 }
@@ -67,9 +66,14 @@ void dense_attention(const DenseLayerWeights& w, DenseStep& s, int64_t layer, fl
   const DenseConfig& c = s.c;
   DenseActivations& a = s.a;
   const int64_t half = c.head_dim / 2, kv = c.kv_dim();
-  project(w.wq, w.bq, a.x.data(), s.n, a.q.data());  // [n, H, hd]
-  project(w.wk, w.bk, a.x.data(), s.n, a.k.data());  // [n, H_kv, hd]
-  project(w.wv, w.bv, a.x.data(), s.n, a.v.data());  // [n, H_kv, hd]
+  // q [n, H, hd], k and v [n, H_kv, hd]: one pass over the thread pool for the three.
+  const MatmulJob qkv[] = {{&w.wq, a.x.data(), s.n, a.q.data()},
+                           {&w.wk, a.x.data(), s.n, a.k.data()},
+                           {&w.wv, a.x.data(), s.n, a.v.data()}};
+  matmul_batch(qkv);
+  add_bias(w.wq, w.bq, s.n, a.q.data());
+  add_bias(w.wk, w.bk, s.n, a.k.data());
+  add_bias(w.wv, w.bv, s.n, a.v.data());
   for (const SegmentRows& g : s.segs) {
     DenseKvCache& cache = s.cache(g);
     for (int64_t t = g.row0; t < g.row0 + g.n; ++t) {

@@ -13,15 +13,22 @@
 namespace frugal {
 namespace {
 
-// q [n, H, d_n + d_r] = wq x, or wq_b q_norm(wq_a x) with q_lora.
-void project_q(const AttentionWeights& w, Step& s) {
+// The products of x: q [n, H, d_n + d_r] = wq x (or q_a = wq_a x with q_lora) and
+// kv [n, r + d_r] = wkv_a x, in one pass over the thread pool.
+void project_x(const AttentionWeights& w, Step& s) {
+  auto& a = s.a;
+  const MatmulJob jobs[] = {
+      s.c.has_q_lora() ? MatmulJob{&w.wq_a, a.x.data(), s.n, a.q_a.data()}
+                       : MatmulJob{&w.wq, a.x.data(), s.n, a.q.data()},
+      {&w.wkv_a, a.x.data(), s.n, a.kv.data()}};
+  matmul_batch(jobs);
+}
+
+// With q_lora: q = wq_b q_norm(q_a).
+void finish_q(const AttentionWeights& w, Step& s) {
   const Deepseek2Config& c = s.c;
   auto& a = s.a;
-  if (!c.has_q_lora()) {
-    matmul(w.wq, a.x.data(), s.n, a.q.data());
-    return;
-  }
-  matmul(w.wq_a, a.x.data(), s.n, a.q_a.data());
+  if (!c.has_q_lora()) return;
   for (int64_t t = 0; t < s.n; ++t) {
     float* q_a = a.q_a.data() + t * c.q_lora_rank;
     rmsnorm(q_a, w.q_norm, c.q_lora_rank, c.rms_eps, q_a);
@@ -29,13 +36,12 @@ void project_q(const AttentionWeights& w, Step& s) {
   matmul(w.wq_b, a.q_a.data(), s.n, a.q.data());
 }
 
-// Cache row (layer, pos) = [kv_norm(kv_latent) ; RoPE(k_pe, pos)] for each new row, in the cache
-// of the row's sequence.
-void project_kv_into_cache(const AttentionWeights& w, Step& s, int64_t layer) {
+// Cache row (layer, pos) = [kv_norm(kv_latent) ; RoPE(k_pe, pos)] for each new row (a.kv from
+// project_x), in the cache of the row's sequence.
+void store_kv_in_cache(const AttentionWeights& w, Step& s, int64_t layer) {
   const Deepseek2Config& c = s.c;
   auto& a = s.a;
   const int64_t r = c.kv_lora_rank, d_r = c.qk_rope_head_dim, half = d_r / 2;
-  matmul(w.wkv_a, a.x.data(), s.n, a.kv.data());  // [n, r + d_r]
   for (const SegmentRows& g : s.segs) {
     LatentKvCache& cache = s.cache(g);
     for (int64_t t = g.row0; t < g.row0 + g.n; ++t) {
@@ -56,20 +62,34 @@ void rope_q_pe(Step& s) {
                        &s.a.rope_cos[s.pos[t] * half], &s.a.rope_sin[s.pos[t] * half], half);
 }
 
-// dst[t, h, :width] = m(src[t, h, offset : offset + m.cols]) for every token, via the head
-// gather/scatter buffers (src rows hold `src_stride` floats per head).
-void per_head_matmul(const WeightMatrix& m, const float* src, int64_t src_stride, int64_t offset,
-                     float* dst, int64_t h, Step& s) {
-  const int64_t H = s.c.n_heads;
-  float* in = s.a.head_in.data();    // [n, m.cols]
-  float* out = s.a.head_out.data();  // [n, m.rows]
-  for (int64_t t = 0; t < s.n; ++t)
-    std::memcpy(in + t * m.cols, src + (t * H + h) * src_stride + offset,
-                static_cast<size_t>(m.cols) * sizeof(float));
-  matmul(m, in, s.n, out);
-  for (int64_t t = 0; t < s.n; ++t)
-    std::memcpy(dst + (t * H + h) * m.rows, out + t * m.rows,
-                static_cast<size_t>(m.rows) * sizeof(float));
+// dst[t, h, :] = ms[h](src[t, h, :ms[h].cols]) for every token and head (src rows hold
+// `src_stride` floats per head), through gather/scatter buffers. Small steps (decode) run every
+// head's product in one pass over the thread pool; large ones head by head (buffers stay one
+// head's size). Same bits either way.
+void per_head_matmuls(const std::vector<WeightMatrix>& ms, const float* src, int64_t src_stride,
+                      float* dst, Step& s) {
+  const int64_t H = s.c.n_heads, n = s.n, cols = ms[0].cols, rows = ms[0].rows;
+  constexpr int64_t kBatchedFloats = int64_t{1} << 20;
+  const int64_t heads_at_once = H * n * std::max(cols, rows) <= kBatchedFloats ? H : 1;
+  thread_local std::vector<float> in, out;
+  thread_local std::vector<MatmulJob> jobs;
+  if (in.size() < static_cast<size_t>(heads_at_once * n * cols)) in.resize(heads_at_once * n * cols);
+  if (out.size() < static_cast<size_t>(heads_at_once * n * rows)) out.resize(heads_at_once * n * rows);
+  for (int64_t h0 = 0; h0 < H; h0 += heads_at_once) {
+    jobs.clear();
+    for (int64_t k = 0; k < heads_at_once; ++k) {
+      float* hin = in.data() + k * n * cols;
+      for (int64_t t = 0; t < n; ++t)
+        std::memcpy(hin + t * cols, src + (t * H + h0 + k) * src_stride,
+                    static_cast<size_t>(cols) * sizeof(float));
+      jobs.push_back({&ms[static_cast<size_t>(h0 + k)], hin, n, out.data() + k * n * rows});
+    }
+    matmul_batch(jobs);
+    for (int64_t k = 0; k < heads_at_once; ++k)
+      for (int64_t t = 0; t < n; ++t)
+        std::memcpy(dst + (t * H + h0 + k) * rows, out.data() + (k * n + t) * rows,
+                    static_cast<size_t>(rows) * sizeof(float));
+  }
 }
 
 // ctx[t] [H, r] = latent attention of token t's queries over cache positions <= pos[t]
@@ -101,19 +121,18 @@ void attend_absorbed(Step& s, const LatentKvCache& cache, int64_t layer, const S
 // W_UK / W_UV per head over all rows of the chunk; attention per sequence segment.
 void mla_attend_absorbed(const AttentionWeights& w, Step& s, int64_t layer) {
   const Deepseek2Config& c = s.c;
-  for (int64_t h = 0; h < c.n_heads; ++h)
-    per_head_matmul(w.k_b[h], s.a.q.data(), c.qk_head_dim(), 0, s.a.q_abs.data(), h, s);
+  per_head_matmuls(w.k_b, s.a.q.data(), c.qk_head_dim(), s.a.q_abs.data(), s);
   for (const SegmentRows& g : s.segs) attend_absorbed(s, s.cache(g), layer, g);
-  for (int64_t h = 0; h < c.n_heads; ++h)
-    per_head_matmul(w.v_b[h], s.a.ctx.data(), c.kv_lora_rank, 0, s.a.o.data(), h, s);
+  per_head_matmuls(w.v_b, s.a.ctx.data(), c.kv_lora_rank, s.a.o.data(), s);
 }
 
 }  // namespace
 
 void mla_forward(const AttentionWeights& w, Step& s, int64_t layer, AttentionImpl impl,
                  float* out) {
-  project_q(w, s);
-  project_kv_into_cache(w, s, layer);
+  project_x(w, s);
+  finish_q(w, s);
+  store_kv_in_cache(w, s, layer);
   rope_q_pe(s);
   if (impl == AttentionImpl::Absorbed) {
     mla_attend_absorbed(w, s, layer);
