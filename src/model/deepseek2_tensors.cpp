@@ -128,6 +128,8 @@ void add_layer_matrices(LayerWeights& l, std::vector<WeightMatrix*>& out) {
     out.push_back(m);
   for (auto* experts : {&l.moe.gate, &l.moe.up, &l.moe.down})
     for (WeightMatrix& m : *experts) out.push_back(&m);
+  for (auto* heads : {&l.attn.k_b, &l.attn.v_b})  // per-head W_UK / W_UV (Q8_0 ones pack)
+    for (WeightMatrix& m : *heads) out.push_back(&m);
 }
 }  // namespace
 
