@@ -23,14 +23,11 @@ DenseKvCache::DenseKvCache(int64_t n_layers, int64_t n_ctx, int64_t n_kv_heads, 
 DenseKvCache::DenseKvCache(std::shared_ptr<KvBlockPool> pool, int64_t n_ctx, int64_t n_kv_heads,
                            int64_t head_dim)
     : n_kv_heads_(n_kv_heads), head_dim_(head_dim) {
-  FRUGAL_CHECK(pool != nullptr, "DenseKvCache without a pool");
-  const KvPoolGeometry& g = pool->geometry();
-  if (g != pool_geometry(g.n_layers, n_kv_heads, head_dim))
-    throw Error("KV cache: the block pool holds " + g.layout + " rows of " +
-                std::to_string(g.row_bytes) + " bytes, not this model's cache layout");
-  n_layers_ = g.n_layers;
-  row_bytes_ = g.row_bytes;
-  table_ = KvBlockTable(std::move(pool), n_ctx);
+  table_ = KvBlockTable::checked(std::move(pool), n_ctx, [&](int64_t n_layers) {
+    return pool_geometry(n_layers, n_kv_heads, head_dim);
+  });
+  n_layers_ = table_.pool().geometry().n_layers;
+  row_bytes_ = table_.pool().geometry().row_bytes;
 }
 
 void DenseKvCache::truncate(int64_t n_keep) {

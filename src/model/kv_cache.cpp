@@ -38,14 +38,11 @@ LatentKvCache::LatentKvCache(int64_t n_layers, int64_t n_ctx, int64_t kv_lora_ra
 LatentKvCache::LatentKvCache(std::shared_ptr<KvBlockPool> pool, int64_t n_ctx,
                              int64_t kv_lora_rank, int64_t rope_dim, GgmlType type)
     : kv_lora_rank_(kv_lora_rank), rope_dim_(rope_dim), type_(type) {
-  FRUGAL_CHECK(pool != nullptr, "LatentKvCache without a pool");
-  const KvPoolGeometry& g = pool->geometry();
-  if (g != pool_geometry(g.n_layers, kv_lora_rank, rope_dim, type))
-    throw Error("KV cache: the block pool holds " + g.layout + " rows of " +
-                std::to_string(g.row_bytes) + " bytes, not this model's cache layout");
-  n_layers_ = g.n_layers;
-  row_bytes_ = g.row_bytes;
-  table_ = KvBlockTable(std::move(pool), n_ctx);
+  table_ = KvBlockTable::checked(std::move(pool), n_ctx, [&](int64_t n_layers) {
+    return pool_geometry(n_layers, kv_lora_rank, rope_dim, type);
+  });
+  n_layers_ = table_.pool().geometry().n_layers;
+  row_bytes_ = table_.pool().geometry().row_bytes;
 }
 
 void LatentKvCache::truncate(int64_t n_keep) {

@@ -86,6 +86,15 @@ KvBlockTable::KvBlockTable(std::shared_ptr<KvBlockPool> pool, int64_t n_ctx)
   if (n_ctx < 1) throw Error("a KV cache needs at least one position, found " + std::to_string(n_ctx));
 }
 
+void KvBlockTable::check_layout(const KvBlockPool* pool, const KvPoolGeometry& expected) {
+  FRUGAL_CHECK(pool != nullptr, "KV cache without a pool");
+  const KvPoolGeometry& g = pool->geometry();
+  if (g != expected)
+    throw Error("KV cache: the block pool holds " + g.layout + " rows of " +
+                std::to_string(g.row_bytes) + " bytes, not this model's cache layout (" +
+                expected.layout + ")");
+}
+
 KvBlockTable::KvBlockTable(KvBlockTable&& o) noexcept
     : pool_(std::move(o.pool_)), blocks_(std::move(o.blocks_)), n_ctx_(o.n_ctx_) {
   o.blocks_.clear();

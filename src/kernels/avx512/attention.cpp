@@ -58,18 +58,7 @@ FRUGAL_INLINE void score_tile(const LatentQuery& q, const LatentCacheView& kv, i
   };
   for (int64_t c = 0; c < kv.rank; c += 16) step(q.q_abs, q.q_abs_stride, c, 0);
   for (int64_t c = 0; c < kv.rope_dim; c += 16) step(q.q_pe, q.q_pe_stride, c, kv.rank);
-  if constexpr (NH * NJ == 16) {
-    alignas(64) float sums[16];
-    _mm512_store_ps(sums, _mm512_mul_ps(sum16(acc), _mm512_set1_ps(q.scale)));
-    FRUGAL_UNROLL
-    for (int h = 0; h < NH; ++h) FRUGAL_UNROLL
-    for (int i = 0; i < NJ; ++i) s[(h0 + h) * kBlock + j0 + i] = sums[h * NJ + i];
-  } else {
-    FRUGAL_UNROLL
-    for (int h = 0; h < NH; ++h) FRUGAL_UNROLL
-    for (int i = 0; i < NJ; ++i)
-      s[(h0 + h) * kBlock + j0 + i] = q.scale * _mm512_reduce_add_ps(acc[h * NJ + i]);
-  }
+  store_scores<NH, NJ>(acc, q.scale, kBlock, h0, j0, s);
 }
 
 // Scores of heads [h0, h0 + NH) against the block's nb rows, 4 rows per tile.
@@ -94,26 +83,12 @@ void block_scores(const LatentQuery& q, const LatentCacheView& kv, int64_t jb, i
 template <int NH, int NC, typename Row>
 FRUGAL_INLINE void value_tile(const LatentCacheView& kv, int64_t jb, int64_t nb, int64_t h0,
                               int64_t c0, const float* p, float* ctx) {
-  const int64_t R = kv.rank;
-  __m512 acc[NH][NC];
-  FRUGAL_UNROLL
-  for (int h = 0; h < NH; ++h) FRUGAL_UNROLL
-  for (int k = 0; k < NC; ++k) acc[h][k] = _mm512_loadu_ps(ctx + (h0 + h) * R + c0 + 16 * k);
-  for (int64_t j = 0; j < nb; ++j) {
+  auto load_row = [&](int64_t j, __m512 (&x)[NC]) {
     const uint8_t* row = kv.row(jb + j);
-    __m512 x[NC];
     FRUGAL_UNROLL
     for (int k = 0; k < NC; ++k) x[k] = Row::load(row, c0 + 16 * k);
-    FRUGAL_UNROLL
-    for (int h = 0; h < NH; ++h) {
-      const __m512 pv = _mm512_set1_ps(p[(h0 + h) * kBlock + j]);
-      FRUGAL_UNROLL
-      for (int k = 0; k < NC; ++k) acc[h][k] = _mm512_fmadd_ps(pv, x[k], acc[h][k]);
-    }
-  }
-  FRUGAL_UNROLL
-  for (int h = 0; h < NH; ++h) FRUGAL_UNROLL
-  for (int k = 0; k < NC; ++k) _mm512_storeu_ps(ctx + (h0 + h) * R + c0 + 16 * k, acc[h][k]);
+  };
+  accumulate_values<NH, NC>(load_row, nb, p, kBlock, h0, c0, kv.rank, ctx);
 }
 
 template <int NH, typename Row>

@@ -120,4 +120,50 @@ inline void softmax_update(float* s, int64_t nb, float& m, float& l, float* ctx,
 }
 
 
+
+// s[(h0 + h) * block + j0 + i] = scale * (the lanes' sum of acc[h * NJ + i]) for a score tile of
+// NH heads x NJ rows (sum16's transpose-and-add when the tile has 16 accumulators).
+template <int NH, int NJ>
+FRUGAL_INLINE void store_scores(const __m512 (&acc)[NH * NJ], float scale, int64_t block,
+                                int64_t h0, int64_t j0, float* s) {
+  if constexpr (NH * NJ == 16) {
+    alignas(64) float sums[16];
+    _mm512_store_ps(sums, _mm512_mul_ps(sum16(acc), _mm512_set1_ps(scale)));
+    FRUGAL_UNROLL
+    for (int h = 0; h < NH; ++h) FRUGAL_UNROLL
+    for (int i = 0; i < NJ; ++i) s[(h0 + h) * block + j0 + i] = sums[h * NJ + i];
+  } else {
+    FRUGAL_UNROLL
+    for (int h = 0; h < NH; ++h) FRUGAL_UNROLL
+    for (int i = 0; i < NJ; ++i)
+      s[(h0 + h) * block + j0 + i] = scale * _mm512_reduce_add_ps(acc[h * NJ + i]);
+  }
+}
+
+
+// ctx[(h0 + h) * width + c0 + 16 k ...] += Σ_{j < nb} p[(h0 + h) * block + j] x_j[k] for h < NH,
+// k < NC, where load_row(j, x) puts row j's 16 NC values from c0 in x: each row slice loaded
+// once for NH heads, each p broadcast once for NC slices.
+template <int NH, int NC, typename LoadRow>
+FRUGAL_INLINE void accumulate_values(LoadRow load_row, int64_t nb, const float* p, int64_t block,
+                                     int64_t h0, int64_t c0, int64_t width, float* ctx) {
+  __m512 acc[NH][NC];
+  FRUGAL_UNROLL
+  for (int h = 0; h < NH; ++h) FRUGAL_UNROLL
+  for (int k = 0; k < NC; ++k) acc[h][k] = _mm512_loadu_ps(ctx + (h0 + h) * width + c0 + 16 * k);
+  for (int64_t j = 0; j < nb; ++j) {
+    __m512 x[NC];
+    load_row(j, x);
+    FRUGAL_UNROLL
+    for (int h = 0; h < NH; ++h) {
+      const __m512 pv = _mm512_set1_ps(p[(h0 + h) * block + j]);
+      FRUGAL_UNROLL
+      for (int k = 0; k < NC; ++k) acc[h][k] = _mm512_fmadd_ps(pv, x[k], acc[h][k]);
+    }
+  }
+  FRUGAL_UNROLL
+  for (int h = 0; h < NH; ++h) FRUGAL_UNROLL
+  for (int k = 0; k < NC; ++k) _mm512_storeu_ps(ctx + (h0 + h) * width + c0 + 16 * k, acc[h][k]);
+}
+
 }  // namespace frugal::kern
