@@ -88,8 +88,11 @@ void matmul_batch(std::span<const MatmulJob> jobs) {
     size_t x_stride = 0;
     size_t x_offset = 0;  // in the activation scratch
   };
-  std::vector<Prepared> prep;
-  prep.reserve(jobs.size());
+  // Reused (decode calls this several times a layer). Named through references: the pool's
+  // workers must see the caller's vectors, not thread_locals of their own.
+  thread_local std::vector<Prepared> prep_buf;
+  std::vector<Prepared>& prep = prep_buf;
+  prep.clear();
   size_t act_bytes = 0;
   for (const MatmulJob& j : jobs) {
     FRUGAL_CHECK(j.w != nullptr && j.w->data != nullptr, "matmul on an empty weight view");
@@ -122,7 +125,9 @@ void matmul_batch(std::span<const MatmulJob> jobs) {
     const Prepared* p;
     int64_t r0, r1;
   };
-  std::vector<Task> tasks;
+  thread_local std::vector<Task> task_buf;
+  std::vector<Task>& tasks = task_buf;
+  tasks.clear();
   for (const Prepared& p : prep) {
     const WeightMatrix& w = *p.job->w;
     const int64_t align = w.interleave > 1 ? 4 * w.interleave : 4;

@@ -23,9 +23,9 @@ DenseKvCache::DenseKvCache(int64_t n_layers, int64_t n_ctx, int64_t n_kv_heads, 
 DenseKvCache::DenseKvCache(std::shared_ptr<KvBlockPool> pool, int64_t n_ctx, int64_t n_kv_heads,
                            int64_t head_dim)
     : n_kv_heads_(n_kv_heads), head_dim_(head_dim) {
-  table_ = KvBlockTable::checked(std::move(pool), n_ctx, [&](int64_t n_layers) {
-    return pool_geometry(n_layers, n_kv_heads, head_dim);
-  });
+  const int64_t n_layers = pool ? pool->geometry().n_layers : 0;
+  table_ = KvBlockTable::checked(std::move(pool), n_ctx,
+                                 pool_geometry(n_layers, n_kv_heads, head_dim));
   n_layers_ = table_.pool().geometry().n_layers;
   row_bytes_ = table_.pool().geometry().row_bytes;
 }

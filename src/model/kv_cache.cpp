@@ -38,9 +38,9 @@ LatentKvCache::LatentKvCache(int64_t n_layers, int64_t n_ctx, int64_t kv_lora_ra
 LatentKvCache::LatentKvCache(std::shared_ptr<KvBlockPool> pool, int64_t n_ctx,
                              int64_t kv_lora_rank, int64_t rope_dim, GgmlType type)
     : kv_lora_rank_(kv_lora_rank), rope_dim_(rope_dim), type_(type) {
-  table_ = KvBlockTable::checked(std::move(pool), n_ctx, [&](int64_t n_layers) {
-    return pool_geometry(n_layers, kv_lora_rank, rope_dim, type);
-  });
+  const int64_t n_layers = pool ? pool->geometry().n_layers : 0;
+  table_ = KvBlockTable::checked(std::move(pool), n_ctx,
+                                 pool_geometry(n_layers, kv_lora_rank, rope_dim, type));
   n_layers_ = table_.pool().geometry().n_layers;
   row_bytes_ = table_.pool().geometry().row_bytes;
 }

@@ -86,13 +86,15 @@ KvBlockTable::KvBlockTable(std::shared_ptr<KvBlockPool> pool, int64_t n_ctx)
   if (n_ctx < 1) throw Error("a KV cache needs at least one position, found " + std::to_string(n_ctx));
 }
 
-void KvBlockTable::check_layout(const KvBlockPool* pool, const KvPoolGeometry& expected) {
+KvBlockTable KvBlockTable::checked(std::shared_ptr<KvBlockPool> pool, int64_t n_ctx,
+                                   const KvPoolGeometry& expected) {
   FRUGAL_CHECK(pool != nullptr, "KV cache without a pool");
   const KvPoolGeometry& g = pool->geometry();
   if (g != expected)
     throw Error("KV cache: the block pool holds " + g.layout + " rows of " +
                 std::to_string(g.row_bytes) + " bytes, not this model's cache layout (" +
                 expected.layout + ")");
+  return KvBlockTable(std::move(pool), n_ctx);
 }
 
 KvBlockTable::KvBlockTable(KvBlockTable&& o) noexcept

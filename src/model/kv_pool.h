@@ -93,14 +93,10 @@ class KvBlockTable {
   KvBlockTable() = default;
   // Positions [0, n_ctx) at most.
   KvBlockTable(std::shared_ptr<KvBlockPool> pool, int64_t n_ctx);
-  // The same, for a cache whose layout is `expected` given the pool's layer count: throws
-  // frugal::Error naming the pool's layout when it differs (a pool made for another model).
-  template <typename ExpectedGeometry>
+  // The same, for a cache whose layout is `expected`: throws frugal::Error naming the pool's
+  // layout when it differs (a pool made for another model).
   static KvBlockTable checked(std::shared_ptr<KvBlockPool> pool, int64_t n_ctx,
-                              const ExpectedGeometry& expected) {
-    check_layout(pool.get(), expected(pool ? pool->geometry().n_layers : 0));
-    return KvBlockTable(std::move(pool), n_ctx);
-  }
+                              const KvPoolGeometry& expected);
   ~KvBlockTable() { release_from(0); }
   KvBlockTable(KvBlockTable&& o) noexcept;
   KvBlockTable& operator=(KvBlockTable&& o) noexcept;
@@ -148,7 +144,6 @@ class KvBlockTable {
 
  private:
   void release_from(size_t k);
-  static void check_layout(const KvBlockPool* pool, const KvPoolGeometry& expected);
 
   std::shared_ptr<KvBlockPool> pool_;
   std::vector<int32_t> blocks_;

@@ -77,11 +77,12 @@ Scheduler::Scheduler(CausalLm& model, const Tokenizer& tokenizer, SchedulerOptio
   if (opt_.prefill_chunk < 1) throw Error("the prefill chunk must be at least 1 token");
   if (opt_.prefill_budget < 1) throw Error("the per-step prefill budget must be at least 1 token");
   for (int i = 0; i < opt_.n_slots; ++i) slots_.push_back(std::make_unique<Slot>());
-  n_ctx_ = model_.new_sequence(opt_.n_ctx)->n_ctx();  // the model's clamp of the option
-  // One probe pool block tells the block size; then the pool: every slot at full context (or
+  // A one-block probe pool tells the block size, and a sequence on it (which holds no block
+  // yet) the model's clamp of n_ctx; then the pool: every slot at full context (or
   // kv_cache_bytes), plus the prefix cache's RAM share.
   const std::shared_ptr<KvBlockPool> probe = model_.new_kv_pool(1);
   if (!probe) throw Error(model_.architecture() + ": the server needs a paged KV cache");
+  n_ctx_ = model_.new_sequence(opt_.n_ctx, probe)->n_ctx();
   const int64_t bt = probe->block_tokens();
   const auto block_bytes = static_cast<int64_t>(probe->block_bytes());
   const int64_t per_context = (n_ctx_ + bt - 1) / bt;

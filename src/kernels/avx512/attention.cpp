@@ -14,7 +14,7 @@
 namespace frugal::kern {
 namespace {
 
-constexpr int64_t kBlock = 64;
+constexpr int64_t kBlock = kAttentionBlock;
 
 // 16 cache values starting at element i of a row, as floats.
 struct F32Row {
@@ -107,19 +107,11 @@ void block_values(const LatentCacheView& kv, int64_t jb, int64_t nb, int64_t n_h
   for (; h < n_heads; ++h) value_heads<1, Row>(kv, jb, nb, h, p, ctx);
 }
 
-// [n_heads, kBlock] scores of one block; grows once per thread.
-float* block_scratch(int64_t n_heads) {
-  thread_local std::vector<float> buf;
-  const size_t need = static_cast<size_t>(n_heads * kBlock);
-  if (buf.size() < need) buf.resize(need);
-  return buf.data();
-}
-
 template <typename Row>
 void latent_chunk(const LatentQuery& q, const LatentCacheView& kv, int64_t j0, int64_t j1,
                   float* m, float* l, float* ctx) {
   const int64_t H = q.n_heads, R = kv.rank;
-  float* s = block_scratch(H);  // [H, kBlock]
+  float* s = attention_block_scratch(H);  // [H, kBlock]
   std::fill(m, m + H, -INFINITY);
   std::fill(l, l + H, 0.0f);
   std::fill(ctx, ctx + H * R, 0.0f);

@@ -15,7 +15,7 @@
 namespace frugal::kern {
 namespace {
 
-constexpr int64_t kBlock = 64;
+constexpr int64_t kBlock = kAttentionBlock;
 
 // One kv head's part of a chunk: its group's queries and outputs.
 struct GroupArgs {
@@ -101,18 +101,10 @@ void block_values(const GroupArgs& a, int64_t jb, int64_t nb, const float* p, fl
   if (h < a.group) value_heads<1>(a, jb, nb, h, p, ctx);
 }
 
-// [group, kBlock] scores of one kv head's block; grows once per thread.
-float* block_scratch(int64_t group) {
-  thread_local std::vector<float> buf;
-  const size_t need = static_cast<size_t>(group * kBlock);
-  if (buf.size() < need) buf.resize(need);
-  return buf.data();
-}
-
 void gqa_chunk(const GqaQuery& q, const GqaCacheView& kv, int64_t j0, int64_t j1, float* m,
                float* l, float* ctx) {
   const int64_t H = q.n_heads, D = kv.head_dim, group = H / kv.n_kv_heads;
-  float* s = block_scratch(group);  // [group, kBlock]
+  float* s = attention_block_scratch(group);  // [group, kBlock]
   std::fill(m, m + H, -INFINITY);
   std::fill(l, l + H, 0.0f);
   std::fill(ctx, ctx + H * D, 0.0f);

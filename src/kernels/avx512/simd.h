@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "kernels/gemm.h"
 
@@ -46,6 +47,17 @@ FRUGAL_INLINE void store_tile(const GemmArgs& a, int64_t r0, int64_t t0, __m512 
 void avx512_gemm_q8_0_r16(const GemmArgs& a);
 
 // ---- attention (attention.cpp, gqa_attention.cpp) ----
+
+// Cache rows per online-softmax block of both attention kernels.
+constexpr int64_t kAttentionBlock = 64;
+
+// [rows, kAttentionBlock] floats of block scores; grows once per thread.
+inline float* attention_block_scratch(int64_t rows) {
+  thread_local std::vector<float> buf;
+  const size_t need = static_cast<size_t>(rows * kAttentionBlock);
+  if (buf.size() < need) buf.resize(need);
+  return buf.data();
+}
 
 // e^x for x <= 0: x = n ln2 + r (|r| <= ln2 / 2), e^r by its degree-7 Taylor polynomial
 // (relative error < 2e-8 on that range), times 2^n. Inputs below -87 give ~0.
