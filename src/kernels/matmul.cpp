@@ -88,11 +88,8 @@ void matmul_batch(std::span<const MatmulJob> jobs) {
     size_t x_stride = 0;
     size_t x_offset = 0;  // in the activation scratch
   };
-  // Reused (decode calls this several times a layer). Named through references: the pool's
-  // workers must see the caller's vectors, not thread_locals of their own.
-  thread_local std::vector<Prepared> prep_buf;
-  std::vector<Prepared>& prep = prep_buf;
-  prep.clear();
+  std::vector<Prepared> prep;
+  prep.reserve(jobs.size());
   size_t act_bytes = 0;
   for (const MatmulJob& j : jobs) {
     FRUGAL_CHECK(j.w != nullptr && j.w->data != nullptr, "matmul on an empty weight view");
@@ -125,9 +122,7 @@ void matmul_batch(std::span<const MatmulJob> jobs) {
     const Prepared* p;
     int64_t r0, r1;
   };
-  thread_local std::vector<Task> task_buf;
-  std::vector<Task>& tasks = task_buf;
-  tasks.clear();
+  std::vector<Task> tasks;
   for (const Prepared& p : prep) {
     const WeightMatrix& w = *p.job->w;
     const int64_t align = w.interleave > 1 ? 4 * w.interleave : 4;

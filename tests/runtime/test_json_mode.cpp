@@ -139,7 +139,7 @@ int32_t single_token(const std::string& text) {
 
 TEST(JsonMode, ConstrainedGenerationYieldsOneObject) {
   REQUIRE_TINY();
-  Scheduler s(*tiny().model, *tiny().tok, SchedulerOptions{.n_slots = 2});
+  Scheduler s(*tiny().model, *tiny().tok, [] { SchedulerOptions o; o.n_slots = 2; return o; }());
   const int64_t max_tokens = 40;
   // Unbiased: a random-weight model rarely closes the object within max_tokens.
   for (uint64_t seed = 1; seed <= 4; ++seed)

@@ -170,7 +170,9 @@ TEST(Scheduler, SlotIsFreeWhenTheFinishedEventArrives) {
   for (int i = 0; i < 20; ++i) {
     const Outcome o = collect(*s.submit(greedy(prompt, 1)));
     ASSERT_EQ(o.done.end, SequenceEnd::Length);
-    if (i > 0) EXPECT_EQ(o.done.n_cached, static_cast<int64_t>(prompt.size()) - 1);
+    if (i > 0) {
+      EXPECT_EQ(o.done.n_cached, static_cast<int64_t>(prompt.size()) - 1);
+    }
     const SchedulerStats st = s.stats();
     ASSERT_EQ(st.n_active, 0) << "round " << i;
     ASSERT_EQ(st.n_waiting, 0) << "round " << i;
