@@ -12,7 +12,7 @@ namespace {
 // No fast kernels at all: matmul() takes the dequantizing reference for every type (the
 // baseline for before/after figures).
 constexpr KernelTable kNoneTable = {"none",  nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
-                                    nullptr, nullptr, nullptr, nullptr, nullptr};
+                                    nullptr, nullptr, nullptr, nullptr, nullptr, silu_mul_reference};
 
 const KernelTable& choose() {
   const CpuFeatures& f = cpu_features();

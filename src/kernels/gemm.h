@@ -91,6 +91,9 @@ struct TypeKernel {
 // requests in flight than one (on the 2-core VM: ~32 against ~28 GB/s).
 using StreamReadFn = uint64_t (*)(const uint8_t* p, size_t n);
 
+// In place SwiGLU over n floats: gate[i] = silu(gate[i]) * up[i] (kernels.h silu_mul).
+using SiluMulFn = void (*)(float* gate, const float* up, int64_t n);
+
 // One implementation family. Entries may be null (the caller falls back to the reference).
 struct KernelTable {
   const char* name;  // "ref", "avx2", "avx512"
@@ -100,7 +103,13 @@ struct KernelTable {
   StreamReadFn stream_read;
   // Interleaved layouts (kernels/interleave.h); args.w is a group start, w_stride = group / 16.
   GemmFn q8_0_r16;
+  SiluMulFn silu_mul;
 };
+
+// The plain loop of silu_mul (the reference and AVX2 tables' entry).
+void silu_mul_reference(float* gate, const float* up, int64_t n);
+// AVX-512: e^-z by a polynomial, within 1e-6 relative of the reference (ops.cpp).
+void avx512_silu_mul(float* gate, const float* up, int64_t n);
 
 // The GEMM of weight type t stored with `interleave` rows per group in table k ({F32, null}
 // when the table has none).

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "format/quant.h"
 #include "model/weight_views.h"
 
 namespace frugal {
@@ -61,19 +62,25 @@ struct Loader {
   }
 
   // wkv_b rows are per head: [d_n rows of W_UK[h]; d_v rows of W_UV[h]], each of kv_lora_rank.
-  // v_b[h] views W_UV[h] in place; k_b[h] = W_UK[h]^T is built as F32 [kv_lora_rank, d_n].
+  // v_b[h] views W_UV[h] in place; k_b[h] = W_UK[h]^T [kv_lora_rank, d_n] is built as F32 from
+  // a float wkv_b, and as Q8_0 from a quantized one (what the newer split-form GGUFs store: a
+  // quarter of the bytes read per token, and the repacked integer kernels on prefill).
   void split_kv_b(AttentionWeights& a, const WeightMatrix& kv_b) {
     const int64_t H = c.n_heads, dn = c.qk_nope_head_dim, dv = c.v_head_dim, r = c.kv_lora_rank;
-    std::vector<float> row(static_cast<size_t>(r));
+    const bool quantized = kv_b.type != GgmlType::F32 && kv_b.type != GgmlType::F16 &&
+                           kv_b.type != GgmlType::BF16 && dn % 32 == 0;
+    std::vector<float> row(static_cast<size_t>(r)), k(static_cast<size_t>(r * dn));  // k [r, dn]
     for (int64_t h = 0; h < H; ++h) {
       a.v_b[h] = kv_b.slice_rows(h * (dn + dv) + dn, dv);
-      std::vector<uint8_t>& buf = w.owned.emplace_back(static_cast<size_t>(r * dn) * sizeof(float));
-      auto* k = reinterpret_cast<float*>(buf.data());  // [r, dn]
       for (int64_t d = 0; d < dn; ++d) {
         weight_row(kv_b, h * (dn + dv) + d, row.data());
         for (int64_t j = 0; j < r; ++j) k[j * dn + d] = row[j];
       }
-      a.k_b[h] = make_weight_matrix(GgmlType::F32, r, dn, k);
+      const GgmlType type = quantized ? GgmlType::Q8_0 : GgmlType::F32;
+      const size_t rb = row_bytes(type, dn);
+      std::vector<uint8_t>& buf = w.owned.emplace_back(rb * static_cast<size_t>(r));
+      for (int64_t j = 0; j < r; ++j) quantize_row(type, &k[j * dn], buf.data() + rb * j, dn);
+      a.k_b[h] = make_weight_matrix(type, r, dn, buf.data());
     }
   }
 

@@ -93,7 +93,9 @@ TEST(Interleave, KernelsMatchTheirTwinAndThePlainLayout) {
         const auto twin = run(ref_kernel_table(), m.r16, x, n_tok);
         for (size_t i = 0; i < plain.size(); ++i)
           ASSERT_NEAR(plain[i], twin[i], 1e-4 * (1 + std::fabs(plain[i]))) << what;
-        if (avx512) ASSERT_EQ(run(avx512_kernel_table(), m.r16, x, n_tok), twin) << what;
+        if (avx512) {
+          ASSERT_EQ(run(avx512_kernel_table(), m.r16, x, n_tok), twin) << what;
+        }
       }
 }
 

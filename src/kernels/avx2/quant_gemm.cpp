@@ -466,6 +466,7 @@ constexpr KernelTable kAvx2Table = {
     gemm_tiled<2, Q6KTile>,
     stream_read,
     nullptr,  // q8_0_r16: interleaving is left to AVX-512 machines for now
+    silu_mul_reference,
 };
 
 }  // namespace

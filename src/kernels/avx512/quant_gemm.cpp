@@ -521,6 +521,7 @@ constexpr KernelTable kAvx512Table = {
     gemm_tiled<2, Q6KTile>,
     stream_read,
     avx512_gemm_q8_0_r16,
+    avx512_silu_mul,
 };
 
 }  // namespace

@@ -59,7 +59,7 @@ inline float* attention_block_scratch(int64_t rows) {
   return buf.data();
 }
 
-// e^x for x <= 0: x = n ln2 + r (|r| <= ln2 / 2), e^r by its degree-7 Taylor polynomial
+// e^x for x <= 0 (exact to the same bound up to x = 88): x = n ln2 + r (|r| <= ln2 / 2), e^r by its degree-7 Taylor polynomial
 // (relative error < 2e-8 on that range), times 2^n. Inputs below -87 give ~0.
 FRUGAL_INLINE __m512 exp_nonpositive(__m512 x) {
   x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
@@ -76,6 +76,12 @@ FRUGAL_INLINE __m512 exp_nonpositive(__m512 x) {
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
   return _mm512_scalef_ps(p, n);
+}
+
+// e^x for any x: the same reduction and polynomial as exp_nonpositive, inputs clamped to
+// [-87, 88] (e^88 is still a finite float).
+FRUGAL_INLINE __m512 exp_clamped(__m512 x) {
+  return exp_nonpositive(_mm512_min_ps(x, _mm512_set1_ps(88.0f)));
 }
 
 // The first min(left, 16) lanes.

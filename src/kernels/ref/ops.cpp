@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/gemm.h"
 #include "kernels/kernels.h"
 
 namespace frugal {
@@ -46,8 +47,13 @@ float silu(float z) {
   return z / (1.0f + std::exp(-z));
 }
 
-void silu_mul(float* gate, const float* up, int64_t n) {
+void kern::silu_mul_reference(float* gate, const float* up, int64_t n) {
   for (int64_t i = 0; i < n; ++i) gate[i] = silu(gate[i]) * up[i];
+}
+
+void silu_mul(float* gate, const float* up, int64_t n) {
+  static const kern::SiluMulFn fn = kern::active_kernel_table().silu_mul;
+  fn(gate, up, n);
 }
 
 void rope_interleaved(float* x, const float* cos, const float* sin, int64_t n_pairs) {

@@ -250,6 +250,7 @@ constexpr KernelTable kRefTable = {
     gemm<dot_q6_k>,
     stream_read,
     gemm_q8_0_r16,
+    silu_mul_reference,
 };
 
 }  // namespace
