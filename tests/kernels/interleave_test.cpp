@@ -57,7 +57,7 @@ std::vector<float> run(const KernelTable& k, const WeightMatrix& w, const std::v
 }
 
 const int64_t kCols[] = {32, 96, 224, 544, 1056};
-const int64_t kRows[] = {16, 48, 80};  // 80: four groups streamed together + one
+const int64_t kRows[] = {16, 48, 80};  // 80: four groups streamed together + one; pairs + one
 const int64_t kTokens[] = {1, 2, 3, 5, 8, 9, 17};
 
 TEST(Interleave, RowsDequantizeExactly) {
@@ -97,6 +97,23 @@ TEST(Interleave, KernelsMatchTheirTwinAndThePlainLayout) {
           ASSERT_EQ(run(avx512_kernel_table(), m.r16, x, n_tok), twin) << what;
         }
       }
+}
+
+// A matrix larger than the kernel's L2 slice (512 KiB of weights: 4096 columns make a 69.6 KB
+// group, so 6-group slices) with an odd group count: slices of pairs, then a lone last group;
+// token counts across several 6-token tiles and a remainder.
+TEST(Interleave, SlicedWeightsMatchTheTwin) {
+  if (!cpu_features().has_avx512_set()) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
+  const int64_t rows = 16 * 13, cols = 4096;
+  const Interleaved m = make(rows, cols, 21);
+  std::mt19937 rng(4);
+  std::normal_distribution<float> d(0.0f, 1.0f);
+  for (int64_t n_tok : {1, 7, 14}) {
+    std::vector<float> x(static_cast<size_t>(n_tok * cols));
+    for (float& v : x) v = d(rng);
+    ASSERT_EQ(run(avx512_kernel_table(), m.r16, x, n_tok), run(ref_kernel_table(), m.r16, x, n_tok))
+        << "t" << n_tok;
+  }
 }
 
 TEST(Interleave, MatmulAndReferenceAgreeOnInterleavedViews) {

@@ -4,12 +4,15 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <iterator>
 
 #include "core/error.h"
 #include "format/gguf.h"
+#include "format/quant.h"
+#include "kernels/kernels.h"
 #include "oracle_util.h"
 #include "test_util.h"
 
@@ -47,6 +50,53 @@ TEST(Deepseek2Synth, DeterministicLoadableAndSane) {
   const double rms = std::sqrt(ss / logits.size());
   EXPECT_GT(rms, 0.1);
   EXPECT_LT(rms, 10.0);
+}
+
+// From a quantized attn_kv_b, the loader builds each head's k_b = W_UK[h]^T as Q8_0 (F32 from a
+// float one): its rows are the file's W_UK columns to within one Q8_0 rounding step of the
+// k_b block (max |x| / 127 / 2 per value), and v_b stays the file's W_UV rows exactly.
+TEST(Deepseek2Synth, QuantizedKvbGivesQ8_0KbOfTheTransposedWuk) {
+  const std::string path = temp_dir() + "/synth-kvb-q8.gguf";
+  SynthOptions opt;
+  opt.type = GgmlType::Q8_0;
+  write_deepseek2_synth(deepseek2_preset("tiny"), opt, path);
+  ModelOptions mo;
+  mo.repack = false;
+  const Deepseek2Model m = Deepseek2Model::load(path, mo);
+  const Deepseek2Config& c = m.config();
+  const int64_t H = c.n_heads, dn = c.qk_nope_head_dim, dv = c.v_head_dim, r = c.kv_lora_rank;
+  const GgufFile f = GgufFile::open(path);
+  const GgufTensorInfo* kv_b = f.find_tensor("blk.0.attn_kv_b.weight");
+  ASSERT_NE(kv_b, nullptr);
+  ASSERT_EQ(kv_b->type, GgmlType::Q8_0);
+  const size_t rb = row_bytes(GgmlType::Q8_0, r);
+  auto file_row = [&](int64_t i) {  // row i of wkv_b [H (dn + dv), r], dequantized
+    std::vector<float> out(static_cast<size_t>(r));
+    dequantize_row(GgmlType::Q8_0, kv_b->data + rb * static_cast<size_t>(i), out.data(), r);
+    return out;
+  };
+  const AttentionWeights& a = m.weights().layers[0].attn;
+  std::vector<float> k_row(static_cast<size_t>(dn)), v_row(static_cast<size_t>(r));
+  for (int64_t h = 0; h < H; ++h) {
+    ASSERT_EQ(a.k_b[h].type, GgmlType::Q8_0);
+    ASSERT_EQ(a.k_b[h].rows, r);
+    ASSERT_EQ(a.k_b[h].cols, dn);
+    std::vector<std::vector<float>> wuk;  // wuk[d][j] = W_UK[h][d, j]
+    for (int64_t d = 0; d < dn; ++d) wuk.push_back(file_row(h * (dn + dv) + d));
+    for (int64_t j = 0; j < r; ++j) {
+      weight_row(a.k_b[h], j, k_row.data());
+      for (int64_t b = 0; b < dn; b += 32) {
+        float mx = 0.0f;
+        for (int64_t d = b; d < b + 32; ++d) mx = std::max(mx, std::fabs(wuk[d][j]));
+        for (int64_t d = b; d < b + 32; ++d)
+          ASSERT_NEAR(k_row[d], wuk[d][j], mx / 127.0f * 0.51f + 1e-7f) << "h" << h << " j" << j;
+      }
+    }
+    for (int64_t d = 0; d < dv; ++d) {
+      weight_row(a.v_b[h], d, v_row.data());
+      ASSERT_EQ(v_row, file_row(h * (dn + dv) + dn + d)) << "h" << h << " d" << d;
+    }
+  }
 }
 
 TEST(Deepseek2Synth, PresetsHaveRealShapes) {
