@@ -5,6 +5,7 @@
 #include "core/cpu_features.h"
 #include "kernels/gemm.h"
 #include "kernels/interleave.h"
+#include "kernels/kernels.h"
 
 namespace frugal::kern {
 namespace {
@@ -68,3 +69,11 @@ const KernelTable& active_kernel_table() {
 }
 
 }  // namespace frugal::kern
+
+namespace frugal {
+
+void silu_mul(float* gate, const float* up, int64_t n) {
+  kern::active_kernel_table().silu_mul(gate, up, n);
+}
+
+}  // namespace frugal

@@ -41,11 +41,7 @@ void DenseKvCache::adopt_blocks(std::span<const int32_t> blocks, int64_t n_past)
 }
 
 void DenseKvCache::store(int64_t layer, int64_t pos, const float* k, const float* v) {
-  const std::span<const int32_t> b = table_.blocks();
-  const auto i = static_cast<size_t>(pos >> table_.pool().block_shift());
-  FRUGAL_CHECK(i < b.size() && table_.pool().refs(b[i]) == 1,
-               "KV cache: position " + std::to_string(pos) + " was not made writable");
-  auto* row = reinterpret_cast<float*>(table_.row(layer, pos));
+  auto* row = reinterpret_cast<float*>(table_.writable_row(layer, pos));
   const size_t kv_bytes = static_cast<size_t>(kv_dim()) * sizeof(float);
   std::memcpy(row, k, kv_bytes);
   std::memcpy(row + kv_dim(), v, kv_bytes);

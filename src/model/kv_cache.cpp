@@ -56,11 +56,7 @@ void LatentKvCache::adopt_blocks(std::span<const int32_t> blocks, int64_t n_past
 }
 
 void LatentKvCache::store_row(int64_t layer, int64_t pos, const float* src) {
-  const std::span<const int32_t> b = table_.blocks();
-  const auto k = static_cast<size_t>(pos >> table_.pool().block_shift());
-  FRUGAL_CHECK(k < b.size() && table_.pool().refs(b[k]) == 1,
-               "KV cache: position " + std::to_string(pos) + " was not made writable");
-  quantize_row(type_, src, table_.row(layer, pos), row_size());
+  quantize_row(type_, src, table_.writable_row(layer, pos), row_size());
 }
 
 void LatentKvCache::load_row(int64_t layer, int64_t pos, float* dst) const {

@@ -182,4 +182,11 @@ int64_t KvBlockTable::import_rows(std::string_view blob, const CacheBlobLayout& 
   return end;
 }
 
+uint8_t* KvBlockTable::writable_row(int64_t layer, int64_t pos) {
+  const auto k = static_cast<size_t>(pos >> pool_->block_shift());
+  FRUGAL_CHECK(pos >= 0 && k < blocks_.size() && pool_->refs(blocks_[k]) == 1,
+               "KV cache: position " + std::to_string(pos) + " was not made writable");
+  return row(layer, pos);
+}
+
 }  // namespace frugal

@@ -136,6 +136,9 @@ class KvBlockTable {
   const uint8_t* row(int64_t layer, int64_t pos) const {
     return const_cast<KvBlockTable*>(this)->row(layer, pos);
   }
+  // row(layer, pos) for writing: throws frugal::Error unless prepare_write made the position's
+  // block this table's alone.
+  uint8_t* writable_row(int64_t layer, int64_t pos);
   // The rows of one layer held in blocks, as attention kernels read them.
   PagedRows layer_rows(int64_t layer) const {
     return {pool_->layer_base(layer), pool_->geometry().row_bytes, blocks_.data(),

@@ -112,9 +112,7 @@ void latent_chunk(const LatentQuery& q, const LatentCacheView& kv, int64_t j0, i
                   float* m, float* l, float* ctx) {
   const int64_t H = q.n_heads, R = kv.rank;
   float* s = attention_block_scratch(H);  // [H, kBlock]
-  std::fill(m, m + H, -INFINITY);
-  std::fill(l, l + H, 0.0f);
-  std::fill(ctx, ctx + H * R, 0.0f);
+  begin_partial(H, R, m, l, ctx);
   for (int64_t jb = j0; jb < j1; jb += kBlock) {
     const int64_t nb = std::min(kBlock, j1 - jb);
     block_scores<Row>(q, kv, jb, nb, s);

@@ -105,9 +105,7 @@ void gqa_chunk(const GqaQuery& q, const GqaCacheView& kv, int64_t j0, int64_t j1
                float* l, float* ctx) {
   const int64_t H = q.n_heads, D = kv.head_dim, group = H / kv.n_kv_heads;
   float* s = attention_block_scratch(group);  // [group, kBlock]
-  std::fill(m, m + H, -INFINITY);
-  std::fill(l, l + H, 0.0f);
-  std::fill(ctx, ctx + H * D, 0.0f);
+  begin_partial(H, D, m, l, ctx);
   for (int64_t jb = j0; jb < j1; jb += kBlock) {
     const int64_t nb = std::min(kBlock, j1 - jb);
     for (int64_t g = 0; g < kv.n_kv_heads; ++g) {

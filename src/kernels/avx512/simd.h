@@ -112,6 +112,13 @@ FRUGAL_INLINE __m512 sum16(const __m512 (&v)[16]) {
   return _mm512_add_ps(_mm512_shuffle_f32x4(w01, w23, 0x88), _mm512_shuffle_f32x4(w01, w23, 0xDD));
 }
 
+// An empty online-softmax partial of n_heads heads: m = -inf, l = 0, ctx [n_heads, width] = 0.
+inline void begin_partial(int64_t n_heads, int64_t width, float* m, float* l, float* ctx) {
+  std::fill(m, m + n_heads, -INFINITY);
+  std::fill(l, l + n_heads, 0.0f);
+  std::fill(ctx, ctx + n_heads * width, 0.0f);
+}
+
 // One head's online-softmax step over a block's nb scores s (replaced by p = exp(s - m')):
 // m' = max(m, max s), l' = l e^(m - m') + Σ p, ctx [width] *= e^(m - m') (width a multiple of 16).
 inline void softmax_update(float* s, int64_t nb, float& m, float& l, float* ctx, int64_t width) {

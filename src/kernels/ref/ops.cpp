@@ -51,11 +51,6 @@ void kern::silu_mul_reference(float* gate, const float* up, int64_t n) {
   for (int64_t i = 0; i < n; ++i) gate[i] = silu(gate[i]) * up[i];
 }
 
-void silu_mul(float* gate, const float* up, int64_t n) {
-  static const kern::SiluMulFn fn = kern::active_kernel_table().silu_mul;
-  fn(gate, up, n);
-}
-
 void rope_interleaved(float* x, const float* cos, const float* sin, int64_t n_pairs) {
   for (int64_t i = 0; i < n_pairs; ++i) {
     const float a = x[2 * i], b = x[2 * i + 1];
