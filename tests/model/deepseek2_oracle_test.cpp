@@ -118,7 +118,9 @@ TEST_P(OracleTest, GreedyAndIncrementalDecode) {
   EXPECT_LE(d, tolerance(c));
   // Quantized weights move logits by up to the tolerance, which may flip near-tied argmaxes:
   // the token sequence must match exactly only for exact weights.
-  if (c.form != "q8_0") EXPECT_EQ(got, greedy);
+  if (c.form != "q8_0") {
+    EXPECT_EQ(got, greedy);
+  }
 }
 
 std::vector<Case> all_cases() {
