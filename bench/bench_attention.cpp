@@ -23,7 +23,7 @@
 namespace frugal {
 namespace {
 
-const GgmlType kCacheTypes[] = {GgmlType::F32, GgmlType::F16, GgmlType::BF16};
+const GgmlType kCacheTypes[] = {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::I8};
 
 void BM_LatentAttention(benchmark::State& state) {
   const GgmlType type = kCacheTypes[state.range(0)];
@@ -34,11 +34,11 @@ void BM_LatentAttention(benchmark::State& state) {
   std::vector<float> q_abs(static_cast<size_t>(H * R)), q_pe(static_cast<size_t>(H * D)), row(R + D);
   for (float& v : q_abs) v = 0.05f * dist(rng);
   for (float& v : q_pe) v = 0.05f * dist(rng);
-  const size_t rb = row_bytes(type, R + D);
+  const size_t rb = latent_row_bytes(type, R, D);
   std::vector<uint8_t> cache(rb * static_cast<size_t>(n_kv));
   for (int64_t j = 0; j < n_kv; ++j) {
     for (float& v : row) v = dist(rng);
-    quantize_row(type, row.data(), cache.data() + rb * j, R + D);
+    store_latent_row(type, row.data(), cache.data() + rb * j, R, D);
   }
   const LatentQuery q{H, q_abs.data(), R, q_pe.data(), D, 0.1f};
   const LatentCacheView kv = LatentCacheView::contiguous(type, cache.data(), rb, R, D);
@@ -55,7 +55,7 @@ void BM_LatentAttention(benchmark::State& state) {
 }
 
 void attention_args(benchmark::internal::Benchmark* b) {
-  for (int64_t t = 0; t < 3; ++t)
+  for (int64_t t = 0; t < 4; ++t)
     for (int64_t heads : {16, 128})
       for (int64_t n_kv : {4096, 16384})
         for (int64_t th : {1, 2}) b->Args({t, heads, n_kv, th});

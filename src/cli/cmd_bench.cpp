@@ -33,7 +33,7 @@ constexpr const char* kHelp =
     "MODEL: prefill of -p tokens and decode of -n tokens (median of --runs), GB of weights read\n"
     "per decode token, the GB/s that makes and its % of the measured (or --mem-gbs) bandwidth.\n\n"
     "  --ctx-depth D decode with D tokens already in the KV cache (filled untimed after prefill)\n"
-    "  --cache-type T  KV cache element type: f16 (default), bf16 or f32\n"
+    "  --cache-type T  KV cache element type: f16 (default), bf16, f32 or q8 (int8 rows)\n"
     "  --no-repack   run from the mapped file instead of interleaved huge-page copies\n"
     "  --ubatch N    tokens per forward chunk (ModelOptions::max_batch, default 512)\n"
     "  --size-mib N  buffer size for --memory (default 1024)\n"

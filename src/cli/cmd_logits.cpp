@@ -24,7 +24,7 @@ constexpr const char* kHelp =
     "  --tokens LIST   comma-separated token ids\n"
     "  --out FILE      .npy file to write\n"
     "  --naive         deepseek2: the expanded (reference) MLA instead of the absorbed one\n"
-    "  --cache-type T  KV cache element type: f32 (default here, exact), f16 or bf16\n"
+    "  --cache-type T  KV cache element type: f32 (default here, exact), f16, bf16 or q8\n"
     "  --threads N     matmul threads (default: all cores)\n";
 
 std::vector<int32_t> parse_ids(const std::string& s) {

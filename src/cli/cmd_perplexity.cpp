@@ -42,7 +42,7 @@ constexpr const char* kHelp =
     "                      scored token; format in src/runtime/logit_file.h)\n"
     "  --kl-divergence FILE  compare against a run saved with --save-logits\n"
     "  --tokenizer PATH    tokenizer.json (or a directory / GGUF holding one) when MODEL has none\n"
-    "  --cache-type T      KV cache element type: f16 (default), bf16 or f32\n"
+    "  --cache-type T      KV cache element type: f16 (default), bf16, f32 or q8 (int8 rows)\n"
     "  --threads N         matmul threads (default: all cores)\n";
 
 std::string read_text(const std::string& path) {

@@ -14,8 +14,9 @@ namespace frugal::cli {
 const char* const kModelFlagsHelp =
     "  --tokenizer PATH  tokenizer.json (or a directory / GGUF holding one) when the model has none\n"
     "  --ctx N           context length in tokens (default 4096, at most the model's)\n"
-    "  --cache-type T    KV cache element type: f16 (default), bf16 or f32 (the deepseek2\n"
-    "                    latent cache; dense models keep f32)\n";
+    "  --cache-type T    KV cache element type: f16 (default), bf16, f32 or q8 (int8 rows, one\n"
+    "                    scale per row part: half the memory of f16, integer attention\n"
+    "                    kernels). The deepseek2 latent cache; dense models keep f32\n";
 const char* const kSamplingFlagsHelp =
     "  --temp T          temperature; 0 = greedy (default 0.8)\n"
     "  --top-k K         keep the K most likely tokens (0 = off, default 40)\n"
@@ -59,9 +60,10 @@ std::function<void(uint64_t, uint64_t)> pack_progress_bar() {
 GgmlType cache_type_from_args(const Args& args, GgmlType default_type) {
   const auto v = args.get("--cache-type");
   if (!v) return default_type;
+  if (*v == "q8" || *v == "q8_0" || *v == "Q8_0") return GgmlType::I8;  // int8 latent rows
   const auto t = type_from_name(*v);
-  if (!t || !is_latent_cache_type(*t))
-    throw Error("--cache-type: expected f16, bf16 or f32, got '" + *v + "'");
+  if (!t || *t == GgmlType::I8 || !is_latent_cache_type(*t))
+    throw Error("--cache-type: expected f16, bf16, f32 or q8, got '" + *v + "'");
   return *t;
 }
 

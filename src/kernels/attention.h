@@ -4,7 +4,9 @@
 //   s[h, j]  = scale (q_abs[h] · kv_latent_j + q_pe[h] · k_pe_j)        j < n_kv
 //   p[h, :]  = softmax_j(s[h, :])
 //   ctx[h]   = Σ_j p[h, j] kv_latent_j                                   [n_heads, rank]
-// Cache rows are stored as F32, F16 or BF16 (the cache type option); the math is float32.
+// Cache rows are stored as F32, F16 or BF16 (the cache type option), or as int8 rows (I8, the
+// `q8` option; latent_rows below). The reference math is float32; the AVX-512 kernel of the int8
+// rows also quantizes q and the softmax weights to 8 bits and uses integer dot products.
 #pragma once
 
 #include <cstddef>
@@ -17,7 +19,7 @@ namespace frugal {
 
 // Cache rows [kv_latent (rank) ; k_pe (rope_dim)] of one layer, in pages (kernels/paged_rows.h).
 struct LatentCacheView {
-  GgmlType type = GgmlType::F32;  // F32, F16 or BF16
+  GgmlType type = GgmlType::F32;  // F32, F16, BF16 or I8 (latent_row_bytes)
   PagedRows rows;
   int64_t rank = 0;      // kv_lora_rank
   int64_t rope_dim = 0;  // qk_rope_head_dim
@@ -53,5 +55,18 @@ void latent_attention_reference(const LatentQuery& q, const LatentCacheView& kv,
 
 // True for the cache element types latent_attention reads.
 bool is_latent_cache_type(GgmlType t);
+
+// Cache rows [kv_latent (rank) ; k_pe (rope_dim)]. F32, F16, BF16: the values in that type. I8:
+// each part rounded to int8 with its own scale (x ≈ scale * q, scale = max|x| / 127), then the
+// part scales and the parts' sums of q (the integer kernel's offset correction):
+//   [int8 latent (rank)] [int8 k_pe (rope_dim)] [f32 scale_latent] [f32 scale_pe]
+//   [i32 sum_latent] [i32 sum_pe]
+struct LatentI8Tail {
+  float scale_latent, scale_pe;
+  int32_t sum_latent, sum_pe;
+};
+size_t latent_row_bytes(GgmlType t, int64_t rank, int64_t rope_dim);
+void store_latent_row(GgmlType t, const float* src, uint8_t* dst, int64_t rank, int64_t rope_dim);
+void load_latent_row(GgmlType t, const uint8_t* src, float* dst, int64_t rank, int64_t rope_dim);
 
 }  // namespace frugal

@@ -19,6 +19,9 @@ LatentChunkFn ref_latent_chunk();
 // Null when the shapes are not ones the fast kernel handles (rank or rope_dim not a multiple
 // of 16); the caller then takes the reference chunk.
 LatentChunkFn avx512_latent_chunk(const LatentCacheView& kv);
+// The int8-row (I8) kernel avx512_latent_chunk returns; null unless rank % 64 == 0 and
+// rope_dim % 4 == 0.
+LatentChunkFn avx512_latent_i8_chunk(const LatentCacheView& kv);
 
 // latent_attention() with a given chunk kernel (tests run each ISA's through the same merge).
 void latent_attention_with(LatentChunkFn chunk, const LatentQuery& q, const LatentCacheView& kv,

@@ -14,7 +14,7 @@ namespace {
 void check_cache_type(GgmlType type) {
   if (!is_latent_cache_type(type))
     throw Error(std::string("KV cache type ") + type_name(type) +
-                " is not supported (use f32, f16 or bf16)");
+                " is not supported (use f32, f16, bf16 or q8)");
 }
 
 }  // namespace
@@ -23,7 +23,7 @@ KvPoolGeometry LatentKvCache::pool_geometry(int64_t n_layers, int64_t kv_lora_ra
                                             int64_t rope_dim, GgmlType type) {
   check_cache_type(type);
   return {std::string("mla-latent-") + type_name(type), n_layers, kKvBlockTokens,
-          row_bytes(type, kv_lora_rank + rope_dim)};
+          latent_row_bytes(type, kv_lora_rank, rope_dim)};
 }
 
 LatentKvCache::LatentKvCache(int64_t n_layers, int64_t n_ctx, int64_t kv_lora_rank,
@@ -56,11 +56,11 @@ void LatentKvCache::adopt_blocks(std::span<const int32_t> blocks, int64_t n_past
 }
 
 void LatentKvCache::store_row(int64_t layer, int64_t pos, const float* src) {
-  quantize_row(type_, src, table_.writable_row(layer, pos), row_size());
+  store_latent_row(type_, src, table_.writable_row(layer, pos), kv_lora_rank_, rope_dim_);
 }
 
 void LatentKvCache::load_row(int64_t layer, int64_t pos, float* dst) const {
-  dequantize_row(type_, table_.row(layer, pos), dst, row_size());
+  load_latent_row(type_, table_.row(layer, pos), dst, kv_lora_rank_, rope_dim_);
 }
 
 LatentCacheView LatentKvCache::layer_view(int64_t layer) const {

@@ -1,9 +1,9 @@
 // The latent KV cache of MLA (deepseek-arch.md §2.5): per layer and position it holds only the
 // normalised kv_latent (kv_lora_rank values) and the rotated k_pe (qk_rope_head_dim values),
-// not per-head keys and values, stored as F32, F16 or BF16 (the cache type option). One
-// sequence, paged: its positions live in blocks of a KvBlockPool, its own or one shared with
-// other sequences (model/kv_pool.h), and a writer makes the positions it writes its own first
-// (prepare_write).
+// not per-head keys and values, stored as F32, F16, BF16 or int8 rows (I8; the cache type
+// option, row formats in kernels/attention.h). One sequence, paged: its positions live in blocks
+// of a KvBlockPool, its own or one shared with other sequences (model/kv_pool.h), and a writer
+// makes the positions it writes its own first (prepare_write).
 #pragma once
 
 #include <cstddef>
@@ -24,7 +24,7 @@ namespace frugal {
 class LatentKvCache {
  public:
   LatentKvCache() = default;
-  // A cache with a pool of its own holding all n_ctx positions. type: F32, F16 or BF16 (throws
+  // A cache with a pool of its own holding all n_ctx positions. type: F32, F16, BF16 or I8 (throws
   // frugal::Error otherwise).
   LatentKvCache(int64_t n_layers, int64_t n_ctx, int64_t kv_lora_rank, int64_t rope_dim,
                 GgmlType type = GgmlType::F32);

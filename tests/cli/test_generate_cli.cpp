@@ -90,6 +90,20 @@ TEST_F(GenerateCli, ChatResetsAndExits) {
   EXPECT_NE(out.find("chat template: deepseek-v3"), std::string::npos) << out;
 }
 
+// `--cache-type q8` selects the int8 latent cache: it runs end to end and gives text; the
+// internal type name is not an option.
+TEST_F(GenerateCli, Int8CacheRuns) {
+  int rc = 0;
+  const std::string out = sh(test::frugal_binary() + " run " + model_ +
+                                 " -p 'Once upon a time' -n 8 --temp 0 --ignore-eos --cache-type q8 2>/dev/null",
+                             &rc);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_GT(out.size(), 1u);
+  const std::string bad = sh(test::frugal_binary() + " run " + model_ + " -p hi --cache-type i8", &rc);
+  EXPECT_EQ(rc, 1);
+  EXPECT_NE(bad.find("expected f16, bf16, f32 or q8"), std::string::npos) << bad;
+}
+
 TEST_F(GenerateCli, BadInputIsAClearError) {
   int rc = 0;
   std::string out = sh(test::frugal_binary() + " run " + model_ + " -p hi --temp -1", &rc);

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -39,12 +41,12 @@ Inputs make_inputs(const Case& c, uint32_t seed) {
   in.q_pe.resize(static_cast<size_t>(c.n_heads * qp_stride));
   for (float& v : in.q_abs) v = 0.3f * dist(rng);
   for (float& v : in.q_pe) v = 0.3f * dist(rng);
-  const size_t rb = row_bytes(c.type, width);
+  const size_t rb = latent_row_bytes(c.type, c.rank, c.rope_dim);
   in.cache.resize(rb * static_cast<size_t>(c.n_kv));
   std::vector<float> row(static_cast<size_t>(width));
   for (int64_t j = 0; j < c.n_kv; ++j) {
     for (float& v : row) v = dist(rng);
-    quantize_row(c.type, row.data(), in.cache.data() + rb * j, width);
+    store_latent_row(c.type, row.data(), in.cache.data() + rb * j, c.rank, c.rope_dim);
   }
   in.q = {c.n_heads, in.q_abs.data(), qa_stride, in.q_pe.data(), qp_stride, 0.125f};
   in.kv = LatentCacheView::contiguous(c.type, in.cache.data(), rb, c.rank, c.rope_dim);
@@ -58,11 +60,15 @@ std::string name(const Case& c) {
 
 std::vector<Case> cases() {
   std::vector<Case> out;
-  for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::BF16})
+  for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::I8})
     for (int64_t n_kv : {1, 17, 64, 65, 300, 2100}) {
       out.push_back({t, 16, 512, 64, n_kv});
       out.push_back({t, 3, 48, 16, n_kv});
       out.push_back({t, 21, 32, 16, n_kv});
+      if (t == GgmlType::I8) {  // shapes of the integer kernel: rank % 64, rope % 4
+        out.push_back({t, 5, 64, 4, n_kv});
+        out.push_back({t, 40, 128, 20, n_kv});
+      }
     }
   out.push_back({GgmlType::F32, 5, 20, 6, 333});  // rank/rope not multiples of 16: scalar path
   return out;
@@ -81,6 +87,14 @@ std::vector<kern::LatentChunkFn> chunk_kernels(const LatentCacheView& kv) {
   return k;
 }
 
+// The bound on |got - want| for a chunk kernel. ctx is a convex combination of unit-scale rows:
+// float32 rounding bounds it well below 1e-5. The integer kernel of I8 rows also rounds q (per
+// head, to 1/254 of its largest element) and the softmax weights (to 1/510 of the block's
+// largest): a few 1e-3 of the rows' unit scale.
+float tolerance(GgmlType t, kern::LatentChunkFn f) {
+  return t == GgmlType::I8 && f != kern::ref_latent_chunk() ? 2e-2f : 2e-5f;
+}
+
 TEST(LatentAttention, EveryKernelMatchesTheTwoPassReference) {
   for (const Case& c : cases()) {
     const Inputs in = make_inputs(c, 11);
@@ -89,12 +103,56 @@ TEST(LatentAttention, EveryKernelMatchesTheTwoPassReference) {
     latent_attention_reference(in.q, in.kv, c.n_kv, want.data());
     for (kern::LatentChunkFn f : chunk_kernels(in.kv)) {
       kern::latent_attention_with(f, in.q, in.kv, c.n_kv, got.data());
-      // ctx is a convex combination of unit-scale rows: float32 rounding bounds it well below 1e-5.
-      EXPECT_LT(max_abs_diff(got, want), 2e-5f) << name(c);
+      EXPECT_LT(max_abs_diff(got, want), tolerance(c.type, f)) << name(c);
     }
     latent_attention(in.q, in.kv, c.n_kv, got.data());
-    EXPECT_LT(max_abs_diff(got, want), 2e-5f) << name(c) << " (dispatched)";
+    EXPECT_LT(max_abs_diff(got, want), tolerance(c.type, kern::avx512_latent_chunk(in.kv)))
+        << name(c) << " (dispatched)";
   }
+}
+
+// The int8 kernel's error, printed for the record, must stay well inside its bound.
+TEST(LatentAttention, Int8KernelErrorIsSmall) {
+  if (!cpu_features().has_avx512_set()) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  float worst = 0.0f;
+  for (int64_t n_kv : {1, 300, 2100, 5000}) {
+    Case c{GgmlType::I8, 16, 512, 64, n_kv};
+    const Inputs in = make_inputs(c, 3);
+    std::vector<float> want(static_cast<size_t>(c.n_heads * c.rank)), got(want.size());
+    latent_attention_reference(in.q, in.kv, c.n_kv, want.data());
+    kern::latent_attention_with(kern::avx512_latent_i8_chunk(in.kv), in.q, in.kv, n_kv, got.data());
+    worst = std::max(worst, max_abs_diff(got, want));
+  }
+  std::printf("int8 latent attention: max |error| %.2e\n", worst);
+  EXPECT_LT(worst, 1e-2f);
+}
+
+TEST(LatentRows, Int8RowsRoundEachPartToItsOwnScale) {
+  const int64_t rank = 64, rope = 8;
+  std::vector<float> x(static_cast<size_t>(rank + rope)), back(x.size());
+  std::mt19937 rng(9);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  for (int64_t i = 0; i < rank; ++i) x[i] = dist(rng);
+  for (int64_t i = rank; i < rank + rope; ++i) x[i] = 100.0f * dist(rng);  // another scale
+  std::vector<uint8_t> row(latent_row_bytes(GgmlType::I8, rank, rope));
+  ASSERT_EQ(row.size(), static_cast<size_t>(rank + rope + 16));
+  store_latent_row(GgmlType::I8, x.data(), row.data(), rank, rope);
+  load_latent_row(GgmlType::I8, row.data(), back.data(), rank, rope);
+  LatentI8Tail tail;
+  std::memcpy(&tail, row.data() + rank + rope, sizeof tail);
+  int32_t sum_lat = 0, sum_pe = 0;
+  for (int64_t i = 0; i < rank + rope; ++i) {
+    const float scale = i < rank ? tail.scale_latent : tail.scale_pe;
+    EXPECT_LE(std::fabs(back[i] - x[i]), 0.5f * scale * 1.0001f) << i;
+    (i < rank ? sum_lat : sum_pe) += static_cast<int8_t>(row[i]);
+  }
+  EXPECT_EQ(tail.sum_latent, sum_lat);
+  EXPECT_EQ(tail.sum_pe, sum_pe);
+  EXPECT_GT(tail.scale_pe, 10.0f * tail.scale_latent);
+  std::fill(x.begin(), x.end(), 0.0f);  // an all-zero row stays zero
+  store_latent_row(GgmlType::I8, x.data(), row.data(), rank, rope);
+  load_latent_row(GgmlType::I8, row.data(), back.data(), rank, rope);
+  for (float v : back) EXPECT_EQ(v, 0.0f);
 }
 
 TEST(LatentAttention, SharpScoresStillNormalise) {
@@ -112,7 +170,7 @@ TEST(LatentAttention, SharpScoresStillNormalise) {
 TEST(LatentAttention, SameBitsInsideAndOutsideThePool) {
   // Outside the pool the chunks run on several threads; inside a pool task, serially.
   ThreadPool::set_global_threads(2);
-  for (GgmlType t : {GgmlType::F32, GgmlType::F16}) {
+  for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::I8}) {
     Case c{t, 16, 512, 64, 3000};
     const Inputs in = make_inputs(c, 23);
     std::vector<float> outside(static_cast<size_t>(c.n_heads * c.rank)), inside(outside.size());
@@ -127,7 +185,7 @@ TEST(LatentAttention, SameBitsInsideAndOutsideThePool) {
 // The same rows scattered over pages (the paged KV cache's blocks, in shuffled order) give the
 // same bits as the contiguous rows, on every kernel.
 TEST(LatentAttention, PagedRowsGiveTheContiguousResult) {
-  for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::BF16}) {
+  for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::I8}) {
     Case c{t, 16, 512, 64, 1000};
     const Inputs in = make_inputs(c, 31);
     constexpr int kShift = 4;  // 16 rows a page

@@ -17,7 +17,11 @@
 namespace frugal {
 namespace {
 
-std::unique_ptr<CausalLm> tiny_model(bool dense) {
+// The families and cache layouts: deepseek2 with an F32 or an int8 (I8) latent cache, qwen2.
+enum class Family { Deepseek2, Deepseek2Int8, Dense };
+
+std::unique_ptr<CausalLm> tiny_model(Family f) {
+  const bool dense = f == Family::Dense;
   const std::string path = test::temp_dir() + (dense ? "/export-dense.gguf" : "/export-ds2.gguf");
   if (dense) {
     DenseConfig c = dense_preset("qwen2", "tiny");
@@ -30,6 +34,7 @@ std::unique_ptr<CausalLm> tiny_model(bool dense) {
   }
   ModelOptions opt;
   opt.max_context = 256;
+  if (f == Family::Deepseek2Int8) opt.kv_cache_type = GgmlType::I8;
   auto m = load_causal_lm(path, opt);
   std::filesystem::remove(path);
   return m;
@@ -48,7 +53,13 @@ void prefill(CausalLm& m, SequenceState& s, std::span<const int32_t> toks, int32
   m.forward({toks, pos, LogitsMode::Last}, s, logits);
 }
 
-class CacheExport : public ::testing::TestWithParam<bool> {};
+std::vector<float>& logits_scratch(const CausalLm& m) {
+  thread_local std::vector<float> v;
+  v.resize(static_cast<size_t>(m.n_vocab()));
+  return v;
+}
+
+class CacheExport : public ::testing::TestWithParam<Family> {};
 
 TEST_P(CacheExport, RoundTripGivesIdenticalLogits) {
   auto m = tiny_model(GetParam());
@@ -71,7 +82,15 @@ TEST_P(CacheExport, RoundTripGivesIdenticalLogits) {
 
 TEST_P(CacheExport, RejectsForeignTruncatedAndCorruptBytes) {
   auto m = tiny_model(GetParam());
-  auto other = tiny_model(!GetParam());
+  // Another layout: the other cache type of the same deepseek2 model, or the other family.
+  auto other = tiny_model(GetParam() == Family::Deepseek2 ? Family::Deepseek2Int8 : Family::Deepseek2);
+  if (GetParam() == Family::Deepseek2) {
+    auto dense = tiny_model(Family::Dense);
+    auto d = dense->new_sequence();
+    prefill(*dense, *d, tokens(40), 0, logits_scratch(*dense));
+    auto b = m->new_sequence();
+    EXPECT_THROW(b->import_entries(d->export_entries(0, 32, 7), 7), Error) << "another family";
+  }
   const auto toks = tokens(40);
   std::vector<float> logits(static_cast<size_t>(m->n_vocab()));
   auto a = m->new_sequence();
@@ -102,8 +121,15 @@ TEST_P(CacheExport, RejectsForeignTruncatedAndCorruptBytes) {
   EXPECT_EQ(b->n_past(), 32);
 }
 
-INSTANTIATE_TEST_SUITE_P(Families, CacheExport, ::testing::Values(false, true),
-                         [](const auto& info) { return info.param ? "Dense" : "Deepseek2"; });
+INSTANTIATE_TEST_SUITE_P(Families, CacheExport,
+                         ::testing::Values(Family::Deepseek2, Family::Deepseek2Int8, Family::Dense),
+                         [](const auto& info) {
+                           switch (info.param) {
+                             case Family::Deepseek2: return "Deepseek2";
+                             case Family::Deepseek2Int8: return "Deepseek2Int8";
+                             default: return "Dense";
+                           }
+                         });
 
 }  // namespace
 }  // namespace frugal

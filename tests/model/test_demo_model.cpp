@@ -7,6 +7,8 @@
 // max |Δlogit| <= 1e-3 (measured ~5e-6) and the argmax must agree at every position.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -26,6 +28,22 @@ constexpr const char* kBos = "<｜begin▁of▁sentence｜>";
 
 nlohmann::json golden() {
   return demo_golden();
+}
+
+// KL(softmax(p) || softmax(q)) of two logit rows, in nats.
+double kl_divergence(const float* p, const float* q, int64_t n) {
+  const double mp = *std::max_element(p, p + n), mq = *std::max_element(q, q + n);
+  double zp = 0.0, zq = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    zp += std::exp(p[i] - mp);
+    zq += std::exp(q[i] - mq);
+  }
+  double kl = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double lp = p[i] - mp - std::log(zp), lq = q[i] - mq - std::log(zq);
+    kl += std::exp(lp) * (lp - lq);
+  }
+  return kl;
 }
 
 TEST(DemoModel, ConfigIsDeepSeekV3Shaped) {
@@ -74,6 +92,36 @@ TEST(DemoModel, LogitsMatchPyTorch) {
       EXPECT_EQ(argmax_row(&logits[t * V], V), argmax_row(&want[t * V], V)) << "position " << t;
   }
   m.set_attention(AttentionImpl::Absorbed);
+}
+
+// The int8 latent cache (`--cache-type q8`) rounds every cached value to 1/254 of its row part's
+// largest, and its AVX-512 kernel rounds q and the softmax weights to 8 bits as well; against the
+// PyTorch float32 goldens the next-token distributions must stay close: mean KL below 1e-3 nats
+// (Q8_0 weights are held to a similar bound) and the same argmax at almost every position.
+TEST(DemoModel, Int8CacheStaysCloseToPyTorch) {
+  FRUGAL_REQUIRE_DEMO();
+  const auto g = golden();
+  const auto tokens = g["logits_ids"].get<std::vector<int32_t>>();
+  const auto want = read_npy(kData + g["logits_file"].get<std::string>()).to_float();
+  ModelOptions opt;
+  opt.kv_cache_type = GgmlType::I8;
+  Deepseek2Model m = Deepseek2Model::load(kModel, opt);
+  ASSERT_EQ(m.new_cache().type(), GgmlType::I8);
+  const int64_t V = m.config().n_vocab;
+  const auto logits = run_logits(m, tokens);
+  double kl_sum = 0.0;
+  size_t same_argmax = 0;
+  const size_t n = tokens.size();
+  for (size_t t = 0; t < n; ++t) {
+    kl_sum += kl_divergence(&want[t * V], &logits[t * V], V);
+    same_argmax += argmax_row(&logits[t * V], V) == argmax_row(&want[t * V], V);
+  }
+  const double d = max_abs_diff(logits, want);
+  std::printf("[demo] q8 cache: max |dlogit| %.3g, mean KL %.3g, argmax agrees at %zu/%zu\n", d,
+              kl_sum / n, same_argmax, n);
+  EXPECT_GT(d, 1e-4) << "the cache type had no effect";
+  EXPECT_LT(kl_sum / n, 1e-3);
+  EXPECT_GE(same_argmax * 20, n * 19);
 }
 
 // Prefill the prompt, then one token at a time through the latent KV cache.

@@ -129,6 +129,7 @@ LatentChunkFn avx512_latent_chunk(const LatentCacheView& kv) {
     case GgmlType::F32: return latent_chunk<F32Row>;
     case GgmlType::F16: return latent_chunk<F16Row>;
     case GgmlType::BF16: return latent_chunk<BF16Row>;
+    case GgmlType::I8: return avx512_latent_i8_chunk(kv);
     default: return nullptr;
   }
 }

@@ -2,6 +2,7 @@
 // AVX-512 kernel (kernels/attention_impl.h).
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -13,6 +14,11 @@ namespace {
 
 float cache_value(const LatentCacheView& kv, const uint8_t* row, int64_t i) {
   switch (kv.type) {
+    case GgmlType::I8: {
+      LatentI8Tail tail;
+      std::memcpy(&tail, row + kv.rank + kv.rope_dim, sizeof tail);
+      return (i < kv.rank ? tail.scale_latent : tail.scale_pe) * static_cast<int8_t>(row[i]);
+    }
     case GgmlType::F16: return f16_to_f32(load_le<uint16_t>(row + 2 * i));
     case GgmlType::BF16: return bf16_to_f32(load_le<uint16_t>(row + 2 * i));
     default: return load_le<float>(row + 4 * i);
@@ -49,10 +55,6 @@ void chunk_reference(const LatentQuery& q, const LatentCacheView& kv, int64_t j0
 }
 
 }  // namespace
-
-bool is_latent_cache_type(GgmlType t) {
-  return t == GgmlType::F32 || t == GgmlType::F16 || t == GgmlType::BF16;
-}
 
 void latent_attention_reference(const LatentQuery& q, const LatentCacheView& kv, int64_t n_kv,
                                 float* ctx) {
