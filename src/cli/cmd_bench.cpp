@@ -263,15 +263,16 @@ int run_model(const Args& args, const std::string& path) {
     nlohmann::json j{{"model", path},           {"kernels", kern::active_kernel_table().name},
                      {"threads", threads},      {"n_prompt", n_prompt},
                      {"n_gen", n_gen},          {"runs", runs},
-                     {"ctx_depth", decode_from},
+                     {"ctx_depth", decode_from}, {"cache_type", cache_type_label(opt.kv_cache_type)},
                      {"load_s", load_s},        {"prefill_tok_s", pp_tps},
                      {"decode_tok_s", tg_tps},  {"decode_gb_per_token", gb_per_token},
                      {"decode_weight_gbs", gbs}};
     if (mem_gbs > 0) j["decode_pct_of_bandwidth"] = 100.0 * gbs / mem_gbs;
     std::printf("%s\n", j.dump(2).c_str());
   } else {
-    std::printf("%s  (%s kernels, %d threads, load %.1f s)\n", path.c_str(),
-                kern::active_kernel_table().name, threads, load_s);
+    std::printf("%s  (%s kernels, %d threads, %s cache, load %.1f s)\n", path.c_str(),
+                kern::active_kernel_table().name, threads,
+                cache_type_label(opt.kv_cache_type).c_str(), load_s);
     std::printf("  prefill pp%lld: %8.2f tok/s\n", static_cast<long long>(n_prompt), pp_tps);
     std::printf("  decode  tg%lld @ depth %lld: %8.2f tok/s  %.3f GB/token  %.2f GB/s",
                 static_cast<long long>(n_gen), static_cast<long long>(decode_from), tg_tps,

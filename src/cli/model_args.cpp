@@ -1,6 +1,7 @@
 #include "cli/model_args.h"
 
 #include <atomic>
+#include <cctype>
 #include <csignal>
 
 #include <unistd.h>
@@ -65,6 +66,13 @@ GgmlType cache_type_from_args(const Args& args, GgmlType default_type) {
   if (!t || *t == GgmlType::I8 || !is_latent_cache_type(*t))
     throw Error("--cache-type: expected f16, bf16, f32 or q8, got '" + *v + "'");
   return *t;
+}
+
+std::string cache_type_label(GgmlType t) {
+  if (t == GgmlType::I8) return "q8";
+  std::string s = type_name(t);
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
 }
 
 SamplingParams sampling_from_args(const Args& args, SamplingParams d) {

@@ -31,6 +31,8 @@ std::function<void(uint64_t, uint64_t)> pack_progress_bar();
 
 // --cache-type f16|bf16|f32 (throws frugal::Error naming the flag on anything else).
 GgmlType cache_type_from_args(const Args& args, GgmlType default_type = GgmlType::F16);
+// The --cache-type spelling of a cache type ("f16", "q8", ...).
+std::string cache_type_label(GgmlType t);
 SamplingParams sampling_from_args(const Args& args, SamplingParams defaults = {});
 
 // SIGINT sets a flag instead of killing the program, so Ctrl-C stops a generation.

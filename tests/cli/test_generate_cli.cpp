@@ -102,6 +102,13 @@ TEST_F(GenerateCli, Int8CacheRuns) {
   const std::string bad = sh(test::frugal_binary() + " run " + model_ + " -p hi --cache-type i8", &rc);
   EXPECT_EQ(rc, 1);
   EXPECT_NE(bad.find("expected f16, bf16, f32 or q8"), std::string::npos) << bad;
+  // `bench` names the cache it decoded with.
+  const std::string json = sh(test::frugal_binary() + " bench " + model_ +
+                                  " -p 8 -n 4 --ctx-depth 40 -t 1 --runs 1 --cache-type q8 --json 2>/dev/null",
+                              &rc);
+  ASSERT_EQ(rc, 0) << json;
+  EXPECT_NE(json.find("\"cache_type\": \"q8\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"ctx_depth\": 40"), std::string::npos) << json;
 }
 
 TEST_F(GenerateCli, BadInputIsAClearError) {

@@ -164,6 +164,16 @@ double metric_value(int port, const std::string& name) {
   return at == std::string::npos ? -1 : std::stod(m.body.substr(at + name.size() + 2));
 }
 
+double metric_value_above(int port, const std::string& name, double floor, int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  double v = metric_value(port, name);
+  while (v <= floor && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    v = metric_value(port, name);
+  }
+  return v;
+}
+
 std::vector<std::string> sse_data(const std::string& body) {
   std::vector<std::string> out;
   size_t pos = 0;

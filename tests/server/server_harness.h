@@ -44,6 +44,9 @@ std::vector<std::string> sse_data(const std::string& body);
 
 // Value of the metric line "name value" in GET /metrics of the server on `port`; -1 when absent.
 double metric_value(int port, const std::string& name);
+// metric_value once it exceeds `floor`, polling for up to timeout_ms (state the scheduler updates
+// just after a response went out); the last value read when it never does.
+double metric_value_above(int port, const std::string& name, double floor, int timeout_ms = 5000);
 
 class ServerProcess {
  public:
