@@ -74,16 +74,14 @@ void quantize_queries(const LatentQuery& q, int64_t rank, int64_t rope, int64_t 
       if (amax == 0.0f) continue;
       sq[part * kLanes + lane] = amax / 127.0f;
       const __m512 inv = _mm512_set1_ps(127.0f / amax);
-      alignas(16) uint8_t b[16];
-      for (int64_t i = 0; i < n; i += 16) {  // |x| inv <= 127: no clamp needed
+      for (int64_t i = 0; i < n; i += 16) {  // |x| inv <= 127: no clamp needed; n % 4 == 0
         const __m512i v = _mm512_cvtps_epi32(
             _mm512_mul_ps(_mm512_maskz_loadu_ps(tail_mask(n - i), x + i), inv));
+        alignas(16) uint32_t b[4];  // 4 dims a word
         _mm_store_si128(reinterpret_cast<__m128i*>(b),
                         _mm512_cvtepi32_epi8(_mm512_add_epi32(v, _mm512_set1_epi32(128))));
-        for (int64_t k = 0; k < std::min<int64_t>(16, n - i); ++k) {
-          const int64_t d = d0 + i + k;
-          out[(d / 4) * 64 + lane * 4 + d % 4] = b[k];
-        }
+        for (int64_t k = 0; k < std::min<int64_t>(16, n - i); k += 4)
+          std::memcpy(out + (d0 + i + k) / 4 * 64 + lane * 4, &b[k / 4], 4);
       }
     }
   }
@@ -152,10 +150,53 @@ void transpose_rows(const uint8_t* const* rows, int64_t n_groups, int64_t rank, 
   }
 }
 
-// The dim held by a slot of transpose_rows' order.
-FRUGAL_INLINE int64_t slot_dim(int64_t slot) {
-  const int64_t c = slot / 64, k = (slot % 64) / 16, lane = (slot % 16) / 4, i = slot % 4;
-  return 64 * c + 16 * lane + 4 * k + i;
+// r[j] = column j of the 16 x 16 matrix whose rows were r[0..15].
+FRUGAL_INLINE void transpose16(__m512 (&r)[16]) {
+  __m512 t[16], u[16];
+  FRUGAL_UNROLL
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  FRUGAL_UNROLL
+  for (int i = 0; i < 4; ++i) {  // u[4i + e], 128-bit block l: rows 4i..4i+3 of column 4l + e
+    const __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+    const __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+    u[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+    u[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+    u[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+    u[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+  }
+  FRUGAL_UNROLL
+  for (int e = 0; e < 4; ++e) {
+    const __m512 a = _mm512_shuffle_f32x4(u[e], u[4 + e], 0x88);
+    const __m512 b = _mm512_shuffle_f32x4(u[e], u[4 + e], 0xDD);
+    const __m512 c = _mm512_shuffle_f32x4(u[8 + e], u[12 + e], 0x88);
+    const __m512 d = _mm512_shuffle_f32x4(u[8 + e], u[12 + e], 0xDD);
+    r[e] = _mm512_shuffle_f32x4(a, c, 0x88);
+    r[8 + e] = _mm512_shuffle_f32x4(a, c, 0xDD);
+    r[4 + e] = _mm512_shuffle_f32x4(b, d, 0x88);
+    r[12 + e] = _mm512_shuffle_f32x4(b, d, 0xDD);
+  }
+}
+
+// ctx_out[h, dim] for the first n_heads lanes from ctx [slot][16 lanes]. Slots s0 + 4L + i of
+// the 16 from s0 = 64c + 16k hold dims 64c + 16L + 4k + i (transpose_rows).
+void store_ctx(const float* ctx, int64_t rank, int64_t n_heads, float* ctx_out) {
+  for (int64_t s0 = 0; s0 < rank; s0 += 16) {
+    __m512 r[16];
+    FRUGAL_UNROLL
+    for (int k = 0; k < 16; ++k) r[k] = _mm512_loadu_ps(ctx + (s0 + k) * kLanes);
+    transpose16(r);  // r[h] = head h's 16 slots
+    const int64_t base = (s0 / 64) * 64 + 4 * ((s0 % 64) / 16);
+    for (int64_t h = 0; h < n_heads; ++h) {
+      float* o = ctx_out + h * rank + base;
+      _mm_storeu_ps(o, _mm512_extractf32x4_ps(r[h], 0));
+      _mm_storeu_ps(o + 16, _mm512_extractf32x4_ps(r[h], 1));
+      _mm_storeu_ps(o + 32, _mm512_extractf32x4_ps(r[h], 2));
+      _mm_storeu_ps(o + 48, _mm512_extractf32x4_ps(r[h], 3));
+    }
+  }
 }
 
 // Online-softmax step of one head group over the block's nr rows (scores s, padded to n16 with
@@ -255,16 +296,10 @@ void latent_chunk_i8(const LatentQuery& q, const LatentCacheView& kv, int64_t j0
   }
 
   for (int64_t hg = 0; hg < n_hg; ++hg) {
-    const float* mv = &sc.m[hg * kLanes];
-    const float* lv = &sc.l[hg * kLanes];
-    const float* ctx = &sc.ctx[hg * rank * kLanes];
-    for (int64_t lane = 0; lane < kLanes && hg * kLanes + lane < H; ++lane) {
-      const int64_t h = hg * kLanes + lane;
-      m_out[h] = mv[lane];
-      l_out[h] = lv[lane];
-      for (int64_t slot = 0; slot < rank; ++slot)
-        ctx_out[h * rank + slot_dim(slot)] = ctx[slot * kLanes + lane];
-    }
+    const int64_t nh = std::min(kLanes, H - hg * kLanes);
+    std::copy_n(&sc.m[hg * kLanes], nh, m_out + hg * kLanes);
+    std::copy_n(&sc.l[hg * kLanes], nh, l_out + hg * kLanes);
+    store_ctx(&sc.ctx[hg * rank * kLanes], rank, nh, ctx_out + hg * kLanes * rank);
   }
 }
 
