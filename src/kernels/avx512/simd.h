@@ -84,6 +84,16 @@ FRUGAL_INLINE __m512 exp_clamped(__m512 x) {
   return exp_nonpositive(_mm512_min_ps(x, _mm512_set1_ps(88.0f)));
 }
 
+// acc + vpdpbusd(a as u8, the 4 bytes at p as s8 broadcast to every lane), one instruction with
+// an embedded-broadcast memory operand. Inline asm: GCC 12 copies (and spills) loop-carried
+// _mm512_dpbusd_epi32 accumulators on every iteration.
+FRUGAL_INLINE __m512i dpbusd_bcast(__m512i acc, __m512i a, const uint8_t* p) {
+  __asm__("vpdpbusd %2%{1to16%}, %1, %0"
+          : "+v"(acc)
+          : "v"(a), "m"(*reinterpret_cast<const int32_t*>(p)));
+  return acc;
+}
+
 // The first min(left, 16) lanes.
 FRUGAL_INLINE __mmask16 tail_mask(int64_t left) {
   return left >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
