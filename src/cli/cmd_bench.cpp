@@ -259,11 +259,15 @@ int run_model(const Args& args, const std::string& path) {
   const double pp_tps = median(pp), tg_tps = median(tg);
   const double gb_per_token = decode_bytes_per_token(*model) / 1e9;
   const double gbs = gb_per_token * tg_tps;
+  // Dense models keep an f32 cache whatever --cache-type says.
+  const std::string cache = model->architecture() == "deepseek2"
+                                ? cache_type_label(opt.kv_cache_type)
+                                : cache_type_label(GgmlType::F32);
   if (args.has("--json")) {
     nlohmann::json j{{"model", path},           {"kernels", kern::active_kernel_table().name},
                      {"threads", threads},      {"n_prompt", n_prompt},
                      {"n_gen", n_gen},          {"runs", runs},
-                     {"ctx_depth", decode_from}, {"cache_type", cache_type_label(opt.kv_cache_type)},
+                     {"ctx_depth", decode_from}, {"cache_type", cache},
                      {"load_s", load_s},        {"prefill_tok_s", pp_tps},
                      {"decode_tok_s", tg_tps},  {"decode_gb_per_token", gb_per_token},
                      {"decode_weight_gbs", gbs}};
@@ -272,7 +276,7 @@ int run_model(const Args& args, const std::string& path) {
   } else {
     std::printf("%s  (%s kernels, %d threads, %s cache, load %.1f s)\n", path.c_str(),
                 kern::active_kernel_table().name, threads,
-                cache_type_label(opt.kv_cache_type).c_str(), load_s);
+                cache.c_str(), load_s);
     std::printf("  prefill pp%lld: %8.2f tok/s\n", static_cast<long long>(n_prompt), pp_tps);
     std::printf("  decode  tg%lld @ depth %lld: %8.2f tok/s  %.3f GB/token  %.2f GB/s",
                 static_cast<long long>(n_gen), static_cast<long long>(decode_from), tg_tps,

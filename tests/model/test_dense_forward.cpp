@@ -204,13 +204,15 @@ TEST(DenseSynth, CliWritesLoadableDeterministicModels) {
       0);
   EXPECT_NE(out.find("nope"), std::string::npos) << out;
   EXPECT_EQ(run_command(frugal_binary() + " synth --arch llama --help", &out), 0);
-  // `frugal bench` runs dense models through CausalLm.
-  ASSERT_EQ(
-      run_command(frugal_binary() + " bench " + dir + "/cli-qwen2-a.gguf -p 8 -n 4 -t 1 --runs 1",
-                  &out),
-      0)
+  // `frugal bench` runs dense models through CausalLm; their cache stays f32 whatever
+  // --cache-type asks (it is the deepseek2 latent cache's option), and bench says so.
+  ASSERT_EQ(run_command(frugal_binary() + " bench " + dir +
+                            "/cli-qwen2-a.gguf -p 8 -n 4 -t 1 --runs 1 --cache-type q8",
+                        &out),
+            0)
       << out;
   EXPECT_NE(out.find("decode  tg4"), std::string::npos) << out;
+  EXPECT_NE(out.find("f32 cache"), std::string::npos) << out;
 }
 
 }  // namespace
