@@ -39,7 +39,7 @@ struct Scratch {
   std::vector<uint8_t> t;           // [kSub / 4][rank * 4]: 4-row groups, slot order
   std::vector<float> ctx;           // [groups][rank][16]: ctx by slot, lanes = heads
   std::vector<float> m, l;          // [groups][16]: the online softmax's max and sum
-  std::vector<uint8_t> zero_row;    // padding row: scores masked to -inf, weights 0
+  std::vector<uint8_t> zero_row;    // padding row: left out of the max, its weight 0
   const uint8_t* rows[kSub];
 };
 
