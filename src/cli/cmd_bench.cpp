@@ -259,10 +259,7 @@ int run_model(const Args& args, const std::string& path) {
   const double pp_tps = median(pp), tg_tps = median(tg);
   const double gb_per_token = decode_bytes_per_token(*model) / 1e9;
   const double gbs = gb_per_token * tg_tps;
-  // Dense models keep an f32 cache whatever --cache-type says.
-  const std::string cache = model->architecture() == "deepseek2"
-                                ? cache_type_label(opt.kv_cache_type)
-                                : cache_type_label(GgmlType::F32);
+  const std::string cache = cache_type_label(model->kv_cache_type());
   if (args.has("--json")) {
     nlohmann::json j{{"model", path},           {"kernels", kern::active_kernel_table().name},
                      {"threads", threads},      {"n_prompt", n_prompt},

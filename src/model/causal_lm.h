@@ -91,6 +91,8 @@ class CausalLm {
   virtual std::string architecture() const = 0;  // "deepseek2", "qwen2", "llama"
   virtual int64_t n_vocab() const = 0;
   virtual int64_t context_length() const = 0;    // the model's trained maximum
+  // The element type of the KV cache its states keep (F32 unless the family has the option).
+  virtual GgmlType kv_cache_type() const { return GgmlType::F32; }
   // A fresh state of n_ctx positions (0 = the options' max_context).
   virtual std::unique_ptr<SequenceState> new_sequence(int64_t n_ctx = 0) const = 0;
   // Paged KV cache: a pool of n_blocks blocks for states to share, and a state drawing its

@@ -67,6 +67,7 @@ class Deepseek2Lm final : public CausalLm {
   std::string architecture() const override { return "deepseek2"; }
   int64_t n_vocab() const override { return model_.config().n_vocab; }
   int64_t context_length() const override { return model_.config().context_length; }
+  GgmlType kv_cache_type() const override { return model_.options().kv_cache_type; }
   std::unique_ptr<SequenceState> new_sequence(int64_t n_ctx = 0) const override;
   std::shared_ptr<KvBlockPool> new_kv_pool(int64_t n_blocks) const override {
     return model_.new_kv_pool(n_blocks);
