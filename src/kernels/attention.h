@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include "format/ggml_type.h"
 #include "kernels/paged_rows.h"
@@ -65,6 +66,12 @@ struct LatentI8Tail {
   float scale_latent, scale_pe;
   int32_t sum_latent, sum_pe;
 };
+// The tail of an I8 row of n_quants = rank + rope_dim quants.
+inline LatentI8Tail latent_i8_tail(const uint8_t* row, int64_t n_quants) {
+  LatentI8Tail t;
+  std::memcpy(&t, row + n_quants, sizeof t);
+  return t;
+}
 size_t latent_row_bytes(GgmlType t, int64_t rank, int64_t rope_dim);
 void store_latent_row(GgmlType t, const float* src, uint8_t* dst, int64_t rank, int64_t rope_dim);
 void load_latent_row(GgmlType t, const uint8_t* src, float* dst, int64_t rank, int64_t rope_dim);

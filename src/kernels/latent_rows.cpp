@@ -34,7 +34,8 @@ bool is_latent_cache_type(GgmlType t) {
 }
 
 size_t latent_row_bytes(GgmlType t, int64_t rank, int64_t rope_dim) {
-  FRUGAL_CHECK(is_latent_cache_type(t), std::string("latent cache: unsupported type ") + type_name(t));
+  FRUGAL_CHECK(is_latent_cache_type(t),
+               std::string("latent cache: unsupported type ") + type_name(t));
   if (t == GgmlType::I8) return static_cast<size_t>(rank + rope_dim) + sizeof(LatentI8Tail);
   return row_bytes(t, rank + rope_dim);
 }
@@ -56,8 +57,7 @@ void load_latent_row(GgmlType t, const uint8_t* src, float* dst, int64_t rank, i
     dequantize_row(t, src, dst, rank + rope_dim);
     return;
   }
-  LatentI8Tail tail;
-  std::memcpy(&tail, src + rank + rope_dim, sizeof tail);
+  const LatentI8Tail tail = latent_i8_tail(src, rank + rope_dim);
   const int8_t* q = reinterpret_cast<const int8_t*>(src);
   for (int64_t i = 0; i < rank; ++i) dst[i] = tail.scale_latent * q[i];
   for (int64_t i = rank; i < rank + rope_dim; ++i) dst[i] = tail.scale_pe * q[i];

@@ -138,8 +138,7 @@ TEST(LatentRows, Int8RowsRoundEachPartToItsOwnScale) {
   ASSERT_EQ(row.size(), static_cast<size_t>(rank + rope + 16));
   store_latent_row(GgmlType::I8, x.data(), row.data(), rank, rope);
   load_latent_row(GgmlType::I8, row.data(), back.data(), rank, rope);
-  LatentI8Tail tail;
-  std::memcpy(&tail, row.data() + rank + rope, sizeof tail);
+  const LatentI8Tail tail = latent_i8_tail(row.data(), rank + rope);
   int32_t sum_lat = 0, sum_pe = 0;
   for (int64_t i = 0; i < rank + rope; ++i) {
     const float scale = i < rank ? tail.scale_latent : tail.scale_pe;

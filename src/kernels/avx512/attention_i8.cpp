@@ -21,25 +21,19 @@
 namespace frugal::kern {
 namespace {
 
-constexpr int64_t kSub = 64;  // rows per block (multiple of 16; 128 and 32 measured slower)
+constexpr int64_t kSub = 64;    // rows per block (multiple of 16; 128 and 32 measured slower)
 constexpr int64_t kLanes = 16;  // heads per register
-
-FRUGAL_INLINE LatentI8Tail tail_of(const uint8_t* row, int64_t dims) {
-  LatentI8Tail t;
-  std::memcpy(&t, row + dims, sizeof t);
-  return t;
-}
 
 // Per-thread buffers of one chunk call.
 struct Scratch {
-  std::vector<uint8_t> q;           // [groups][dims / 4][64]: lane h = 4 bytes of q_h, + 128
-  std::vector<float> sq;            // [groups][2][16]: q scales (latent, pe)
-  std::vector<float> s;             // [kSub][16]: scores, then weights
-  std::vector<uint8_t> p;           // [kSub / 4][64]: u8 weights of 4 rows per head
-  std::vector<uint8_t> t;           // [kSub / 4][rank * 4]: 4-row groups, slot order
-  std::vector<float> ctx;           // [groups][rank][16]: ctx by slot, lanes = heads
-  std::vector<float> m, l;          // [groups][16]: the online softmax's max and sum
-  std::vector<uint8_t> zero_row;    // padding row: left out of the max, its weight 0
+  std::vector<uint8_t> q;         // [groups][dims / 4][64]: lane h = 4 bytes of q_h, + 128
+  std::vector<float> sq;          // [groups][2][16]: q scales (latent, pe)
+  std::vector<float> s;           // [kSub][16]: scores, then weights
+  std::vector<uint8_t> p;         // [kSub / 4][64]: u8 weights of 4 rows per head
+  std::vector<uint8_t> t;         // [kSub / 4][rank * 4]: 4-row groups, slot order
+  std::vector<float> ctx;         // [groups][rank][16]: ctx by slot, lanes = heads
+  std::vector<float> m, l;        // [groups][16]: the online softmax's max and sum
+  std::vector<uint8_t> zero_row;  // padding row: left out of the max, its weight 0
   const uint8_t* rows[kSub];
 };
 
@@ -69,8 +63,8 @@ void quantize_queries(const LatentQuery& q, int64_t rank, int64_t rope, int64_t 
       sq[part * kLanes + lane] = amax / 127.0f;
       const __m512 inv = _mm512_set1_ps(127.0f / amax);
       for (int64_t i = 0; i < n; i += 16) {  // |x| inv <= 127: no clamp needed; n % 4 == 0
-        const __m512i v = _mm512_cvtps_epi32(
-            _mm512_mul_ps(_mm512_maskz_loadu_ps(tail_mask(n - i), x + i), inv));
+        const __m512i v =
+            _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(tail_mask(n - i), x + i), inv));
         alignas(16) uint32_t b[4];  // 4 dims a word
         _mm_store_si128(reinterpret_cast<__m128i*>(b),
                         _mm512_cvtepi32_epi8(_mm512_add_epi32(v, _mm512_set1_epi32(128))));
@@ -111,14 +105,14 @@ void score_tile(const uint8_t* q, const float* sq, const uint8_t* const* rows, i
   dot_rows<R>(q, rows, 0, rank / 4, acc);
   FRUGAL_UNROLL
   for (int r = 0; r < R; ++r) {
-    const LatentI8Tail t = tail_of(rows[r], dims);
+    const LatentI8Tail t = latent_i8_tail(rows[r], dims);
     _mm512_storeu_ps(s + r * kLanes, part_dot(acc[r], t.sum_latent, sq_lat, t.scale_latent));
   }
   dot_rows<R>(q, rows, rank / 4, dims / 4, acc);
   const __m512 vscale = _mm512_set1_ps(scale);
   FRUGAL_UNROLL
   for (int r = 0; r < R; ++r) {
-    const LatentI8Tail t = tail_of(rows[r], dims);
+    const LatentI8Tail t = latent_i8_tail(rows[r], dims);
     const __m512 pe = part_dot(acc[r], t.sum_pe, sq_pe, t.scale_pe);
     _mm512_storeu_ps(s + r * kLanes,
                      _mm512_mul_ps(_mm512_add_ps(_mm512_loadu_ps(s + r * kLanes), pe), vscale));
@@ -212,7 +206,7 @@ __m512 weigh_rows(float* s, const uint8_t* const* rows, int64_t nr, int64_t n16,
   for (int64_t r = 0; r < nr; ++r) {
     const __m512 p = exp_nonpositive(_mm512_sub_ps(_mm512_loadu_ps(s + r * kLanes), m_new));
     l = _mm512_add_ps(l, p);
-    const __m512 w = _mm512_mul_ps(p, _mm512_set1_ps(tail_of(rows[r], dims).scale_latent));
+    const __m512 w = _mm512_mul_ps(p, _mm512_set1_ps(latent_i8_tail(rows[r], dims).scale_latent));
     _mm512_storeu_ps(s + r * kLanes, w);
     wmax = _mm512_max_ps(wmax, w);
   }
@@ -224,7 +218,8 @@ __m512 weigh_rows(float* s, const uint8_t* const* rows, int64_t nr, int64_t n16,
     __m512i u = _mm512_setzero_si512();
     FRUGAL_UNROLL
     for (int k = 0; k < 4; ++k) {
-      const __m512i b = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(s + (4 * g + k) * kLanes), inv));
+      const __m512i b =
+          _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(s + (4 * g + k) * kLanes), inv));
       u = _mm512_or_si512(u, _mm512_slli_epi32(b, 8 * k));
     }
     _mm512_storeu_si512(p_u8 + g * 64, u);
@@ -267,7 +262,8 @@ void latent_chunk_i8(const LatentQuery& q, const LatentCacheView& kv, int64_t j0
   sc.ctx.assign(static_cast<size_t>(n_hg * rank * kLanes), 0.0f);
   sc.zero_row.assign(static_cast<size_t>(latent_row_bytes(GgmlType::I8, rank, rope)), 0);
   for (int64_t hg = 0; hg < n_hg; ++hg)
-    quantize_queries(q, rank, rope, hg * kLanes, &sc.q[hg * dims / 4 * 64], &sc.sq[hg * 2 * kLanes]);
+    quantize_queries(q, rank, rope, hg * kLanes, &sc.q[hg * dims / 4 * 64],
+                     &sc.sq[hg * 2 * kLanes]);
   sc.m.assign(static_cast<size_t>(n_hg * kLanes), -INFINITY);
   sc.l.assign(static_cast<size_t>(n_hg * kLanes), 0.0f);
 
@@ -278,11 +274,12 @@ void latent_chunk_i8(const LatentQuery& q, const LatentCacheView& kv, int64_t j0
     for (int64_t hg = 0; hg < n_hg; ++hg) {
       const uint8_t* qg = &sc.q[hg * dims / 4 * 64];
       for (int64_t r = 0; r < n16; r += 8)
-        score_tile<8>(qg, &sc.sq[hg * 2 * kLanes], sc.rows + r, rank, rope, q.scale, &sc.s[r * kLanes]);
+        score_tile<8>(qg, &sc.sq[hg * 2 * kLanes], sc.rows + r, rank, rope, q.scale,
+                      &sc.s[r * kLanes]);
       float* ctx = &sc.ctx[hg * rank * kLanes];
       __m512 m = _mm512_loadu_ps(&sc.m[hg * kLanes]), l = _mm512_loadu_ps(&sc.l[hg * kLanes]);
-      const __m512 wscale = weigh_rows(sc.s.data(), sc.rows, nr, n16, dims, m, l, ctx, rank,
-                                       sc.p.data());
+      const __m512 wscale =
+          weigh_rows(sc.s.data(), sc.rows, nr, n16, dims, m, l, ctx, rank, sc.p.data());
       _mm512_storeu_ps(&sc.m[hg * kLanes], m);
       _mm512_storeu_ps(&sc.l[hg * kLanes], l);
       add_values(sc.p.data(), sc.t.data(), n16 / 4, rank, wscale, ctx);

@@ -2,7 +2,6 @@
 // AVX-512 kernel (kernels/attention_impl.h).
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -15,8 +14,7 @@ namespace {
 float cache_value(const LatentCacheView& kv, const uint8_t* row, int64_t i) {
   switch (kv.type) {
     case GgmlType::I8: {
-      LatentI8Tail tail;
-      std::memcpy(&tail, row + kv.rank + kv.rope_dim, sizeof tail);
+      const LatentI8Tail tail = latent_i8_tail(row, kv.rank + kv.rope_dim);
       return (i < kv.rank ? tail.scale_latent : tail.scale_pe) * static_cast<int8_t>(row[i]);
     }
     case GgmlType::F16: return f16_to_f32(load_le<uint16_t>(row + 2 * i));
