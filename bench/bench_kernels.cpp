@@ -2,8 +2,9 @@
 // and the dispatched kernel included):
 //   BM_Matvec/<type>/<threads>: one token against a weight of ~1 GiB (several times the L3);
 //     bytes_per_second = weight bytes streamed (compare with `frugal bench --memory`).
-//   BM_MatvecQ8_0r16/<threads>: the same for Q8_0 interleaved 16 rows per group (huge pages).
-//   BM_MatmulQ8_0r16/<threads>: 64 tokens through the interleaved copy (prefill), FLOP/s.
+//   BM_MatvecR16/<type>/<threads>: the same for Q8_0 (0), Q4_K (1), Q6_K (2) or Q5_0 (3) interleaved 16 rows per
+//     group (huge pages).
+//   BM_MatmulR16/<type>/<threads>: 64 tokens through the interleaved copy (prefill), FLOP/s.
 //   BM_MatvecHot/<type>: the same on a weight that fits in L2, one thread (compute ceiling).
 //   BM_Matmul/<type>/<threads>: 64 tokens against a 4096 x 4096 weight; FLOP/s counter = 2 n k m / s.
 //   BM_Quantize*: activation quantization alone.
@@ -25,7 +26,7 @@ namespace frugal {
 namespace {
 
 const GgmlType kTypes[] = {GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K,
-                           GgmlType::BF16, GgmlType::F16,  GgmlType::F32,  GgmlType::Q5_K};
+                           GgmlType::BF16, GgmlType::F16,  GgmlType::F32,  GgmlType::Q5_K, GgmlType::Q5_0};
 
 std::vector<float> random_floats(int64_t n, uint32_t seed, float scale) {
   std::mt19937 rng(seed);
@@ -87,7 +88,7 @@ void BM_Matvec(benchmark::State& state) {
                  (kern::find_kernel(kern::active_kernel_table(), type).gemm ? "" : " (reference)"));
 }
 
-// The interleaved r16 copy (kernels/interleave.h) of a plain Q8_0 weight, in huge pages, as
+// The interleaved r16 copy (kernels/interleave.h) of a plain weight, in huge pages, as
 // the model makes it at load.
 struct PackedWeight {
   WeightMatrix view;
@@ -102,19 +103,40 @@ struct PackedWeight {
   ~PackedWeight() { munmap(mem, n); }
 };
 
-// Q8_0 decode on the interleaved copy: compare with BM_Matvec/1/<threads> (the plain layout).
-void BM_MatvecQ8_0r16(benchmark::State& state) {
-  set_kernel_threads(static_cast<int>(state.range(0)));
+// The types with an interleaved r16 layout (kernels/interleave.h).
+const GgmlType kR16Types[] = {GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q5_0};
+
+// Decode on the interleaved copy: compare with BM_Matvec/<type>/<threads> (the plain layout).
+// Args: r16 type index (0 Q8_0, 1 Q4_K, 2 Q6_K, 3 Q5_0), threads.
+void BM_MatvecR16(benchmark::State& state) {
+  const GgmlType type = kR16Types[state.range(0)];
+  set_kernel_threads(static_cast<int>(state.range(1)));
   const int64_t cols = 4096;
-  const int64_t rows = (int64_t{1} << 30) / static_cast<int64_t>(row_bytes(GgmlType::Q8_0, cols)) / 64 * 64;
-  const BenchWeight bw = make_weight(GgmlType::Q8_0, rows, cols);
+  const int64_t rows = (int64_t{1} << 30) / static_cast<int64_t>(row_bytes(type, cols)) / 64 * 64;
+  const BenchWeight bw = make_weight(type, rows, cols);
   if (!interleave_pays(bw.w)) {
-    state.SkipWithError("no interleaved Q8_0 kernel on this CPU");
+    state.SkipWithError("no interleaved kernel for this type on this CPU");
     return;
   }
   const PackedWeight p(bw.w);
   time_matvec(state, p.view, bw.bytes.size());
-  state.SetLabel(std::string("Q8_0r16 ") + kern::active_kernel_table().name);
+  state.SetLabel(std::string(type_name(type)) + "r16 " + kern::active_kernel_table().name);
+}
+
+// The interleaved kernels' compute ceiling: a ~512 KiB weight that stays in L2, one thread.
+void BM_MatvecR16Hot(benchmark::State& state) {
+  const GgmlType type = kR16Types[state.range(0)];
+  set_kernel_threads(1);
+  const int64_t cols = 4096;
+  const int64_t rows = std::max<int64_t>(16, (int64_t{512} << 10) / static_cast<int64_t>(row_bytes(type, cols)) / 64 * 64);
+  const BenchWeight bw = make_weight(type, rows, cols);
+  if (!interleave_pays(bw.w)) {
+    state.SkipWithError("no interleaved kernel for this type on this CPU");
+    return;
+  }
+  const PackedWeight p(bw.w);
+  time_matvec(state, p.view, bw.bytes.size());
+  state.SetLabel(std::string(type_name(type)) + "r16 " + kern::active_kernel_table().name);
 }
 
 // The kernel's compute ceiling: a ~512 KiB weight that stays in L2, one thread.
@@ -150,16 +172,17 @@ void BM_Matmul(benchmark::State& state) {
   state.SetLabel(std::string(type_name(type)) + " " + kern::active_kernel_table().name);
 }
 
-void BM_MatmulQ8_0r16(benchmark::State& state) {
-  set_kernel_threads(static_cast<int>(state.range(0)));
-  const BenchWeight bw = make_weight(GgmlType::Q8_0, 4096, 4096);
+void BM_MatmulR16(benchmark::State& state) {
+  const GgmlType type = kR16Types[state.range(0)];
+  set_kernel_threads(static_cast<int>(state.range(1)));
+  const BenchWeight bw = make_weight(type, 4096, 4096);
   if (!interleave_pays(bw.w)) {
-    state.SkipWithError("no interleaved Q8_0 kernel on this CPU");
+    state.SkipWithError("no interleaved kernel for this type on this CPU");
     return;
   }
   const PackedWeight p(bw.w);
   time_matmul(state, p.view);
-  state.SetLabel(std::string("Q8_0r16 ") + kern::active_kernel_table().name);
+  state.SetLabel(std::string(type_name(type)) + "r16 " + kern::active_kernel_table().name);
 }
 
 void BM_QuantizeQ8_0(benchmark::State& state) {
@@ -192,10 +215,11 @@ void type_thread_args(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(BM_Matvec)->Apply(type_thread_args)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_MatvecQ8_0r16)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MatvecR16)->ArgsProduct({{0, 1, 2, 3}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MatvecR16Hot)->DenseRange(0, 3)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_MatvecHot)->DenseRange(0, static_cast<int>(std::size(kTypes)) - 2)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Matmul)->Apply(type_thread_args)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_MatmulQ8_0r16)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MatmulR16)->ArgsProduct({{0, 1, 2, 3}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_QuantizeQ8_0);
 BENCHMARK(BM_QuantizeQ8_K);
 

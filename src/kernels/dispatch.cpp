@@ -12,7 +12,8 @@ namespace {
 
 // No fast kernels at all: matmul() takes the dequantizing reference for every type (the
 // baseline for before/after figures).
-constexpr KernelTable kNoneTable = {"none",  nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
+constexpr KernelTable kNoneTable = {"none",  nullptr, nullptr, nullptr, nullptr, nullptr,
+                                    nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
                                     nullptr, nullptr, nullptr, nullptr, nullptr, silu_mul_reference};
 
 const KernelTable& choose() {
@@ -40,6 +41,9 @@ size_t act_row_bytes(ActFormat f, int64_t n) {
 TypeKernel find_kernel(const KernelTable& k, GgmlType t, int interleave) {
   if (interleave != 1) {
     if (t == GgmlType::Q8_0 && interleave == kQ8_0Interleave) return {ActFormat::Q8_0, k.q8_0_r16};
+    if (t == GgmlType::Q4_K && interleave == kQ4KInterleave) return {ActFormat::Q8_K, k.q4_k_r16};
+    if (t == GgmlType::Q6_K && interleave == kQ6KInterleave) return {ActFormat::Q8_K, k.q6_k_r16};
+    if (t == GgmlType::Q5_0 && interleave == kQ5_0Interleave) return {ActFormat::Q8_0, k.q5_0_r16};
     return {};
   }
   switch (t) {
@@ -48,7 +52,9 @@ TypeKernel find_kernel(const KernelTable& k, GgmlType t, int interleave) {
     case GgmlType::BF16: return {ActFormat::F32, k.bf16};
     case GgmlType::Q8_0: return {ActFormat::Q8_0, k.q8_0};
     case GgmlType::Q4_0: return {ActFormat::Q8_0, k.q4_0};
+    case GgmlType::Q5_0: return {ActFormat::Q8_0, k.q5_0};
     case GgmlType::Q4_K: return {ActFormat::Q8_K, k.q4_k};
+    case GgmlType::Q5_K: return {ActFormat::Q8_K, k.q5_k};
     case GgmlType::Q6_K: return {ActFormat::Q8_K, k.q6_k};
     default: return {};
   }

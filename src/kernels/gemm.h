@@ -49,10 +49,11 @@ inline ActQ8_0Layout act_q8_0_layout(int64_t n) {
 
 // One Q8_K super-block of activations (gguf.md §6 Q8_K, with d last and padded to 320 bytes).
 struct alignas(64) ActQ8K {
-  int8_t qs[256];     // round(x / d)
-  int16_t bsums[16];  // sum of each 16 consecutive qs
-  float d;            // max|x| / 127
-  uint8_t pad[28];
+  int8_t qs[256];       // round(x / d)
+  int16_t bsums[16];    // sum of each 16 consecutive qs
+  float d;              // max|x| / 127
+  int16_t bsums32[8];   // sum of each 32 consecutive qs (bsums[2j] + bsums[2j + 1])
+  uint8_t pad[12];
 };
 static_assert(sizeof(ActQ8K) == 320);
 
@@ -99,10 +100,13 @@ struct KernelTable {
   const char* name;  // "ref", "avx2", "avx512"
   QuantizeActFn quantize_q8_0;
   QuantizeActFn quantize_q8_k;
-  GemmFn f32, f16, bf16, q8_0, q4_0, q4_k, q6_k;
+  GemmFn f32, f16, bf16, q8_0, q4_0, q5_0, q4_k, q5_k, q6_k;
   StreamReadFn stream_read;
   // Interleaved layouts (kernels/interleave.h); args.w is a group start, w_stride = group / 16.
   GemmFn q8_0_r16;
+  GemmFn q4_k_r16;
+  GemmFn q6_k_r16;
+  GemmFn q5_0_r16;
   SiluMulFn silu_mul;
 };
 

@@ -27,19 +27,208 @@ size_t q8_0_r16_group_bytes(int64_t cols) {
   return q8_0_r16_quants_offset(cols) + static_cast<size_t>(cols / 32) * 512;
 }
 
-bool interleave_pays(const WeightMatrix& w) {
-  return w.interleave == 1 && w.type == GgmlType::Q8_0 && w.rows % kRows == 0 &&
-         w.cols % 32 == 0 && kern::active_kernel_table().q8_0_r16 != nullptr;
+namespace {
+
+bool q8_0_r16_fits(const WeightMatrix& w) {
+  return w.type == GgmlType::Q8_0 && w.rows % kRows == 0 && w.cols % 32 == 0;
 }
+bool q4_k_r16_fits(const WeightMatrix& w) {
+  return w.type == GgmlType::Q4_K && w.rows % kQ4KInterleave == 0 && w.cols % 256 == 0;
+}
+bool q5_0_r16_fits(const WeightMatrix& w) {
+  return w.type == GgmlType::Q5_0 && w.rows % kQ5_0Interleave == 0 && w.cols % 32 == 0;
+}
+bool q6_k_r16_fits(const WeightMatrix& w) {
+  return w.type == GgmlType::Q6_K && w.rows % kQ6KInterleave == 0 && w.cols % 256 == 0;
+}
+
+size_t q4_k_r16_group_bytes(int64_t cols) {
+  return static_cast<size_t>(cols / 256) * kQ4KR16SuperBytes;
+}
+
+}  // namespace
+
+bool interleave_pays(const WeightMatrix& w) {
+  if (w.interleave != 1) return false;
+  const kern::KernelTable& k = kern::active_kernel_table();
+  return (q8_0_r16_fits(w) && k.q8_0_r16 != nullptr) ||
+         (q4_k_r16_fits(w) && k.q4_k_r16 != nullptr) ||
+         (q6_k_r16_fits(w) && k.q6_k_r16 != nullptr) || (q5_0_r16_fits(w) && k.q5_0_r16 != nullptr);
+}
+
+namespace {
+size_t group_bytes(const WeightMatrix& w) {
+  if (w.type == GgmlType::Q6_K) return static_cast<size_t>(w.cols / 256) * kQ6KR16SuperBytes;
+  if (w.type == GgmlType::Q5_0)
+    return q8_0_r16_quants_offset(w.cols) + static_cast<size_t>(w.cols / 32) * kQ5_0R16BlockBytes;
+  return w.type == GgmlType::Q4_K ? q4_k_r16_group_bytes(w.cols) : q8_0_r16_group_bytes(w.cols);
+}
+}  // namespace
 
 size_t interleaved_bytes(const WeightMatrix& w) {
-  return static_cast<size_t>(w.rows / kRows) * q8_0_r16_group_bytes(w.cols);
+  return static_cast<size_t>(w.rows / kRows) * group_bytes(w);
 }
 
+namespace {
+
+// 6-bit scale and min of sub-block j from a Q4_K block's 12 packed bytes (gguf.md §5.8).
+void q4_k_scale_min(const uint8_t* s, int j, uint8_t* sc, uint8_t* mn) {
+  if (j < 4) {
+    *sc = s[j] & 63;
+    *mn = s[j + 4] & 63;
+  } else {
+    *sc = static_cast<uint8_t>((s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4));
+    *mn = static_cast<uint8_t>((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
+  }
+}
+
+// Q4_K block (144 bytes): d @0, dmin @2, scales[12] @4, qs[128] @16; value l of sub-block j is
+// the low (j even) or high nibble of qs[32 (j / 2) + l].
+void interleave_q4_k_rows(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t* dst) {
+  const int64_t nsb = w.cols / 256;
+  const size_t group = q4_k_r16_group_bytes(w.cols);
+  for (int64_t g = r0 / kRows; g < r1 / kRows; ++g) {
+    for (int ri = 0; ri < kRows; ++ri) {
+      const uint8_t* row = w.row(g * kRows + ri);
+      for (int64_t b = 0; b < nsb; ++b) {
+        const uint8_t* blk = row + b * 144;
+        uint8_t* out =
+            dst + static_cast<size_t>(g) * group + static_cast<size_t>(b) * kQ4KR16SuperBytes;
+        std::memcpy(out + ri * 2, blk, 2);
+        std::memcpy(out + kQ4KR16Dmin + ri * 2, blk + 2, 2);
+        for (int j = 0; j < 8; ++j) {
+          uint8_t sc, mn;
+          q4_k_scale_min(blk + 4, j, &sc, &mn);
+          out[kQ4KR16Sc + j * 16 + ri] = sc;
+          out[kQ4KR16Mn + (j / 2) * 32 + ri * 2 + j % 2] = mn;
+        }
+        // Four bytes at a time: sub-block 2p takes the low nibbles of a (values 4c..4c+3)
+        // and of b (values 16 + 4c..), sub-block 2p + 1 their high nibbles.
+        constexpr uint32_t kLow = 0x0F0F0F0F;
+        for (int p = 0; p < 4; ++p) {
+          const uint8_t* qs = blk + 16 + 32 * p;
+          for (int c = 0; c < 4; ++c) {
+            const uint32_t a = load_le<uint32_t>(qs + 4 * c),
+                           bq = load_le<uint32_t>(qs + 16 + 4 * c);
+            const uint32_t even = (a & kLow) | ((bq & kLow) << 4);
+            const uint32_t odd = ((a >> 4) & kLow) | (bq & ~kLow);
+            std::memcpy(out + kQ4KR16Qs + (2 * p) * 256 + c * 64 + ri * 4, &even, 4);
+            std::memcpy(out + kQ4KR16Qs + (2 * p + 1) * 256 + c * 64 + ri * 4, &odd, 4);
+          }
+        }
+      }
+    }
+  }
+}
+
+// Q6_K block (210 bytes, gguf.md §5.10): ql[128] @0, qh[64] @128, scales int8[16] @192, d @208.
+// The 256 6-bit values q (0..63) of one block.
+void unpack_q6_k(const uint8_t* blk, uint8_t* q) {
+  for (int h = 0; h < 2; ++h) {
+    const uint8_t* ql = blk + 64 * h;
+    const uint8_t* qh = blk + 128 + 32 * h;
+    for (int l = 0; l < 32; ++l) {
+      q[128 * h + l] = static_cast<uint8_t>((ql[l] & 0xF) | ((qh[l] & 3) << 4));
+      q[128 * h + l + 32] = static_cast<uint8_t>((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4));
+      q[128 * h + l + 64] = static_cast<uint8_t>((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4));
+      q[128 * h + l + 96] = static_cast<uint8_t>((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4));
+    }
+  }
+}
+
+// Value index of byte k of nibble vector n (= 2c + half) of chunk j.
+int q6_k_r16_value(int j, int n, int k) {
+  return 32 * j + 16 * (n % 2) + 4 * (n / 2) + k;
+}
+
+void interleave_q6_k_rows(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t* dst) {
+  const int64_t nsb = w.cols / 256;
+  const size_t group = static_cast<size_t>(nsb) * kQ6KR16SuperBytes;
+  uint8_t q[256];
+  for (int64_t g = r0 / kRows; g < r1 / kRows; ++g) {
+    for (int ri = 0; ri < kRows; ++ri) {
+      const uint8_t* row = w.row(g * kRows + ri);
+      for (int64_t b = 0; b < nsb; ++b) {
+        const uint8_t* blk = row + b * 210;
+        uint8_t* out =
+            dst + static_cast<size_t>(g) * group + static_cast<size_t>(b) * kQ6KR16SuperBytes;
+        unpack_q6_k(blk, q);
+        for (int j = 0; j < 8; ++j)
+          for (int c = 0; c < 4; ++c)
+            for (int k = 0; k < 4; ++k)
+              out[j * 256 + c * 64 + ri * 4 + k] =
+                  static_cast<uint8_t>((q[q6_k_r16_value(j, 2 * c, k)] & 0xF) |
+                                       (q[q6_k_r16_value(j, 2 * c + 1, k)] & 0xF) << 4);
+        for (int j = 0; j < 8; ++j)
+          for (int h = 0; h < 2; ++h)
+            for (int k = 0; k < 4; ++k) {
+              int byte = 0;
+              for (int p = 0; p < 4; ++p)
+                byte |= (q[q6_k_r16_value(j, 4 * h + p, k)] >> 4) << (2 * p);
+              out[kQ6KR16Qh + j * 128 + h * 64 + ri * 4 + k] = static_cast<uint8_t>(byte);
+            }
+        for (int sb = 0; sb < 16; ++sb) out[kQ6KR16Sc + sb * 16 + ri] = blk[192 + sb];
+        std::memcpy(out + kQ6KR16D + ri * 2, blk + 208, 2);
+        if (ri == 0) std::memset(out + kQ6KR16D + 32, 0, kQ6KR16SuperBytes - kQ6KR16D - 32);
+      }
+    }
+  }
+}
+
+// Value of byte k of nibble vector n (= 2c + half) of a Q5_0 r16 block.
+int q5_0_r16_value(int n, int k) {
+  return 16 * (n % 2) + 4 * (n / 2) + k;
+}
+
+// Q5_0 block (22 bytes): d f16 @0, qh u32 @2, qs[16] @6 (gguf.md §5.3).
+void interleave_q5_0_rows(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t* dst) {
+  const int64_t nb = w.cols / 32;
+  const size_t qoff = q8_0_r16_quants_offset(w.cols);
+  const size_t group = qoff + static_cast<size_t>(nb) * kQ5_0R16BlockBytes;
+  for (int64_t g = r0 / kRows; g < r1 / kRows; ++g) {
+    uint8_t* out = dst + static_cast<size_t>(g) * group;
+    std::memset(out, 0, qoff);
+    for (int ri = 0; ri < kRows; ++ri) {
+      const uint8_t* row = w.row(g * kRows + ri);
+      for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* blk = row + b * 22;
+        uint8_t* ob = out + qoff + static_cast<size_t>(b) * kQ5_0R16BlockBytes;
+        std::memcpy(out + (b * kRows + ri) * 2, blk, 2);
+        for (int c = 0; c < 4; ++c) std::memcpy(ob + c * 64 + ri * 4, blk + 6 + 4 * c, 4);
+        const uint32_t qh = load_le<uint32_t>(blk + 2);
+        for (int k = 0; k < 4; ++k) {
+          int byte = 0;
+          for (int n = 0; n < 8; ++n)
+            byte |= static_cast<int>((qh >> q5_0_r16_value(n, k)) & 1) << n;
+          ob[kQ5_0R16Qh + ri * 4 + k] = static_cast<uint8_t>(byte);
+        }
+      }
+    }
+  }
+}
+
+void interleave_q8_0_rows(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t* dst);
+
+}  // namespace
+
 void interleave_rows(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t* dst) {
-  FRUGAL_CHECK(w.type == GgmlType::Q8_0 && w.interleave == 1 && r0 % kRows == 0 &&
-                   r1 % kRows == 0,
-               "interleave_rows: expects a plain Q8_0 view and 16-aligned rows");
+  FRUGAL_CHECK(
+      w.interleave == 1 && r0 % kRows == 0 && r1 % kRows == 0 &&
+          (q8_0_r16_fits(w) || q4_k_r16_fits(w) || q6_k_r16_fits(w) || q5_0_r16_fits(w)),
+      "interleave_rows: expects a plain Q8_0, Q5_0, Q4_K or Q6_K view and 16-aligned rows");
+  if (w.type == GgmlType::Q4_K)
+    interleave_q4_k_rows(w, r0, r1, dst);
+  else if (w.type == GgmlType::Q6_K)
+    interleave_q6_k_rows(w, r0, r1, dst);
+  else if (w.type == GgmlType::Q5_0)
+    interleave_q5_0_rows(w, r0, r1, dst);
+  else
+    interleave_q8_0_rows(w, r0, r1, dst);
+}
+
+namespace {
+
+void interleave_q8_0_rows(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t* dst) {
   const int64_t nb = w.cols / 32;
   const size_t group = q8_0_r16_group_bytes(w.cols), qoff = q8_0_r16_quants_offset(w.cols);
   for (int64_t g = r0 / kRows; g < r1 / kRows; ++g) {
@@ -56,13 +245,17 @@ void interleave_rows(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t* dst
   }
 }
 
+}  // namespace
+
 WeightMatrix interleaved_view(const WeightMatrix& w, const uint8_t* dst) {
   WeightMatrix v = w;
   v.data = dst;
-  v.row_stride = q8_0_r16_group_bytes(w.cols) / kRows;
+  v.row_stride = group_bytes(w) / kRows;
   v.interleave = kRows;
   return v;
 }
+
+namespace {
 
 void dequantize_q8_0_r16_row(const WeightMatrix& w, int64_t r, float* out) {
   const int64_t nb = w.cols / 32;
@@ -72,8 +265,83 @@ void dequantize_q8_0_r16_row(const WeightMatrix& w, int64_t r, float* out) {
   for (int64_t b = 0; b < nb; ++b) {
     const float d = f16_to_f32(load_le<uint16_t>(group + (b * kRows + ri) * 2));
     for (int i = 0; i < 32; ++i)
-      out[b * 32 + i] = d * static_cast<float>(static_cast<int8_t>(quants[quant_index(b, ri, i)] ^ 0x80));
+      out[b * 32 + i] =
+          d * static_cast<float>(static_cast<int8_t>(quants[quant_index(b, ri, i)] ^ 0x80));
   }
+}
+
+// The same float operations as format/'s dequantize_q4_k: d sc_j q - dmin mn_j.
+void dequantize_q4_k_r16_row(const WeightMatrix& w, int64_t r, float* out) {
+  const uint8_t* group = w.row(r / kRows * kRows);
+  const int ri = static_cast<int>(r % kRows);
+  for (int64_t b = 0; b < w.cols / 256; ++b) {
+    const uint8_t* sb = group + static_cast<size_t>(b) * kQ4KR16SuperBytes;
+    const float d = f16_to_f32(load_le<uint16_t>(sb + ri * 2));
+    const float dmin = f16_to_f32(load_le<uint16_t>(sb + kQ4KR16Dmin + ri * 2));
+    for (int j = 0; j < 8; ++j) {
+      const float dl = d * static_cast<float>(sb[kQ4KR16Sc + j * 16 + ri]);
+      const float ml = dmin * static_cast<float>(sb[kQ4KR16Mn + (j / 2) * 32 + ri * 2 + j % 2]);
+      for (int l = 0; l < 32; ++l) {
+        const uint8_t byte = sb[kQ4KR16Qs + j * 256 + ((l % 16) / 4) * 64 + ri * 4 + l % 4];
+        const int q = l < 16 ? byte & 0x0F : byte >> 4;
+        out[b * 256 + 32 * j + l] = dl * static_cast<float>(q) - ml;
+      }
+    }
+  }
+}
+
+// The same float operations as format/'s dequantize_q6_k: d sc_k (q - 32).
+void dequantize_q6_k_r16_row(const WeightMatrix& w, int64_t r, float* out) {
+  const uint8_t* group = w.row(r / kRows * kRows);
+  const int ri = static_cast<int>(r % kRows);
+  for (int64_t b = 0; b < w.cols / 256; ++b) {
+    const uint8_t* sb = group + static_cast<size_t>(b) * kQ6KR16SuperBytes;
+    const float d = f16_to_f32(load_le<uint16_t>(sb + kQ6KR16D + ri * 2));
+    for (int j = 0; j < 8; ++j)
+      for (int n = 0; n < 8; ++n)
+        for (int k = 0; k < 4; ++k) {
+          const uint8_t lo = sb[j * 256 + (n / 2) * 64 + ri * 4 + k];
+          const uint8_t hi = sb[kQ6KR16Qh + j * 128 + (n / 4) * 64 + ri * 4 + k];
+          const int q = ((n % 2 ? lo >> 4 : lo & 0xF) | (((hi >> (2 * (n % 4))) & 3) << 4)) - 32;
+          const int v = q6_k_r16_value(j, n, k);
+          const auto sc = static_cast<int8_t>(sb[kQ6KR16Sc + (v / 16) * 16 + ri]);
+          out[b * 256 + v] = d * static_cast<float>(sc) * static_cast<float>(q);
+        }
+  }
+}
+
+// The same float operations as format/'s dequantize_q5_0: d (q - 16).
+void dequantize_q5_0_r16_row(const WeightMatrix& w, int64_t r, float* out) {
+  const uint8_t* group = w.row(r / kRows * kRows);
+  const size_t qoff = q8_0_r16_quants_offset(w.cols);
+  const int ri = static_cast<int>(r % kRows);
+  for (int64_t b = 0; b < w.cols / 32; ++b) {
+    const float d = f16_to_f32(load_le<uint16_t>(group + (b * kRows + ri) * 2));
+    const uint8_t* ob = group + qoff + static_cast<size_t>(b) * kQ5_0R16BlockBytes;
+    for (int n = 0; n < 8; ++n)
+      for (int k = 0; k < 4; ++k) {
+        const uint8_t lo = ob[(n / 2) * 64 + ri * 4 + k];
+        const int q =
+            (n % 2 ? lo >> 4 : lo & 0xF) | (((ob[kQ5_0R16Qh + ri * 4 + k] >> n) & 1) << 4);
+        out[b * 32 + q5_0_r16_value(n, k)] = d * static_cast<float>(q - 16);
+      }
+  }
+}
+
+}  // namespace
+
+void dequantize_interleaved_row(const WeightMatrix& w, int64_t r, float* out) {
+  FRUGAL_CHECK(w.interleave == kRows && (w.type == GgmlType::Q8_0 || w.type == GgmlType::Q4_K ||
+                                         w.type == GgmlType::Q6_K || w.type == GgmlType::Q5_0),
+               "weight_row: unknown interleaved layout");
+  if (w.type == GgmlType::Q4_K)
+    dequantize_q4_k_r16_row(w, r, out);
+  else if (w.type == GgmlType::Q6_K)
+    dequantize_q6_k_r16_row(w, r, out);
+  else if (w.type == GgmlType::Q5_0)
+    dequantize_q5_0_r16_row(w, r, out);
+  else
+    dequantize_q8_0_r16_row(w, r, out);
 }
 
 }  // namespace frugal

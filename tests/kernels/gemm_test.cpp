@@ -122,7 +122,9 @@ const std::vector<TypeCase> kCases = {
     {GgmlType::BF16, {1, 15, 17, 100, 257}},
     {GgmlType::Q8_0, {32, 96, 224, 512, 544, 1056}},
     {GgmlType::Q4_0, {32, 96, 224, 512, 544, 1056}},
+    {GgmlType::Q5_0, {32, 96, 224, 512, 544, 1056}},
     {GgmlType::Q4_K, {256, 768}},
+    {GgmlType::Q5_K, {256, 768}},
     {GgmlType::Q6_K, {256, 768}},
 };
 const int64_t kRows[] = {1, 3, 5, 7, 13};
@@ -216,7 +218,7 @@ TEST(Gemm, MatmulEntryPointDispatches) {
       matmul_reference(w, p.x.data(), n_tok, want.data());
       const bool fast = find_kernel(active_kernel_table(), type).gemm != nullptr;
       const bool exact_float = type == GgmlType::F32 || type == GgmlType::F16 || type == GgmlType::BF16;
-      const int64_t block = (type == GgmlType::Q4_K || type == GgmlType::Q6_K) ? 256 : 32;
+      const int64_t block = (type == GgmlType::Q4_K || type == GgmlType::Q5_K || type == GgmlType::Q6_K) ? 256 : 32;
       for (int64_t t = 0; t < n_tok; ++t)
         for (int64_t r = 0; r < rows; ++r) {
           const Bounds b = bounds(p, t, r, block);

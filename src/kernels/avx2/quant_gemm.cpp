@@ -127,6 +127,7 @@ void quantize_act_q8_k(const float* x, int64_t n, uint8_t* out) {
       o.bsums[k + 1] =
           static_cast<int16_t>(hsum_epi32(_mm256_blend_epi32(s, _mm256_setzero_si256(), 0x0F)));
     }
+    for (int j = 0; j < 8; ++j) o.bsums32[j] = static_cast<int16_t>(o.bsums[2 * j] + o.bsums[2 * j + 1]);
     std::memset(o.pad, 0, sizeof(o.pad));
   }
 }
@@ -197,6 +198,36 @@ struct Q4_0Block {
   }
 };
 
+// Q5_0 (22 bytes): d @0, qh u32 @2, qs[16] @6. The nibbles decode as Q4_0's; bit i of qh adds
+// 16 to element i (each byte i gets qh's byte i / 8, tested against bit i % 8).
+struct Q5_0Block {
+  static constexpr int kBytes = 22;
+  struct Decoded {
+    __m256i q;
+    __m256 d;
+  };
+  static FRUGAL_INLINE Decoded decode(const uint8_t* blk) {
+    const __m128i raw = load128(blk + 6);
+    const __m256i both =
+        _mm256_inserti128_si256(_mm256_castsi128_si256(raw), _mm_srli_epi16(raw, 4), 1);
+    const __m256i nib = _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+    uint32_t qh;
+    std::memcpy(&qh, blk + 2, 4);
+    const __m256i bytes = _mm256_shuffle_epi8(
+        _mm256_set1_epi32(static_cast<int>(qh)),
+        _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+    const __m256i bit = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ULL));
+    const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);
+    return {_mm256_or_si256(nib, _mm256_and_si256(set, _mm256_set1_epi8(16))),
+            _mm256_set1_ps(f16_scalar(blk))};
+  }
+  // sum (q - 16) x = sum q x - 16 sum x (nsum4: minus each 4 consecutive x's sum).
+  static FRUGAL_INLINE __m256i dot(const Decoded& w, __m256i x, __m256i nsum4) {
+    const __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(w.q, x), _mm256_set1_epi16(1));
+    return _mm256_add_epi32(s, _mm256_slli_epi32(nsum4, 4));
+  }
+};
+
 template <typename Block>
 struct LegacyTile {
   template <int R, int T>
@@ -233,6 +264,8 @@ template <int R, int T>
 using Q8_0Tile = LegacyTile<Q8_0Block>::Tile<R, T>;
 template <int R, int T>
 using Q4_0Tile = LegacyTile<Q4_0Block>::Tile<R, T>;
+template <int R, int T>
+using Q5_0Tile = LegacyTile<Q5_0Block>::Tile<R, T>;
 
 // ---- K-quants x Q8_K ----
 
@@ -258,8 +291,12 @@ FRUGAL_INLINE void q4_k_scales(const uint8_t* s, int16_t* sc, int16_t* mn) {
   }
 }
 
-template <int R, int T>
-struct Q4KTile {
+// Q4_K, and Q5_K when kFiveBit (176 bytes: d, dmin, scales as Q4_K, qh[32] @16, qs[128] @48;
+// bit j of qh[l] adds 16 to element l of sub-block j).
+template <int R, int T, bool kFiveBit>
+struct Q4Or5KTile {
+  static constexpr int kBytes = kFiveBit ? 176 : 144;
+  static constexpr int kQs = kFiveBit ? 48 : 16;
   static void run(const GemmArgs& a, int64_t r0, int64_t t0) {
     __m256 acc[R][T];
     zero(acc);
@@ -267,7 +304,7 @@ struct Q4KTile {
     for (int64_t b = 0; b < a.n_cols / 256; ++b) {
       FRUGAL_UNROLL
       for (int r = 0; r < R; ++r) {
-        const uint8_t* blk = a.w + (r0 + r) * a.w_stride + b * 144;
+        const uint8_t* blk = a.w + (r0 + r) * a.w_stride + b * kBytes;
         alignas(32) int16_t sc[8], mn[8];
         q4_k_scales(blk + 4, sc, mn);
         const __m256i mins = spread(mn, 0, 2);  // lanes 2j, 2j+1 -> min j
@@ -275,8 +312,13 @@ struct Q4KTile {
         FRUGAL_UNROLL
         for (int t = 0; t < T; ++t) isum[t] = _mm256_setzero_si256();
         for (int j = 0; j < 8; ++j) {  // 32-element sub-blocks
-          const __m256i raw = load256(blk + 16 + 32 * (j / 2));
-          const __m256i q = _mm256_and_si256(j % 2 ? _mm256_srli_epi16(raw, 4) : raw, mask4);
+          const __m256i raw = load256(blk + kQs + 32 * (j / 2));
+          __m256i q = _mm256_and_si256(j % 2 ? _mm256_srli_epi16(raw, 4) : raw, mask4);
+          if constexpr (kFiveBit) {
+            const __m256i hb = _mm256_and_si256(_mm256_srl_epi16(load256(blk + 16), _mm_cvtsi32_si128(j)),
+                                                _mm256_set1_epi8(1));
+            q = _mm256_or_si256(q, _mm256_slli_epi16(hb, 4));
+          }
           const __m256i s = _mm256_set1_epi16(sc[j]);
           FRUGAL_UNROLL
           for (int t = 0; t < T; ++t) {
@@ -300,6 +342,11 @@ struct Q4KTile {
     store_tile(a, r0, t0, acc);
   }
 };
+
+template <int R, int T>
+using Q4KTile = Q4Or5KTile<R, T, false>;
+template <int R, int T>
+using Q5KTile = Q4Or5KTile<R, T, true>;
 
 // Q6_K (210 bytes): ql[128] @0, qh[64] @128, scales int8[16] @192, d @208.
 template <int R, int T>
@@ -462,10 +509,15 @@ constexpr KernelTable kAvx2Table = {
     gemm_tiled<4, BF16Tile>,
     gemm_tiled<4, Q8_0Tile>,
     gemm_tiled<4, Q4_0Tile>,
+    gemm_tiled<4, Q5_0Tile>,
     gemm_tiled<2, Q4KTile>,
+    gemm_tiled<2, Q5KTile>,
     gemm_tiled<2, Q6KTile>,
     stream_read,
     nullptr,  // q8_0_r16: interleaving is left to AVX-512 machines for now
+    nullptr,  // q4_k_r16
+    nullptr,  // q6_k_r16
+    nullptr,  // q5_0_r16
     silu_mul_reference,
 };
 

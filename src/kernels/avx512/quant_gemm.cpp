@@ -80,6 +80,7 @@ void quantize_act_q8_k(const float* x, int64_t n, uint8_t* out) {
       _mm_storeu_si128(reinterpret_cast<__m128i*>(o.qs + i), _mm512_cvtsepi32_epi8(q));
       o.bsums[i / 16] = static_cast<int16_t>(_mm512_reduce_add_epi32(q));
     }
+    for (int j = 0; j < 8; ++j) o.bsums32[j] = static_cast<int16_t>(o.bsums[2 * j] + o.bsums[2 * j + 1]);
     std::memset(o.pad, 0, sizeof(o.pad));
   }
 }
@@ -170,6 +171,34 @@ struct Q4_0Block {
   }
 };
 
+// Q5_0 (22 bytes): d @0, qh u32 @2, qs[16] @6. The nibbles decode as Q4_0's; bit i of qh adds
+// 16 to element i, so the two blocks' 64 high bits are one byte mask.
+struct Q5_0Block {
+  static constexpr int kBytes = 22;
+  struct Decoded {
+    __m512i q;  // 0..31 as u8, elements in order
+  };
+  static FRUGAL_INLINE Decoded decode(const uint8_t* blk, bool pair) {
+    const __m128i lo = load128(blk + 6);
+    const __m128i hi = pair ? load128(blk + kBytes + 6) : _mm_setzero_si128();
+    const __m256i both = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+    const __m512i dup = _mm512_permutexvar_epi64(_mm512_set_epi64(3, 2, 3, 2, 1, 0, 1, 0),
+                                                 _mm512_castsi256_si512(both));
+    const __m512i shifts = _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0);
+    const __m512i nib = _mm512_and_si512(_mm512_srlv_epi64(dup, shifts), _mm512_set1_epi8(0x0F));
+    uint32_t h0, h1 = 0;
+    std::memcpy(&h0, blk + 2, 4);
+    if (pair) std::memcpy(&h1, blk + kBytes + 2, 4);
+    const __mmask64 high = _cvtu64_mask64(static_cast<uint64_t>(h0) | static_cast<uint64_t>(h1) << 32);
+    return {_mm512_mask_add_epi8(nib, high, nib, _mm512_set1_epi8(16))};
+  }
+  static FRUGAL_INLINE size_t x_offset(const ActQ8_0Layout& l) { return l.qs_offset(); }
+  // sum (q - 16) x = sum q x - 16 sum x, with -16 sum x per lane from the activation's nsum4.
+  static FRUGAL_INLINE __m512i dot(const Decoded& w, __m512i x, __m512i nsum4) {
+    return _mm512_dpbusd_epi32(_mm512_slli_epi32(nsum4, 4), w.q, x);
+  }
+};
+
 template <typename Block>
 struct LegacyTile {
   template <int R, int T>
@@ -253,6 +282,8 @@ template <int R, int T>
 using Q8_0Tile = LegacyTile<Q8_0Block>::Tile<R, T>;
 template <int R, int T>
 using Q4_0Tile = LegacyTile<Q4_0Block>::Tile<R, T>;
+template <int R, int T>
+using Q5_0Tile = LegacyTile<Q5_0Block>::Tile<R, T>;
 
 // ---- K-quants x Q8_K activations ----
 
@@ -285,8 +316,17 @@ struct Q4KTileBase {
   }
 };
 
-template <int R, int T>
-struct Q4KTile : Q4KTileBase {
+// Q4_K and Q5_K (176 bytes: d, dmin, scales as Q4_K, qh[32] @16, qs[128] @48): group j's high
+// bit is bit j of qh[l], added as 16 to the nibble before the products.
+template <bool kFiveBit>
+struct KQuant4Or5 {
+  static constexpr int kBytes = kFiveBit ? 176 : 144;
+  static constexpr int kQs = kFiveBit ? 48 : 16;
+};
+
+template <int R, int T, bool kFiveBit>
+struct Q4Or5KTile : Q4KTileBase {
+  using K = KQuant4Or5<kFiveBit>;
   static void run(const GemmArgs& a, int64_t r0, int64_t t0) {
     __m512 acc[R][T];
     FRUGAL_UNROLL
@@ -306,8 +346,8 @@ struct Q4KTile : Q4KTileBase {
       __m256i mins[R];
       FRUGAL_UNROLL
       for (int r = 0; r < R; ++r) {
-        const uint8_t* blk = a.w + (r0 + r) * a.w_stride + b * 144;
-        if (b + 1 < nsb) prefetch_range(blk + kPrefetchAhead, 144);
+        const uint8_t* blk = a.w + (r0 + r) * a.w_stride + b * K::kBytes;
+        if (b + 1 < nsb) prefetch_range(blk + kPrefetchAhead, K::kBytes);
         uint16_t h[2];
         std::memcpy(h, blk, 4);
         const __m128 f = _mm_cvtph_ps(
@@ -320,10 +360,20 @@ struct Q4KTile : Q4KTileBase {
         for (int t = 0; t < T; ++t) isum[r][t] = _mm512_setzero_si512();
         FRUGAL_UNROLL
         for (int c = 0; c < 4; ++c) {
-          const __m256i raw = load256(blk + 16 + 32 * c);
-          const __m512i q = _mm512_and_si512(
+          const __m256i raw = load256(blk + K::kQs + 32 * c);
+          __m512i q = _mm512_and_si512(
               _mm512_srlv_epi64(_mm512_inserti64x4(_mm512_castsi256_si512(raw), raw, 1), shifts),
               mask4);
+          if constexpr (kFiveBit) {
+            // bits 2c (first 32 bytes) and 2c + 1 (last 32) of qh, moved to bit 4
+            const __m256i qh = load256(blk + 16);
+            const __m512i qh2 = _mm512_inserti64x4(_mm512_castsi256_si512(qh), qh, 1);
+            const __m512i hb = _mm512_and_si512(
+                _mm512_srlv_epi64(qh2, _mm512_set_epi64(2 * c + 1, 2 * c + 1, 2 * c + 1, 2 * c + 1,
+                                                        2 * c, 2 * c, 2 * c, 2 * c)),
+                _mm512_set1_epi8(1));
+            q = _mm512_or_si512(q, _mm512_slli_epi16(hb, 4));
+          }
           const __m512i sc = spread16(sm, sc_idx[c]);
           FRUGAL_UNROLL
           for (int t = 0; t < T; ++t) {
@@ -354,6 +404,11 @@ struct Q4KTile : Q4KTileBase {
     store_tile<R, T>(a, r0, t0, acc);
   }
 };
+
+template <int R, int T>
+using Q4KTile = Q4Or5KTile<R, T, false>;
+template <int R, int T>
+using Q5KTile = Q4Or5KTile<R, T, true>;
 
 // Q6_K (210 bytes): ql[128] @0, qh[64] @128, scales int8[16] @192, d @208.
 template <int R, int T>
@@ -517,10 +572,15 @@ constexpr KernelTable kAvx512Table = {
     gemm_tiled<4, BF16Tile>,
     gemm_tiled<4, Q8_0Tile>,
     gemm_tiled<4, Q4_0Tile>,
+    gemm_tiled<4, Q5_0Tile>,
     gemm_tiled<2, Q4KTile>,
+    gemm_tiled<2, Q5KTile>,
     gemm_tiled<2, Q6KTile>,
     stream_read,
     avx512_gemm_q8_0_r16,
+    avx512_gemm_q4_k_r16,
+    avx512_gemm_q6_k_r16,
+    avx512_gemm_q5_0_r16,
     avx512_silu_mul,
 };
 

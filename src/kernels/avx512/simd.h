@@ -30,6 +30,7 @@ FRUGAL_INLINE __m128i load128(const void* p) {
 // Software prefetch of [p, p + bytes): the hardware prefetcher alone does not run far enough
 // ahead of several interleaved row streams, and decode then waits on memory between blocks.
 FRUGAL_INLINE void prefetch_range(const uint8_t* p, int bytes) {
+  FRUGAL_UNROLL
   for (int i = 0; i < bytes; i += 64)
     _mm_prefetch(reinterpret_cast<const char*>(p + i), _MM_HINT_T0);
 }
@@ -45,6 +46,12 @@ FRUGAL_INLINE void store_tile(const GemmArgs& a, int64_t r0, int64_t t0, __m512 
 
 // Q8_0 r16 interleaved weights (kernels/interleave.h) x Q8_0 activations (interleaved_gemm.cpp).
 void avx512_gemm_q8_0_r16(const GemmArgs& a);
+// Q4_K r16 interleaved weights x Q8_K activations (interleaved_q4_k.cpp).
+void avx512_gemm_q4_k_r16(const GemmArgs& a);
+// Q6_K r16 interleaved weights x Q8_K activations (interleaved_q6_k.cpp).
+void avx512_gemm_q6_k_r16(const GemmArgs& a);
+// Q5_0 r16 interleaved weights x Q8_0 activations (interleaved_q5_0.cpp).
+void avx512_gemm_q5_0_r16(const GemmArgs& a);
 
 // ---- attention (attention.cpp, gqa_attention.cpp) ----
 

@@ -53,9 +53,7 @@ int kernel_threads() { return g_threads; }
 void weight_row(const WeightMatrix& w, int64_t r, float* out) {
   FRUGAL_DCHECK(r >= 0 && r < w.rows, "weight row out of range");
   if (w.interleave != 1) {
-    FRUGAL_CHECK(w.type == GgmlType::Q8_0 && w.interleave == kQ8_0Interleave,
-                 "weight_row: unknown interleaved layout");
-    dequantize_q8_0_r16_row(w, r, out);
+    dequantize_interleaved_row(w, r, out);
     return;
   }
   dequantize_row(w.type, w.row(r), out, w.cols);

@@ -65,6 +65,7 @@ void quantize_act_q8_k(const float* x, int64_t n, uint8_t* out) {
       for (int j = 0; j < 16; ++j) s += o.qs[16 * k + j];
       o.bsums[k] = static_cast<int16_t>(s);
     }
+    for (int j = 0; j < 8; ++j) o.bsums32[j] = static_cast<int16_t>(o.bsums[2 * j] + o.bsums[2 * j + 1]);
   }
 }
 
@@ -108,6 +109,28 @@ float dot_q4_0(const uint8_t* w, const uint8_t* xa, int64_t n) {
   return acc;
 }
 
+// Q5_0: d f16 @0, qh u32 @2, qs[16] @6; element j = low nibble of qs[j] | bit j of qh << 4,
+// element j+16 = high nibble | bit j+16 << 4; minus 16.
+float dot_q5_0(const uint8_t* w, const uint8_t* xa, int64_t n) {
+  const ActQ8_0Layout l = act_q8_0_layout(n);
+  const auto* xq = reinterpret_cast<const int8_t*>(xa + l.qs_offset());
+  const auto* xd = reinterpret_cast<const float*>(xa + l.d8_offset());
+  float acc = 0.0f;
+  for (int64_t b = 0; b < n / 32; ++b) {
+    const uint8_t* blk = w + b * 22;
+    const uint32_t qh = load_le<uint32_t>(blk + 2);
+    const int8_t* x = xq + b * 32;
+    int32_t s = 0;
+    for (int j = 0; j < 16; ++j) {
+      const int lo = (blk[6 + j] & 0x0F) | static_cast<int>(((qh >> j) & 1) << 4);
+      const int hi = (blk[6 + j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1) << 4);
+      s += (lo - 16) * x[j] + (hi - 16) * x[j + 16];
+    }
+    acc += f16_at(blk) * xd[b * 8] * static_cast<float>(s);
+  }
+  return acc;
+}
+
 // Q4_K (144 bytes): d @0, dmin @2, scales[12] @4, qs[128] @16 (gguf.md §5.8).
 void q4_k_scale_min(const uint8_t* s, int j, int* sc, int* mn) {
   if (j < 4) {
@@ -133,6 +156,33 @@ float dot_q4_k(const uint8_t* w, const uint8_t* xa, int64_t n) {
       const int shift = 4 * (j % 2);
       int32_t s = 0;
       for (int l = 0; l < 32; ++l) s += ((q[l] >> shift) & 0x0F) * x.qs[32 * j + l];
+      isum += sc * s;
+      msum += mn * (x.bsums[2 * j] + x.bsums[2 * j + 1]);
+    }
+    acc +=
+        x.d * (f16_at(blk) * static_cast<float>(isum) - f16_at(blk + 2) * static_cast<float>(msum));
+  }
+  return acc;
+}
+
+// Q5_K (176 bytes): d @0, dmin @2, scales[12] @4 (as Q4_K), qh[32] @16, qs[128] @48 (gguf.md
+// §5.9); element l of group j = nibble (j odd: high) of qs[32 (j / 2) + l] | bit j of qh[l] << 4.
+float dot_q5_k(const uint8_t* w, const uint8_t* xa, int64_t n) {
+  const auto* xb = reinterpret_cast<const ActQ8K*>(xa);
+  float acc = 0.0f;
+  for (int64_t b = 0; b < n / 256; ++b) {
+    const uint8_t* blk = w + b * 176;
+    const ActQ8K& x = xb[b];
+    int32_t isum = 0, msum = 0;
+    for (int j = 0; j < 8; ++j) {
+      int sc, mn;
+      q4_k_scale_min(blk + 4, j, &sc, &mn);
+      const uint8_t* q = blk + 48 + 32 * (j / 2);
+      const uint8_t* qh = blk + 16;
+      const int shift = 4 * (j % 2);
+      int32_t s = 0;
+      for (int l = 0; l < 32; ++l)
+        s += (((q[l] >> shift) & 0x0F) | (((qh[l] >> j) & 1) << 4)) * x.qs[32 * j + l];
       isum += sc * s;
       msum += mn * (x.bsums[2 * j] + x.bsums[2 * j + 1]);
     }
@@ -226,6 +276,110 @@ void gemm_q8_0_r16(const GemmArgs& a) {
   }
 }
 
+// Q4_K r16 interleaved weights (kernels/interleave.h) against Q8_K activations, per lane as the
+// AVX-512 kernel computes it: per sub-block j the integer sum of q x, then
+// sb = fma(isum_j, sc_j, sb) in order; per super-block acc = fma(sb, d d_x, acc), then
+// acc = fma(-msum, dmin d_x, acc) with msum = sum_j mn_j bsums32_j (an exact integer).
+void gemm_q4_k_r16(const GemmArgs& a) {
+  const int64_t nsb = a.n_cols / 256;
+  for (int64_t t = 0; t < a.n_tok; ++t) {
+    const auto* xb = reinterpret_cast<const ActQ8K*>(a.x + t * a.x_stride);
+    for (int64_t r = 0; r < a.n_rows; ++r) {
+      const uint8_t* group = a.w + (r / 16) * 16 * a.w_stride;
+      const int ri = static_cast<int>(r % 16);
+      float acc = 0.0f;
+      for (int64_t b = 0; b < nsb; ++b) {
+        const uint8_t* sb = group + static_cast<size_t>(b) * kQ4KR16SuperBytes;
+        const ActQ8K& x = xb[b];
+        float sbacc = 0.0f;
+        int32_t msum = 0;
+        for (int j = 0; j < 8; ++j) {
+          int32_t isum = 0;
+          for (int l = 0; l < 32; ++l) {
+            const uint8_t byte = sb[kQ4KR16Qs + j * 256 + ((l % 16) / 4) * 64 + ri * 4 + l % 4];
+            isum += (l < 16 ? byte & 0x0F : byte >> 4) * x.qs[32 * j + l];
+          }
+          sbacc = std::fma(static_cast<float>(isum), static_cast<float>(sb[kQ4KR16Sc + j * 16 + ri]), sbacc);
+          msum += sb[kQ4KR16Mn + (j / 2) * 32 + ri * 2 + j % 2] * x.bsums32[j];
+        }
+        const float d = f16_at(sb + ri * 2), dmin = f16_at(sb + kQ4KR16Dmin + ri * 2);
+        acc = std::fma(sbacc, d * x.d, acc);
+        acc = std::fma(-static_cast<float>(msum), dmin * x.d, acc);
+      }
+      a.y[t * a.y_stride + r] = acc;
+    }
+  }
+}
+
+// Q6_K r16 interleaved weights (kernels/interleave.h) against Q8_K activations, per lane as the
+// AVX-512 kernel computes it: per chunk j, the exact integer sums of (q - 32) x over sub-blocks
+// 2j and 2j + 1, then sb = fma(S_2j, sc_2j, sb), sb = fma(S_2j+1, sc_2j+1, sb); per super-block
+// acc = fma(sb, d d_x, acc).
+void gemm_q6_k_r16(const GemmArgs& a) {
+  const int64_t nsb = a.n_cols / 256;
+  for (int64_t t = 0; t < a.n_tok; ++t) {
+    const auto* xb = reinterpret_cast<const ActQ8K*>(a.x + t * a.x_stride);
+    for (int64_t r = 0; r < a.n_rows; ++r) {
+      const uint8_t* group = a.w + (r / 16) * 16 * a.w_stride;
+      const int ri = static_cast<int>(r % 16);
+      float acc = 0.0f;
+      for (int64_t b = 0; b < nsb; ++b) {
+        const uint8_t* sb = group + static_cast<size_t>(b) * kQ6KR16SuperBytes;
+        const ActQ8K& x = xb[b];
+        float sbacc = 0.0f;
+        for (int j = 0; j < 8; ++j) {
+          int32_t s[2] = {-32 * x.bsums[2 * j], -32 * x.bsums[2 * j + 1]};
+          for (int n = 0; n < 8; ++n)
+            for (int k = 0; k < 4; ++k) {
+              const uint8_t lo = sb[j * 256 + (n / 2) * 64 + ri * 4 + k];
+              const uint8_t hi = sb[kQ6KR16Qh + j * 128 + (n / 4) * 64 + ri * 4 + k];
+              const int q = (n % 2 ? lo >> 4 : lo & 0xF) | (((hi >> (2 * (n % 4))) & 3) << 4);
+              s[n % 2] += q * x.qs[32 * j + 16 * (n % 2) + 4 * (n / 2) + k];
+            }
+          for (int half = 0; half < 2; ++half) {
+            const auto sc = static_cast<int8_t>(sb[kQ6KR16Sc + (2 * j + half) * 16 + ri]);
+            sbacc = std::fma(static_cast<float>(s[half]), static_cast<float>(sc), sbacc);
+          }
+        }
+        acc = std::fma(sbacc, f16_at(sb + kQ6KR16D + ri * 2) * x.d, acc);
+      }
+      a.y[t * a.y_stride + r] = acc;
+    }
+  }
+}
+
+// Q5_0 r16 interleaved weights (kernels/interleave.h) against Q8_0 activations, per lane as the
+// AVX-512 kernel computes it: per block, s = -16 (sum of x's quants) + sum q x (exact), then
+// acc = fma(s, d_w d_x, acc).
+void gemm_q5_0_r16(const GemmArgs& a) {
+  const int64_t nb = a.n_cols / 32;
+  const size_t qoff = q8_0_r16_quants_offset(a.n_cols);
+  const ActQ8_0Layout l = act_q8_0_layout(a.n_cols);
+  for (int64_t t = 0; t < a.n_tok; ++t) {
+    const uint8_t* xa = a.x + t * a.x_stride;
+    const auto* xq = reinterpret_cast<const int8_t*>(xa + l.qs_offset());
+    const auto* xd = reinterpret_cast<const float*>(xa + l.d_offset());
+    const auto* nsum = reinterpret_cast<const int32_t*>(xa + l.nsum_offset());
+    for (int64_t r = 0; r < a.n_rows; ++r) {
+      const uint8_t* group = a.w + (r / 16) * 16 * a.w_stride;
+      const int ri = static_cast<int>(r % 16);
+      float acc = 0.0f;
+      for (int64_t b = 0; b < nb; ++b) {
+        const uint8_t* ob = group + qoff + static_cast<size_t>(b) * kQ5_0R16BlockBytes;
+        int32_t s = nsum[b] / 8;  // nsum = -128 sum x: exact
+        for (int n = 0; n < 8; ++n)
+          for (int k = 0; k < 4; ++k) {
+            const uint8_t lo = ob[(n / 2) * 64 + ri * 4 + k];
+            const int q = (n % 2 ? lo >> 4 : lo & 0xF) | (((ob[kQ5_0R16Qh + ri * 4 + k] >> n) & 1) << 4);
+            s += q * xq[b * 32 + 16 * (n % 2) + 4 * (n / 2) + k];
+          }
+        acc = std::fma(static_cast<float>(s), f16_at(group + (b * 16 + ri) * 2) * xd[b], acc);
+      }
+      a.y[t * a.y_stride + r] = acc;
+    }
+  }
+}
+
 uint64_t stream_read(const uint8_t* p, size_t n) {
   uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
   for (size_t i = 0; i < n; i += 32) {
@@ -246,10 +400,15 @@ constexpr KernelTable kRefTable = {
     gemm<dot_float<load_bf16, 2>>,
     gemm<dot_q8_0>,
     gemm<dot_q4_0>,
+    gemm<dot_q5_0>,
     gemm<dot_q4_k>,
+    gemm<dot_q5_k>,
     gemm<dot_q6_k>,
     stream_read,
     gemm_q8_0_r16,
+    gemm_q4_k_r16,
+    gemm_q6_k_r16,
+    gemm_q5_0_r16,
     silu_mul_reference,
 };
 

@@ -1,0 +1,155 @@
+// AVX-512 VNNI kernel for Q4_K weights in the interleaved r16 layout (kernels/interleave.h)
+// against Q8_K activations; only reached through avx512_kernel_table() on CPUs that have it.
+//
+// A 32-bit lane is one weight row. Per sub-block j (32 values) of a group, the 4 quad vectors
+// are split into their low and high nibbles (16 rows x 4 values each) and each is multiplied
+// by 4 activation bytes broadcast to every lane (vpdpbusd), leaving the sub-block's exact
+// integer sum per row. The 6-bit scale then weights it in float (sb = fma(isum, sc, sb)); the
+// mins meet the activation's 32-value sums in one vpdpwssd per pair of sub-blocks. Per
+// super-block: acc = fma(sb, d d_x, acc) - msum dmin d_x. The scalar twin
+// (ref/quant_gemm.cpp gemm_q4_k_r16) does the same per-lane operations in the same order.
+#include <algorithm>
+
+#include "kernels/avx512/simd.h"
+#include "kernels/interleave.h"
+
+namespace frugal::kern {
+namespace {
+
+constexpr int kTileTokens = 4;
+// Weight bytes read ahead of the super-block being multiplied (groups lie back to back, and a
+// prefetch past the end of the matrix never faults).
+constexpr int kAheadBytes = 4096;
+
+FRUGAL_INLINE __m512i bcast32(const void* p) {
+  return _mm512_set1_epi32(*static_cast<const int32_t*>(p));
+}
+
+// G groups (16 G rows) x T tokens over all super-blocks.
+template <int G, int T>
+FRUGAL_INLINE void q4_k_r16_tile(const GemmArgs& a, int64_t g0, int64_t t0) {
+  const int64_t nsb = a.n_cols / 256;
+  const size_t group_bytes = 16 * a.w_stride;
+  const uint8_t* gp[G];
+  FRUGAL_UNROLL
+  for (int k = 0; k < G; ++k) gp[k] = a.w + static_cast<size_t>(g0 + k) * group_bytes;
+  const ActQ8K* xt[T];
+  FRUGAL_UNROLL
+  for (int t = 0; t < T; ++t) xt[t] = reinterpret_cast<const ActQ8K*>(a.x + (t0 + t) * a.x_stride);
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  __m512 acc[G][T];
+  FRUGAL_UNROLL
+  for (int k = 0; k < G; ++k) FRUGAL_UNROLL
+  for (int t = 0; t < T; ++t) acc[k][t] = _mm512_setzero_ps();
+
+  for (int64_t b = 0; b < nsb; ++b) {
+    const size_t sb_off = static_cast<size_t>(b) * kQ4KR16SuperBytes;
+    // Prefetches ahead of the stream: the header lines here, each sub-block's with it.
+    FRUGAL_UNROLL
+    for (int k = 0; k < G; ++k) FRUGAL_UNROLL
+    for (int i = 0; i < static_cast<int>(kQ4KR16Qs); i += 64)
+      _mm_prefetch(reinterpret_cast<const char*>(gp[k] + sb_off + kAheadBytes + i), _MM_HINT_T0);
+    __m512 sbacc[G][T];
+    FRUGAL_UNROLL
+    for (int k = 0; k < G; ++k) FRUGAL_UNROLL
+    for (int t = 0; t < T; ++t) sbacc[k][t] = _mm512_setzero_ps();
+
+    for (int j = 0; j < 8; ++j) {
+      FRUGAL_UNROLL
+      for (int k = 0; k < G; ++k) {
+        const uint8_t* q = gp[k] + sb_off + kQ4KR16Qs + j * 256;
+        // The high nibbles stay in place (16 q): their sum is 16 times theirs, exact, and two
+        // independent sums halve the chain of dependent products.
+        FRUGAL_UNROLL
+        for (int i = 0; i < 256; i += 64)
+          _mm_prefetch(reinterpret_cast<const char*>(q + kAheadBytes + i), _MM_HINT_T0);
+        __m512i s_lo[T], s_hi[T];
+        FRUGAL_UNROLL
+        for (int t = 0; t < T; ++t) s_lo[t] = s_hi[t] = _mm512_setzero_si512();
+        FRUGAL_UNROLL
+        for (int c = 0; c < 4; ++c) {
+          const __m512i v = _mm512_load_si512(q + c * 64);
+          const __m512i lo = _mm512_and_si512(v, m4);
+          const __m512i hi16 = _mm512_andnot_si512(m4, v);
+          FRUGAL_UNROLL
+          for (int t = 0; t < T; ++t) {
+            s_lo[t] = _mm512_dpbusd_epi32(s_lo[t], lo, bcast32(xt[t][b].qs + 32 * j + 4 * c));
+            s_hi[t] =
+                _mm512_dpbusd_epi32(s_hi[t], hi16, bcast32(xt[t][b].qs + 32 * j + 16 + 4 * c));
+          }
+        }
+        const __m512 sc =
+            _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(load128(gp[k] + sb_off + kQ4KR16Sc + 16 * j)));
+        FRUGAL_UNROLL
+        for (int t = 0; t < T; ++t) {
+          const __m512i s = _mm512_add_epi32(s_lo[t], _mm512_srai_epi32(s_hi[t], 4));
+          sbacc[k][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), sc, sbacc[k][t]);
+        }
+      }
+    }
+
+    FRUGAL_UNROLL
+    for (int k = 0; k < G; ++k) {
+      const uint8_t* sb = gp[k] + sb_off;
+      __m512i msum[T];
+      FRUGAL_UNROLL
+      for (int t = 0; t < T; ++t) msum[t] = _mm512_setzero_si512();
+      FRUGAL_UNROLL
+      for (int p = 0; p < 4; ++p) {
+        // lane r: (mn_2p, mn_2p+1) of row r as int16, against (bsums32_2p, bsums32_2p+1)
+        const __m512i mn = _mm512_cvtepu8_epi16(load256(sb + kQ4KR16Mn + 32 * p));
+        FRUGAL_UNROLL
+        for (int t = 0; t < T; ++t)
+          msum[t] = _mm512_dpwssd_epi32(msum[t], mn, bcast32(xt[t][b].bsums32 + 2 * p));
+      }
+      const __m512 d = _mm512_cvtph_ps(load256(sb));
+      const __m512 dmin = _mm512_cvtph_ps(load256(sb + kQ4KR16Dmin));
+      FRUGAL_UNROLL
+      for (int t = 0; t < T; ++t) {
+        const __m512 xd = _mm512_set1_ps(xt[t][b].d);
+        acc[k][t] = _mm512_fmadd_ps(sbacc[k][t], _mm512_mul_ps(d, xd), acc[k][t]);
+        acc[k][t] =
+            _mm512_fnmadd_ps(_mm512_cvtepi32_ps(msum[t]), _mm512_mul_ps(dmin, xd), acc[k][t]);
+      }
+    }
+  }
+  FRUGAL_UNROLL
+  for (int k = 0; k < G; ++k) FRUGAL_UNROLL
+  for (int t = 0; t < T; ++t)
+    _mm512_storeu_ps(a.y + (t0 + t) * a.y_stride + (g0 + k) * 16, acc[k][t]);
+}
+
+// Tokens [t0, t0 + T) against groups [g, g_end): decode streams four groups at once (more
+// memory requests in flight), prefill tiles take two groups per weight pass.
+template <int T>
+void q4_k_r16_tokens(const GemmArgs& a, int64_t t0, int64_t g, int64_t g_end) {
+  if constexpr (T == 1)
+    for (; g + 4 <= g_end; g += 4) q4_k_r16_tile<4, 1>(a, g, t0);
+  else
+    for (; g + 2 <= g_end; g += 2) q4_k_r16_tile<2, T>(a, g, t0);
+  for (; g < g_end; ++g) q4_k_r16_tile<1, T>(a, g, t0);
+}
+
+// Weight bytes one pass over the token tiles works on: stays in L2 while every tile reads it.
+constexpr size_t kL2Slice = 512 * 1024;
+
+}  // namespace
+
+void avx512_gemm_q4_k_r16(const GemmArgs& a) {
+  using Fn = void (*)(const GemmArgs&, int64_t, int64_t, int64_t);
+  static constexpr Fn kByTokens[kTileTokens] = {q4_k_r16_tokens<1>, q4_k_r16_tokens<2>,
+                                                q4_k_r16_tokens<3>, q4_k_r16_tokens<4>};
+  const int64_t n_groups = a.n_rows / 16;
+  const size_t group_bytes = 16 * a.w_stride;
+  const int64_t slice =
+      std::max<int64_t>(4, static_cast<int64_t>(kL2Slice / group_bytes) & ~int64_t{3});
+  for (int64_t g0 = 0; g0 < n_groups; g0 += slice) {
+    const int64_t g1 = std::min(n_groups, g0 + slice);
+    for (int64_t t0 = 0; t0 < a.n_tok; t0 += kTileTokens) {
+      const int64_t nt = std::min<int64_t>(kTileTokens, a.n_tok - t0);
+      kByTokens[nt - 1](a, t0, g0, g1);
+    }
+  }
+}
+
+}  // namespace frugal::kern

@@ -1,0 +1,144 @@
+// AVX-512 VNNI kernel for Q5_0 weights in the interleaved r16 layout (kernels/interleave.h)
+// against Q8_0 activations; only reached through avx512_kernel_table() on CPUs that have it.
+//
+// A 32-bit lane is one weight row. Per block (32 values), each of the 4 quad vectors splits
+// into its low and high nibbles (16 rows x 4 values); nibble vector n takes its fifth bits from
+// bit n of each qh byte (shifted to bit 4, merged by one ternary-logic op), and each 5-bit
+// vector is multiplied by 4 activation bytes broadcast to every lane (vpdpbusd). The sum starts
+// at -16 times the block's activation sum (the activation's nsum / 8), so it ends as the exact
+// integer sum of (q - 16) x; then acc = fma(s, d_w d_x, acc). The scalar twin
+// (ref/quant_gemm.cpp gemm_q5_0_r16) does the same per-lane operations in the same order.
+#include <algorithm>
+
+#include "kernels/avx512/simd.h"
+#include "kernels/interleave.h"
+
+namespace frugal::kern {
+namespace {
+
+constexpr int kTileTokens = 4;
+// Weight bytes read ahead of the block being multiplied (groups lie back to back, and a
+// prefetch past the end of the matrix never faults).
+constexpr int kAheadBytes = 4096;
+
+FRUGAL_INLINE __m512i bcast32(const void* p) {
+  return _mm512_set1_epi32(*static_cast<const int32_t*>(p));
+}
+
+// A | (B & C), bitwise.
+FRUGAL_INLINE __m512i or_and(__m512i a, __m512i b, __m512i c) {
+  return _mm512_ternarylogic_epi32(a, b, c, 0xF8);
+}
+
+// Bit n of each byte of h moved to bit 4 (the other bits are masked off by the caller).
+template <int n>
+FRUGAL_INLINE __m512i plane_to_bit4(__m512i h) {
+  if constexpr (n < 4)
+    return _mm512_slli_epi16(h, 4 - n);
+  else if constexpr (n == 4)
+    return h;
+  else
+    return _mm512_srli_epi16(h, n - 4);
+}
+
+// G groups (16 G rows) x T tokens over all blocks.
+template <int G, int T>
+FRUGAL_INLINE void q5_0_r16_tile(const GemmArgs& a, int64_t g0, int64_t t0) {
+  const int64_t nb = a.n_cols / 32;
+  const size_t group_bytes = 16 * a.w_stride, qoff = q8_0_r16_quants_offset(a.n_cols);
+  const ActQ8_0Layout l = act_q8_0_layout(a.n_cols);
+  const uint8_t* gp[G];
+  FRUGAL_UNROLL
+  for (int k = 0; k < G; ++k) gp[k] = a.w + static_cast<size_t>(g0 + k) * group_bytes;
+  const uint8_t* xt[T];
+  FRUGAL_UNROLL
+  for (int t = 0; t < T; ++t) xt[t] = a.x + (t0 + t) * a.x_stride;
+  const __m512i m4 = _mm512_set1_epi8(0x0F), m10 = _mm512_set1_epi8(0x10);
+  __m512 acc[G][T];
+  FRUGAL_UNROLL
+  for (int k = 0; k < G; ++k) FRUGAL_UNROLL
+  for (int t = 0; t < T; ++t) acc[k][t] = _mm512_setzero_ps();
+
+  for (int64_t b = 0; b < nb; ++b) {
+    __m512i s0[T];
+    FRUGAL_UNROLL
+    for (int t = 0; t < T; ++t)
+      s0[t] = _mm512_srai_epi32(bcast32(xt[t] + l.nsum_offset() + 4 * b), 3);
+    FRUGAL_UNROLL
+    for (int k = 0; k < G; ++k) {
+      const uint8_t* q = gp[k] + qoff + static_cast<size_t>(b) * kQ5_0R16BlockBytes;
+      FRUGAL_UNROLL
+      for (int i = 0; i < static_cast<int>(kQ5_0R16BlockBytes); i += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(q + kAheadBytes + i), _MM_HINT_T0);
+      const __m512i h = _mm512_load_si512(q + kQ5_0R16Qh);
+      __m512i s[T];
+      FRUGAL_UNROLL
+      for (int t = 0; t < T; ++t) s[t] = s0[t];
+      auto step = [&](auto c_const) {
+        constexpr int c = decltype(c_const)::value;
+        const __m512i v = _mm512_load_si512(q + c * 64);
+        const __m512i lo = or_and(_mm512_and_si512(v, m4), plane_to_bit4<2 * c>(h), m10);
+        const __m512i hi =
+            or_and(_mm512_and_si512(_mm512_srli_epi16(v, 4), m4), plane_to_bit4<2 * c + 1>(h), m10);
+        FRUGAL_UNROLL
+        for (int t = 0; t < T; ++t) {
+          const uint8_t* xq = xt[t] + l.qs_offset() + b * 32;
+          s[t] = _mm512_dpbusd_epi32(s[t], lo, bcast32(xq + 4 * c));
+          s[t] = _mm512_dpbusd_epi32(s[t], hi, bcast32(xq + 16 + 4 * c));
+        }
+      };
+      step(std::integral_constant<int, 0>{});
+      step(std::integral_constant<int, 1>{});
+      step(std::integral_constant<int, 2>{});
+      step(std::integral_constant<int, 3>{});
+      // One line holds the scales of two blocks: fetched 64 blocks ahead, every other block.
+      if ((b & 1) == 0)
+        _mm_prefetch(reinterpret_cast<const char*>(gp[k] + (b + 64) * 32), _MM_HINT_T0);
+      const __m512 dw = _mm512_cvtph_ps(load256(gp[k] + b * 32));
+      FRUGAL_UNROLL
+      for (int t = 0; t < T; ++t) {
+        const __m512 dx = _mm512_set1_ps(reinterpret_cast<const float*>(xt[t] + l.d_offset())[b]);
+        acc[k][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[t]), _mm512_mul_ps(dw, dx), acc[k][t]);
+      }
+    }
+  }
+  FRUGAL_UNROLL
+  for (int k = 0; k < G; ++k) FRUGAL_UNROLL
+  for (int t = 0; t < T; ++t)
+    _mm512_storeu_ps(a.y + (t0 + t) * a.y_stride + (g0 + k) * 16, acc[k][t]);
+}
+
+// Tokens [t0, t0 + T) against groups [g, g_end): decode streams four groups at once (more
+// memory requests in flight), prefill tiles take two groups per weight pass.
+template <int T>
+void q5_0_r16_tokens(const GemmArgs& a, int64_t t0, int64_t g, int64_t g_end) {
+  if constexpr (T == 1)
+    for (; g + 4 <= g_end; g += 4) q5_0_r16_tile<4, 1>(a, g, t0);
+  else
+    for (; g + 2 <= g_end; g += 2) q5_0_r16_tile<2, T>(a, g, t0);
+  for (; g < g_end; ++g) q5_0_r16_tile<1, T>(a, g, t0);
+}
+
+// Weight bytes one pass over the token tiles works on: stays in L2 while every tile reads it.
+constexpr size_t kL2Slice = 512 * 1024;
+
+}  // namespace
+
+void avx512_gemm_q5_0_r16(const GemmArgs& a) {
+  using Fn = void (*)(const GemmArgs&, int64_t, int64_t, int64_t);
+  static constexpr Fn kByTokens[kTileTokens] = {q5_0_r16_tokens<1>, q5_0_r16_tokens<2>,
+                                                q5_0_r16_tokens<3>, q5_0_r16_tokens<4>};
+  const int64_t n_groups = a.n_rows / 16;
+  const size_t group_bytes = 16 * a.w_stride;
+  const int64_t slice =
+      std::max<int64_t>(4, static_cast<int64_t>(kL2Slice / group_bytes) & ~int64_t{3});
+  for (int64_t g0 = 0; g0 < n_groups; g0 += slice) {
+    const int64_t g1 = std::min(n_groups, g0 + slice);
+    for (int64_t t0 = 0; t0 < a.n_tok; t0 += kTileTokens) {
+      const int64_t nt = std::min<int64_t>(kTileTokens, a.n_tok - t0);
+      kByTokens[nt - 1](a, t0, g0, g1);
+    }
+  }
+}
+
+}  // namespace frugal::kern

@@ -1,0 +1,159 @@
+// AVX-512 VNNI kernel for Q6_K weights in the interleaved r16 layout (kernels/interleave.h)
+// against Q8_K activations; only reached through avx512_kernel_table() on CPUs that have it.
+//
+// A 32-bit lane is one weight row. Per chunk j (32 values, sub-blocks 2j and 2j + 1) of a group,
+// each of the 4 low-bit vectors splits into its low and high nibbles (16 rows x 4 values), which
+// take their 2 high bits from the qh vectors (shifted to bits 4-5, merged by one ternary-logic
+// op), and each 6-bit vector is multiplied by 4 activation bytes broadcast to every lane
+// (vpdpbusd). Each sub-block's sum starts at -32 times the activation's 16-value sum (one
+// vpdpwssd), so it ends as the exact integer sum of (q - 32) x; its int8 scale then weights it
+// in float. Per super-block: acc = fma(sb, d d_x, acc). The scalar twin
+// (ref/quant_gemm.cpp gemm_q6_k_r16) does the same per-lane operations in the same order.
+#include <algorithm>
+
+#include "kernels/avx512/simd.h"
+#include "kernels/interleave.h"
+
+namespace frugal::kern {
+namespace {
+
+constexpr int kTileTokens = 4;
+// Weight bytes read ahead of the super-block being multiplied (groups lie back to back, and a
+// prefetch past the end of the matrix never faults).
+constexpr int kAheadBytes = 4096;
+
+FRUGAL_INLINE __m512i bcast32(const void* p) {
+  return _mm512_set1_epi32(*static_cast<const int32_t*>(p));
+}
+
+// A | (B & C), bitwise.
+FRUGAL_INLINE __m512i or_and(__m512i a, __m512i b, __m512i c) {
+  return _mm512_ternarylogic_epi32(a, b, c, 0xF8);
+}
+
+// G groups (16 G rows) x T tokens over all super-blocks.
+template <int G, int T>
+FRUGAL_INLINE void q6_k_r16_tile(const GemmArgs& a, int64_t g0, int64_t t0) {
+  const int64_t nsb = a.n_cols / 256;
+  const size_t group_bytes = 16 * a.w_stride;
+  const uint8_t* gp[G];
+  FRUGAL_UNROLL
+  for (int k = 0; k < G; ++k) gp[k] = a.w + static_cast<size_t>(g0 + k) * group_bytes;
+  const ActQ8K* xt[T];
+  FRUGAL_UNROLL
+  for (int t = 0; t < T; ++t) xt[t] = reinterpret_cast<const ActQ8K*>(a.x + (t0 + t) * a.x_stride);
+  const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
+  // int16 pairs (-32, 0) and (0, -32): against (bsums_2j, bsums_2j+1), -32 times one of them.
+  const __m512i neg32_lo = _mm512_set1_epi32(0x0000FFE0),
+                neg32_hi = _mm512_set1_epi32(static_cast<int>(0xFFE00000u));
+  __m512 acc[G][T];
+  FRUGAL_UNROLL
+  for (int k = 0; k < G; ++k) FRUGAL_UNROLL
+  for (int t = 0; t < T; ++t) acc[k][t] = _mm512_setzero_ps();
+
+  for (int64_t b = 0; b < nsb; ++b) {
+    const size_t sb_off = static_cast<size_t>(b) * kQ6KR16SuperBytes;
+    // Prefetches ahead of the stream: the scales and d here, each chunk's lines with it.
+    FRUGAL_UNROLL
+    for (int k = 0; k < G; ++k) FRUGAL_UNROLL
+    for (int i = static_cast<int>(kQ6KR16Sc); i < static_cast<int>(kQ6KR16SuperBytes); i += 64)
+      _mm_prefetch(reinterpret_cast<const char*>(gp[k] + sb_off + kAheadBytes + i), _MM_HINT_T0);
+    __m512 sbacc[G][T];
+    FRUGAL_UNROLL
+    for (int k = 0; k < G; ++k) FRUGAL_UNROLL
+    for (int t = 0; t < T; ++t) sbacc[k][t] = _mm512_setzero_ps();
+
+    for (int j = 0; j < 8; ++j) {
+      FRUGAL_UNROLL
+      for (int k = 0; k < G; ++k) {
+        const uint8_t* ql = gp[k] + sb_off + j * 256;
+        const uint8_t* qh = gp[k] + sb_off + kQ6KR16Qh + j * 128;
+        FRUGAL_UNROLL
+        for (int i = 0; i < 256; i += 64)
+          _mm_prefetch(reinterpret_cast<const char*>(ql + kAheadBytes + i), _MM_HINT_T0);
+        FRUGAL_UNROLL
+        for (int i = 0; i < 128; i += 64)
+          _mm_prefetch(reinterpret_cast<const char*>(qh + kAheadBytes + i), _MM_HINT_T0);
+        __m512i s_lo[T], s_hi[T];
+        FRUGAL_UNROLL
+        for (int t = 0; t < T; ++t) {
+          const __m512i bs = bcast32(xt[t][b].bsums + 2 * j);
+          s_lo[t] = _mm512_dpwssd_epi32(_mm512_setzero_si512(), neg32_lo, bs);
+          s_hi[t] = _mm512_dpwssd_epi32(_mm512_setzero_si512(), neg32_hi, bs);
+        }
+        const __m512i h[2] = {_mm512_load_si512(qh), _mm512_load_si512(qh + 64)};
+        FRUGAL_UNROLL
+        for (int c = 0; c < 4; ++c) {
+          const __m512i v = _mm512_load_si512(ql + c * 64);
+          const __m512i hv = h[c / 2];
+          // planes p = 2 (c % 2) and p + 1 of hv moved to bits 4-5
+          const __m512i sh_lo = c % 2 ? hv : _mm512_slli_epi16(hv, 4);
+          const __m512i sh_hi = c % 2 ? _mm512_srli_epi16(hv, 2) : _mm512_slli_epi16(hv, 2);
+          const __m512i lo = or_and(_mm512_and_si512(v, m4), sh_lo, m30);
+          const __m512i hi = or_and(_mm512_and_si512(_mm512_srli_epi16(v, 4), m4), sh_hi, m30);
+          FRUGAL_UNROLL
+          for (int t = 0; t < T; ++t) {
+            s_lo[t] = _mm512_dpbusd_epi32(s_lo[t], lo, bcast32(xt[t][b].qs + 32 * j + 4 * c));
+            s_hi[t] = _mm512_dpbusd_epi32(s_hi[t], hi, bcast32(xt[t][b].qs + 32 * j + 16 + 4 * c));
+          }
+        }
+        const uint8_t* sc = gp[k] + sb_off + kQ6KR16Sc + 32 * j;
+        const __m512 sc_lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(load128(sc)));
+        const __m512 sc_hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(load128(sc + 16)));
+        FRUGAL_UNROLL
+        for (int t = 0; t < T; ++t) {
+          sbacc[k][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s_lo[t]), sc_lo, sbacc[k][t]);
+          sbacc[k][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s_hi[t]), sc_hi, sbacc[k][t]);
+        }
+      }
+    }
+
+    FRUGAL_UNROLL
+    for (int k = 0; k < G; ++k) {
+      const __m512 d = _mm512_cvtph_ps(load256(gp[k] + sb_off + kQ6KR16D));
+      FRUGAL_UNROLL
+      for (int t = 0; t < T; ++t)
+        acc[k][t] =
+            _mm512_fmadd_ps(sbacc[k][t], _mm512_mul_ps(d, _mm512_set1_ps(xt[t][b].d)), acc[k][t]);
+    }
+  }
+  FRUGAL_UNROLL
+  for (int k = 0; k < G; ++k) FRUGAL_UNROLL
+  for (int t = 0; t < T; ++t)
+    _mm512_storeu_ps(a.y + (t0 + t) * a.y_stride + (g0 + k) * 16, acc[k][t]);
+}
+
+// Tokens [t0, t0 + T) against groups [g, g_end): decode streams four groups at once (more
+// memory requests in flight), prefill tiles take two groups per weight pass.
+template <int T>
+void q6_k_r16_tokens(const GemmArgs& a, int64_t t0, int64_t g, int64_t g_end) {
+  if constexpr (T == 1)
+    for (; g + 4 <= g_end; g += 4) q6_k_r16_tile<4, 1>(a, g, t0);
+  else
+    for (; g + 2 <= g_end; g += 2) q6_k_r16_tile<2, T>(a, g, t0);
+  for (; g < g_end; ++g) q6_k_r16_tile<1, T>(a, g, t0);
+}
+
+// Weight bytes one pass over the token tiles works on: stays in L2 while every tile reads it.
+constexpr size_t kL2Slice = 512 * 1024;
+
+}  // namespace
+
+void avx512_gemm_q6_k_r16(const GemmArgs& a) {
+  using Fn = void (*)(const GemmArgs&, int64_t, int64_t, int64_t);
+  static constexpr Fn kByTokens[kTileTokens] = {q6_k_r16_tokens<1>, q6_k_r16_tokens<2>,
+                                                q6_k_r16_tokens<3>, q6_k_r16_tokens<4>};
+  const int64_t n_groups = a.n_rows / 16;
+  const size_t group_bytes = 16 * a.w_stride;
+  const int64_t slice =
+      std::max<int64_t>(4, static_cast<int64_t>(kL2Slice / group_bytes) & ~int64_t{3});
+  for (int64_t g0 = 0; g0 < n_groups; g0 += slice) {
+    const int64_t g1 = std::min(n_groups, g0 + slice);
+    for (int64_t t0 = 0; t0 < a.n_tok; t0 += kTileTokens) {
+      const int64_t nt = std::min<int64_t>(kTileTokens, a.n_tok - t0);
+      kByTokens[nt - 1](a, t0, g0, g1);
+    }
+  }
+}
+
+}  // namespace frugal::kern
