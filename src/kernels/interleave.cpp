@@ -1,5 +1,6 @@
 #include "kernels/interleave.h"
 
+#include <bit>
 #include <cstring>
 
 #include "core/error.h"
@@ -71,6 +72,22 @@ size_t interleaved_bytes(const WeightMatrix& w) {
 
 namespace {
 
+// Two 4-value quads of 4-bit parts packed as the r16 layouts want: nibble `sel` of each byte of
+// a (values 4c..4c+3) in the low nibbles, of b (values 16 + 4c..) in the high ones.
+uint32_t pack_nibbles(uint32_t a, uint32_t b, int sel) {
+  constexpr uint32_t kLow = 0x0F0F0F0F;
+  return sel == 0 ? (a & kLow) | ((b & kLow) << 4) : ((a >> 4) & kLow) | (b & ~kLow);
+}
+
+// Stores v's four bytes little-endian (byte k = bits 8k..8k+7), as load_le reads them.
+void store_le32(uint8_t* p, uint32_t v) {
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(p, &v, 4);
+  } else {
+    for (int k = 0; k < 4; ++k) p[k] = static_cast<uint8_t>(v >> (8 * k));
+  }
+}
+
 // 6-bit scale and min of sub-block j from a Q4_K block's 12 packed bytes (gguf.md §5.8).
 void q4_k_scale_min(const uint8_t* s, int j, uint8_t* sc, uint8_t* mn) {
   if (j < 4) {
@@ -102,36 +119,18 @@ void interleave_q4_k_rows(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t
           out[kQ4KR16Sc + j * 16 + ri] = sc;
           out[kQ4KR16Mn + (j / 2) * 32 + ri * 2 + j % 2] = mn;
         }
-        // Four bytes at a time: sub-block 2p takes the low nibbles of a (values 4c..4c+3)
-        // and of b (values 16 + 4c..), sub-block 2p + 1 their high nibbles.
-        constexpr uint32_t kLow = 0x0F0F0F0F;
+        // Sub-block 2p takes the low nibbles of its 32 bytes, 2p + 1 the high ones.
         for (int p = 0; p < 4; ++p) {
           const uint8_t* qs = blk + 16 + 32 * p;
           for (int c = 0; c < 4; ++c) {
             const uint32_t a = load_le<uint32_t>(qs + 4 * c),
                            bq = load_le<uint32_t>(qs + 16 + 4 * c);
-            const uint32_t even = (a & kLow) | ((bq & kLow) << 4);
-            const uint32_t odd = ((a >> 4) & kLow) | (bq & ~kLow);
-            std::memcpy(out + kQ4KR16Qs + (2 * p) * 256 + c * 64 + ri * 4, &even, 4);
-            std::memcpy(out + kQ4KR16Qs + (2 * p + 1) * 256 + c * 64 + ri * 4, &odd, 4);
+            store_le32(out + kQ4KR16Qs + (2 * p) * 256 + c * 64 + ri * 4, pack_nibbles(a, bq, 0));
+            store_le32(out + kQ4KR16Qs + (2 * p + 1) * 256 + c * 64 + ri * 4,
+                       pack_nibbles(a, bq, 1));
           }
         }
       }
-    }
-  }
-}
-
-// Q6_K block (210 bytes, gguf.md §5.10): ql[128] @0, qh[64] @128, scales int8[16] @192, d @208.
-// The 256 6-bit values q (0..63) of one block.
-void unpack_q6_k(const uint8_t* blk, uint8_t* q) {
-  for (int h = 0; h < 2; ++h) {
-    const uint8_t* ql = blk + 64 * h;
-    const uint8_t* qh = blk + 128 + 32 * h;
-    for (int l = 0; l < 32; ++l) {
-      q[128 * h + l] = static_cast<uint8_t>((ql[l] & 0xF) | ((qh[l] & 3) << 4));
-      q[128 * h + l + 32] = static_cast<uint8_t>((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4));
-      q[128 * h + l + 64] = static_cast<uint8_t>((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4));
-      q[128 * h + l + 96] = static_cast<uint8_t>((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4));
     }
   }
 }
@@ -141,10 +140,13 @@ int q6_k_r16_value(int j, int n, int k) {
   return 32 * j + 16 * (n % 2) + 4 * (n / 2) + k;
 }
 
+// Q6_K block (210 bytes, gguf.md §5.10): ql[128] @0, qh[64] @128, scales int8[16] @192, d @208.
+// Value 128h + 32m + l (l < 32) has its low 4 bits in nibble m / 2 of ql[64h + 32 (m % 2) + l]
+// and its high 2 bits at bit 2m of qh[32h + l]; chunk j of the r16 layout is h = j / 4,
+// m = j % 4. Four bytes (k = 0..3) at a time.
 void interleave_q6_k_rows(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t* dst) {
   const int64_t nsb = w.cols / 256;
   const size_t group = static_cast<size_t>(nsb) * kQ6KR16SuperBytes;
-  uint8_t q[256];
   for (int64_t g = r0 / kRows; g < r1 / kRows; ++g) {
     for (int ri = 0; ri < kRows; ++ri) {
       const uint8_t* row = w.row(g * kRows + ri);
@@ -152,21 +154,24 @@ void interleave_q6_k_rows(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t
         const uint8_t* blk = row + b * 210;
         uint8_t* out =
             dst + static_cast<size_t>(g) * group + static_cast<size_t>(b) * kQ6KR16SuperBytes;
-        unpack_q6_k(blk, q);
-        for (int j = 0; j < 8; ++j)
-          for (int c = 0; c < 4; ++c)
-            for (int k = 0; k < 4; ++k)
-              out[j * 256 + c * 64 + ri * 4 + k] =
-                  static_cast<uint8_t>((q[q6_k_r16_value(j, 2 * c, k)] & 0xF) |
-                                       (q[q6_k_r16_value(j, 2 * c + 1, k)] & 0xF) << 4);
-        for (int j = 0; j < 8; ++j)
-          for (int h = 0; h < 2; ++h)
-            for (int k = 0; k < 4; ++k) {
-              int byte = 0;
-              for (int p = 0; p < 4; ++p)
-                byte |= (q[q6_k_r16_value(j, 4 * h + p, k)] >> 4) << (2 * p);
-              out[kQ6KR16Qh + j * 128 + h * 64 + ri * 4 + k] = static_cast<uint8_t>(byte);
+        for (int j = 0; j < 8; ++j) {
+          const int h = j / 4, m = j % 4;
+          const uint8_t* ql = blk + 64 * h + 32 * (m % 2);
+          const uint8_t* qh = blk + 128 + 32 * h;
+          for (int c = 0; c < 4; ++c) {
+            store_le32(out + j * 256 + c * 64 + ri * 4,
+                       pack_nibbles(load_le<uint32_t>(ql + 4 * c),
+                                    load_le<uint32_t>(ql + 16 + 4 * c), m / 2));
+          }
+          for (int hh = 0; hh < 2; ++hh) {
+            uint32_t v = 0;
+            for (int p = 0; p < 4; ++p) {
+              const int l0 = q6_k_r16_value(0, 4 * hh + p, 0);  // value of byte 0, within the chunk
+              v |= ((load_le<uint32_t>(qh + l0) >> (2 * m)) & 0x03030303u) << (2 * p);
             }
+            store_le32(out + kQ6KR16Qh + j * 128 + hh * 64 + ri * 4, v);
+          }
+        }
         for (int sb = 0; sb < 16; ++sb) out[kQ6KR16Sc + sb * 16 + ri] = blk[192 + sb];
         std::memcpy(out + kQ6KR16D + ri * 2, blk + 208, 2);
         if (ri == 0) std::memset(out + kQ6KR16D + 32, 0, kQ6KR16SuperBytes - kQ6KR16D - 32);
@@ -178,6 +183,11 @@ void interleave_q6_k_rows(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t
 // Value of byte k of nibble vector n (= 2c + half) of a Q5_0 r16 block.
 int q5_0_r16_value(int n, int k) {
   return 16 * (n % 2) + 4 * (n / 2) + k;
+}
+
+// Bit k of x (k < 4) moved to bit 0 of byte k.
+uint32_t spread_bits4(uint32_t x) {
+  return (x & 1) | ((x & 2) << 7) | ((x & 4) << 14) | ((x & 8) << 21);
 }
 
 // Q5_0 block (22 bytes): d f16 @0, qh u32 @2, qs[16] @6 (gguf.md §5.3).
@@ -196,12 +206,9 @@ void interleave_q5_0_rows(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t
         std::memcpy(out + (b * kRows + ri) * 2, blk, 2);
         for (int c = 0; c < 4; ++c) std::memcpy(ob + c * 64 + ri * 4, blk + 6 + 4 * c, 4);
         const uint32_t qh = load_le<uint32_t>(blk + 2);
-        for (int k = 0; k < 4; ++k) {
-          int byte = 0;
-          for (int n = 0; n < 8; ++n)
-            byte |= static_cast<int>((qh >> q5_0_r16_value(n, k)) & 1) << n;
-          ob[kQ5_0R16Qh + ri * 4 + k] = static_cast<uint8_t>(byte);
-        }
+        uint32_t v = 0;  // byte k, bit n: the fifth bit of value q5_0_r16_value(n, k)
+        for (int n = 0; n < 8; ++n) v |= spread_bits4((qh >> q5_0_r16_value(n, 0)) & 0xF) << n;
+        store_le32(ob + kQ5_0R16Qh + ri * 4, v);
       }
     }
   }
