@@ -48,7 +48,7 @@ struct Style {
 int cmd_chat(int argc, char** argv) {
   auto flags = model_value_flags();
   flags.insert({"--system", "--chat-template", "-n"});
-  Args args(argc, argv, flags, {"--think"});
+  Args args(argc, argv, flags, model_bool_flags({"--think"}));
   if (args.help()) {
     print_help();
     return 0;

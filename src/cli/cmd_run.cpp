@@ -31,7 +31,7 @@ void print_help() {
 int cmd_run(int argc, char** argv) {
   auto flags = model_value_flags();
   flags.insert({"-p", "--prompt", "-n"});
-  Args args(argc, argv, flags, {"--no-bos", "--ignore-eos", "--mtp"});
+  Args args(argc, argv, flags, model_bool_flags({"--no-bos", "--ignore-eos", "--mtp"}));
   if (args.help()) {
     print_help();
     return 0;

@@ -73,7 +73,7 @@ int cmd_serve(int argc, char** argv) {
   flags.insert({"--host", "--port", "--parallel", "--queue", "--api-key", "--chat-template",
                 "--model-id", "--max-body-mib", "--threads", "--drain-seconds", "--cache-dir",
                 "--cache-disk-mib", "--kv-cache-mib", "--cache-ram-mib"});
-  Args args(argc, argv, flags, {});
+  Args args(argc, argv, flags, model_bool_flags());
   if (args.help()) {
     std::printf(kHelp, kModelFlagsHelp);
     return 0;

@@ -16,6 +16,8 @@ namespace frugal::cli {
 
 // --tokenizer --ctx --cache-type --temp --top-k --top-p --min-p --seed --repeat-penalty
 const std::set<std::string>& model_value_flags();
+// command_flags plus the model's boolean flags (--no-repack).
+std::set<std::string> model_bool_flags(std::set<std::string> command_flags = {});
 extern const char* const kModelFlagsHelp;
 extern const char* const kSamplingFlagsHelp;
 

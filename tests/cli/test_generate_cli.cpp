@@ -111,6 +111,19 @@ TEST_F(GenerateCli, Int8CacheRuns) {
   EXPECT_NE(json.find("\"ctx_depth\": 40"), std::string::npos) << json;
 }
 
+// `--no-repack` runs from the mapped file (plain-layout kernels): the same greedy text, since
+// only the order of float additions differs from the interleaved copies.
+TEST_F(GenerateCli, NoRepackGivesTheSameGreedyText) {
+  int rc1 = 0, rc2 = 0;
+  const std::string cmd = test::frugal_binary() + " run " + model_ + " -p 'Once upon a time' -n 8 --temp 0 --ignore-eos";
+  const std::string a = sh(cmd + " 2>/dev/null", &rc1);
+  const std::string b = sh(cmd + " --no-repack 2>/dev/null", &rc2);
+  ASSERT_EQ(rc1, 0) << a;
+  ASSERT_EQ(rc2, 0) << b;
+  EXPECT_GT(a.size(), 1u);
+  EXPECT_EQ(a, b);
+}
+
 TEST_F(GenerateCli, BadInputIsAClearError) {
   int rc = 0;
   std::string out = sh(test::frugal_binary() + " run " + model_ + " -p hi --temp -1", &rc);
