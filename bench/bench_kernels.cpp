@@ -26,7 +26,7 @@ namespace frugal {
 namespace {
 
 const GgmlType kTypes[] = {GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K,
-                           GgmlType::BF16, GgmlType::F16,  GgmlType::F32,  GgmlType::Q5_K, GgmlType::Q5_0};
+                           GgmlType::BF16, GgmlType::F16,  GgmlType::F32,  GgmlType::Q5_K, GgmlType::Q5_0, GgmlType::Q4_1, GgmlType::Q5_1};
 
 std::vector<float> random_floats(int64_t n, uint32_t seed, float scale) {
   std::mt19937 rng(seed);

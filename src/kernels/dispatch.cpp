@@ -12,7 +12,7 @@ namespace {
 
 // No fast kernels at all: matmul() takes the dequantizing reference for every type (the
 // baseline for before/after figures).
-constexpr KernelTable kNoneTable = {"none",  nullptr, nullptr, nullptr, nullptr, nullptr,
+constexpr KernelTable kNoneTable = {"none",  nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
                                     nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
                                     nullptr, nullptr, nullptr, nullptr, nullptr, silu_mul_reference};
 
@@ -53,6 +53,8 @@ TypeKernel find_kernel(const KernelTable& k, GgmlType t, int interleave) {
     case GgmlType::Q8_0: return {ActFormat::Q8_0, k.q8_0};
     case GgmlType::Q4_0: return {ActFormat::Q8_0, k.q4_0};
     case GgmlType::Q5_0: return {ActFormat::Q8_0, k.q5_0};
+    case GgmlType::Q4_1: return {ActFormat::Q8_0, k.q4_1};
+    case GgmlType::Q5_1: return {ActFormat::Q8_0, k.q5_1};
     case GgmlType::Q4_K: return {ActFormat::Q8_K, k.q4_k};
     case GgmlType::Q5_K: return {ActFormat::Q8_K, k.q5_k};
     case GgmlType::Q6_K: return {ActFormat::Q8_K, k.q6_k};

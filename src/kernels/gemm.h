@@ -100,7 +100,7 @@ struct KernelTable {
   const char* name;  // "ref", "avx2", "avx512"
   QuantizeActFn quantize_q8_0;
   QuantizeActFn quantize_q8_k;
-  GemmFn f32, f16, bf16, q8_0, q4_0, q5_0, q4_k, q5_k, q6_k;
+  GemmFn f32, f16, bf16, q8_0, q4_0, q5_0, q4_1, q5_1, q4_k, q5_k, q6_k;
   StreamReadFn stream_read;
   // Interleaved layouts (kernels/interleave.h); args.w is a group start, w_stride = group / 16.
   GemmFn q8_0_r16;

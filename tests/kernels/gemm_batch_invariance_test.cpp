@@ -56,7 +56,7 @@ std::vector<float> run_kernel(const KernelTable& k, GgmlType type, const uint8_t
 }
 
 const GgmlType kTypes[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q8_0,
-                           GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
+                           GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::Q4_1, GgmlType::Q5_1, GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K};
 
 std::vector<const KernelTable*> all_tables() {
   std::vector<const KernelTable*> t{&ref_kernel_table()};

@@ -123,6 +123,8 @@ const std::vector<TypeCase> kCases = {
     {GgmlType::Q8_0, {32, 96, 224, 512, 544, 1056}},
     {GgmlType::Q4_0, {32, 96, 224, 512, 544, 1056}},
     {GgmlType::Q5_0, {32, 96, 224, 512, 544, 1056}},
+    {GgmlType::Q4_1, {32, 96, 224, 512, 544, 1056}},
+    {GgmlType::Q5_1, {32, 96, 224, 512, 544, 1056}},
     {GgmlType::Q4_K, {256, 768}},
     {GgmlType::Q5_K, {256, 768}},
     {GgmlType::Q6_K, {256, 768}},
@@ -208,7 +210,7 @@ TEST(Gemm, MatmulEntryPointDispatches) {
   set_kernel_threads(2);
   uint32_t seed = 5000;
   for (GgmlType type : {GgmlType::F32, GgmlType::BF16, GgmlType::F16, GgmlType::Q8_0, GgmlType::Q4_0,
-                        GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q5_K, GgmlType::Q5_0}) {
+                        GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q5_K, GgmlType::Q5_0, GgmlType::Q4_1, GgmlType::Q5_1}) {
     for (int64_t n_tok : {1, 3, 17}) {
       const int64_t rows = 301, cols = 512;
       const Problem p = make_problem(type, rows, cols, n_tok, seed++);

@@ -165,6 +165,7 @@ FRUGAL_INLINE float f16_scalar(const uint8_t* p) {
 
 struct Q8_0Block {
   static constexpr int kBytes = 34;
+  static constexpr bool kHasMin = false;
   struct Decoded {
     __m256i w;
     __m256i abs;
@@ -180,17 +181,33 @@ struct Q8_0Block {
   }
 };
 
+// 32 bytes: byte i = 16 when bit i of qh is set, else 0 (each byte i tests qh's byte i / 8
+// against bit i % 8).
+FRUGAL_INLINE __m256i fifth_bits(uint32_t qh) {
+  const __m256i bytes = _mm256_shuffle_epi8(
+      _mm256_set1_epi32(static_cast<int>(qh)),
+      _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+  const __m256i bit = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ULL));
+  return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit), _mm256_set1_epi8(16));
+}
+
+// The 16 quant bytes at p as 32 nibbles in element order (low nibbles, then high).
+FRUGAL_INLINE __m256i nibbles(const uint8_t* p) {
+  const __m128i raw = load128(p);
+  const __m256i both =
+      _mm256_inserti128_si256(_mm256_castsi128_si256(raw), _mm_srli_epi16(raw, 4), 1);
+  return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+}
+
 struct Q4_0Block {
   static constexpr int kBytes = 18;
+  static constexpr bool kHasMin = false;
   struct Decoded {
     __m256i q;
     __m256 d;
   };
   static FRUGAL_INLINE Decoded decode(const uint8_t* blk) {
-    const __m128i raw = load128(blk + 2);
-    const __m256i both =
-        _mm256_inserti128_si256(_mm256_castsi128_si256(raw), _mm_srli_epi16(raw, 4), 1);
-    return {_mm256_and_si256(both, _mm256_set1_epi8(0x0F)), _mm256_set1_ps(f16_scalar(blk))};
+    return {nibbles(blk + 2), _mm256_set1_ps(f16_scalar(blk))};
   }
   static FRUGAL_INLINE __m256i dot(const Decoded& w, __m256i x, __m256i nsum4) {
     const __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(w.q, x), _mm256_set1_epi16(1));
@@ -200,31 +217,48 @@ struct Q4_0Block {
 
 // Q5_0 (22 bytes): d @0, qh u32 @2, qs[16] @6. The nibbles decode as Q4_0's; bit i of qh adds
 // 16 to element i (each byte i gets qh's byte i / 8, tested against bit i % 8).
+// Q5_0 (22 bytes): d @0, qh u32 @2, qs[16] @6. The nibbles decode as Q4_0's; bit i of qh adds
+// 16 to element i.
 struct Q5_0Block {
   static constexpr int kBytes = 22;
+  static constexpr bool kHasMin = false;
   struct Decoded {
     __m256i q;
     __m256 d;
   };
   static FRUGAL_INLINE Decoded decode(const uint8_t* blk) {
-    const __m128i raw = load128(blk + 6);
-    const __m256i both =
-        _mm256_inserti128_si256(_mm256_castsi128_si256(raw), _mm_srli_epi16(raw, 4), 1);
-    const __m256i nib = _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
     uint32_t qh;
     std::memcpy(&qh, blk + 2, 4);
-    const __m256i bytes = _mm256_shuffle_epi8(
-        _mm256_set1_epi32(static_cast<int>(qh)),
-        _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
-    const __m256i bit = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ULL));
-    const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit);
-    return {_mm256_or_si256(nib, _mm256_and_si256(set, _mm256_set1_epi8(16))),
-            _mm256_set1_ps(f16_scalar(blk))};
+    return {_mm256_or_si256(nibbles(blk + 6), fifth_bits(qh)), _mm256_set1_ps(f16_scalar(blk))};
   }
   // sum (q - 16) x = sum q x - 16 sum x (nsum4: minus each 4 consecutive x's sum).
   static FRUGAL_INLINE __m256i dot(const Decoded& w, __m256i x, __m256i nsum4) {
     const __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(w.q, x), _mm256_set1_epi16(1));
     return _mm256_add_epi32(s, _mm256_slli_epi32(nsum4, 4));
+  }
+};
+
+// Q4_1 (20 bytes): d @0, m @2, qs[16] @4; Q5_1 (24 bytes): d @0, m @2, qh u32 @4, qs[16] @8.
+// Value d q + m; the tile adds m d_x (sum of x) from the activation's nsum4.
+template <bool kFive>
+struct QxA1Block {
+  static constexpr int kBytes = kFive ? 24 : 20;
+  static constexpr bool kHasMin = true;
+  struct Decoded {
+    __m256i q;
+    __m256 d, m;
+  };
+  static FRUGAL_INLINE Decoded decode(const uint8_t* blk) {
+    __m256i q = nibbles(blk + (kFive ? 8 : 4));
+    if constexpr (kFive) {
+      uint32_t qh;
+      std::memcpy(&qh, blk + 4, 4);
+      q = _mm256_or_si256(q, fifth_bits(qh));
+    }
+    return {q, _mm256_set1_ps(f16_scalar(blk)), _mm256_set1_ps(f16_scalar(blk + 2))};
+  }
+  static FRUGAL_INLINE __m256i dot(const Decoded& w, __m256i x, __m256i /*nsum4*/) {
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(w.q, x), _mm256_set1_epi16(1));
   }
 };
 
@@ -250,9 +284,13 @@ struct LegacyTile {
           const __m256 xd =
               _mm256_loadu_ps(reinterpret_cast<const float*>(xa + l.d8_offset()) + b * 8);
           FRUGAL_UNROLL
-          for (int r = 0; r < R; ++r)
+          for (int r = 0; r < R; ++r) {
             acc[r][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(Block::dot(w[r], x, ns)),
                                         _mm256_mul_ps(w[r].d, xd), acc[r][t]);
+            // + m d_x (sum of x): nsum4 is minus each lane's 4-value sum
+            if constexpr (Block::kHasMin)
+              acc[r][t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(ns), _mm256_mul_ps(w[r].m, xd), acc[r][t]);
+          }
         }
       }
       store_tile(a, r0, t0, acc);
@@ -266,6 +304,10 @@ template <int R, int T>
 using Q4_0Tile = LegacyTile<Q4_0Block>::Tile<R, T>;
 template <int R, int T>
 using Q5_0Tile = LegacyTile<Q5_0Block>::Tile<R, T>;
+template <int R, int T>
+using Q4_1Tile = LegacyTile<QxA1Block<false>>::Tile<R, T>;
+template <int R, int T>
+using Q5_1Tile = LegacyTile<QxA1Block<true>>::Tile<R, T>;
 
 // ---- K-quants x Q8_K ----
 
@@ -510,6 +552,8 @@ constexpr KernelTable kAvx2Table = {
     gemm_tiled<4, Q8_0Tile>,
     gemm_tiled<4, Q4_0Tile>,
     gemm_tiled<4, Q5_0Tile>,
+    gemm_tiled<4, Q4_1Tile>,
+    gemm_tiled<4, Q5_1Tile>,
     gemm_tiled<2, Q4KTile>,
     gemm_tiled<2, Q5KTile>,
     gemm_tiled<2, Q6KTile>,

@@ -129,6 +129,7 @@ FRUGAL_INLINE __m512 pair_scales(__m512 v, int p) {
 
 struct Q8_0Block {
   static constexpr int kBytes = 34;
+  static constexpr bool kHasMin = false;
   // Signed quants w of two blocks, and -128 * (sum of each 4 consecutive w) per lane, so that
   // vpdpbusd(init, x + 128, w) = sum x w (the activation's xu holds x + 128 as u8).
   struct Decoded {
@@ -149,20 +150,27 @@ struct Q8_0Block {
   }
 };
 
+// Nibbles of two blocks' 16 quant bytes (at blk + off and blk + kBytes + off) as 64 u8 values in
+// element order: [lo0 hi0 lo1 hi1] (Q4_0's decode).
+template <int kBytes>
+FRUGAL_INLINE __m512i nibbles_pair(const uint8_t* blk, int off, bool pair) {
+  const __m128i lo = load128(blk + off);
+  const __m128i hi = pair ? load128(blk + kBytes + off) : _mm_setzero_si128();
+  const __m256i both = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
+  const __m512i dup = _mm512_permutexvar_epi64(_mm512_set_epi64(3, 2, 3, 2, 1, 0, 1, 0),
+                                               _mm512_castsi256_si512(both));
+  const __m512i shifts = _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0);
+  return _mm512_and_si512(_mm512_srlv_epi64(dup, shifts), _mm512_set1_epi8(0x0F));
+}
+
 struct Q4_0Block {
   static constexpr int kBytes = 18;
+  static constexpr bool kHasMin = false;
   struct Decoded {
     __m512i q;  // nibbles 0..15 as u8, elements in order
   };
   static FRUGAL_INLINE Decoded decode(const uint8_t* blk, bool pair) {
-    const __m128i lo = load128(blk + 2);
-    const __m128i hi = pair ? load128(blk + kBytes + 2) : _mm_setzero_si128();
-    const __m256i both = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
-    // [qs0, qs0, qs1, qs1], then the second copy of each shifted down by 4: [lo0 hi0 lo1 hi1].
-    const __m512i dup = _mm512_permutexvar_epi64(_mm512_set_epi64(3, 2, 3, 2, 1, 0, 1, 0),
-                                                 _mm512_castsi256_si512(both));
-    const __m512i shifts = _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0);
-    return {_mm512_and_si512(_mm512_srlv_epi64(dup, shifts), _mm512_set1_epi8(0x0F))};
+    return {nibbles_pair<kBytes>(blk, 2, pair)};
   }
   static FRUGAL_INLINE size_t x_offset(const ActQ8_0Layout& l) { return l.qs_offset(); }
   // sum (q - 8) x = sum q x - 8 sum x, with -8 sum x per lane from the activation's nsum4.
@@ -175,17 +183,12 @@ struct Q4_0Block {
 // 16 to element i, so the two blocks' 64 high bits are one byte mask.
 struct Q5_0Block {
   static constexpr int kBytes = 22;
+  static constexpr bool kHasMin = false;
   struct Decoded {
     __m512i q;  // 0..31 as u8, elements in order
   };
   static FRUGAL_INLINE Decoded decode(const uint8_t* blk, bool pair) {
-    const __m128i lo = load128(blk + 6);
-    const __m128i hi = pair ? load128(blk + kBytes + 6) : _mm_setzero_si128();
-    const __m256i both = _mm256_inserti128_si256(_mm256_castsi128_si256(lo), hi, 1);
-    const __m512i dup = _mm512_permutexvar_epi64(_mm512_set_epi64(3, 2, 3, 2, 1, 0, 1, 0),
-                                                 _mm512_castsi256_si512(both));
-    const __m512i shifts = _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0);
-    const __m512i nib = _mm512_and_si512(_mm512_srlv_epi64(dup, shifts), _mm512_set1_epi8(0x0F));
+    const __m512i nib = nibbles_pair<kBytes>(blk, 6, pair);
     uint32_t h0, h1 = 0;
     std::memcpy(&h0, blk + 2, 4);
     if (pair) std::memcpy(&h1, blk + kBytes + 2, 4);
@@ -199,6 +202,32 @@ struct Q5_0Block {
   }
 };
 
+// Q4_1 (20 bytes): d @0, m @2, qs[16] @4; value d q + m. Q5_1 (24 bytes): d @0, m @2, qh u32 @4,
+// qs[16] @8; the fifth bit as Q5_0's. The tile adds m d_x (sum of x) from the activation's nsum4.
+template <bool kFive>
+struct QxA1Block {
+  static constexpr int kBytes = kFive ? 24 : 20;
+  static constexpr bool kHasMin = true;
+  struct Decoded {
+    __m512i q;
+  };
+  static FRUGAL_INLINE Decoded decode(const uint8_t* blk, bool pair) {
+    __m512i q = nibbles_pair<kBytes>(blk, kFive ? 8 : 4, pair);
+    if constexpr (kFive) {
+      uint32_t h0, h1 = 0;
+      std::memcpy(&h0, blk + 4, 4);
+      if (pair) std::memcpy(&h1, blk + kBytes + 4, 4);
+      const __mmask64 high = _cvtu64_mask64(static_cast<uint64_t>(h0) | static_cast<uint64_t>(h1) << 32);
+      q = _mm512_mask_add_epi8(q, high, q, _mm512_set1_epi8(16));
+    }
+    return {q};
+  }
+  static FRUGAL_INLINE size_t x_offset(const ActQ8_0Layout& l) { return l.qs_offset(); }
+  static FRUGAL_INLINE __m512i dot(const Decoded& w, __m512i x, __m512i /*nsum4*/) {
+    return _mm512_dpbusd_epi32(_mm512_setzero_si512(), w.q, x);
+  }
+};
+
 template <typename Block>
 struct LegacyTile {
   template <int R, int T>
@@ -206,7 +235,7 @@ struct LegacyTile {
     // Blocks b, b + 1 (only b when !pair); sw[r]: row r's scales [d_b x8, d_b+1 x8], already
     // multiplied by the activation's when T == 1.
     static FRUGAL_INLINE void step(const GemmArgs& a, int64_t r0, int64_t t0, int64_t b, bool pair,
-                                   const __m512 (&sw)[R], __m512 (&acc)[R][T]) {
+                                   const __m512 (&sw)[R], const __m512 (&mw)[R], __m512 (&acc)[R][T]) {
       typename Block::Decoded w[R];
       FRUGAL_UNROLL
       for (int r = 0; r < R; ++r)
@@ -222,9 +251,13 @@ struct LegacyTile {
           const __m512 s = _mm512_cvtepi32_ps(Block::dot(w[r], x, ns));
           if constexpr (T == 1) {
             acc[r][t] = _mm512_fmadd_ps(s, sw[r], acc[r][t]);
+            // + m d_x (sum of x): nsum4 is minus each lane's 4-value sum
+            if constexpr (Block::kHasMin) acc[r][t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(ns), mw[r], acc[r][t]);
           } else {
             const __m512 xd = _mm512_loadu_ps(xa + l.d8_offset() + b * 32);
             acc[r][t] = _mm512_fmadd_ps(s, _mm512_mul_ps(sw[r], xd), acc[r][t]);
+            if constexpr (Block::kHasMin)
+              acc[r][t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(ns), _mm512_mul_ps(mw[r], xd), acc[r][t]);
           }
         }
       }
@@ -239,39 +272,48 @@ struct LegacyTile {
       int64_t b = 0;
       // Groups of 16 blocks: the scales come from one gather per row.
       for (; b + 16 <= nb; b += 16) {
-        __m512 d16[R];
+        __m512 d16[R], m16[R];
         FRUGAL_UNROLL
         for (int r = 0; r < R; ++r) {
           const uint8_t* row = a.w + (r0 + r) * a.w_stride + b * Block::kBytes;
           if (b + 16 < nb) prefetch_range(row + kPrefetchAhead, 16 * Block::kBytes);
           d16[r] = gather_scales16<Block::kBytes>(row);
-          if constexpr (T == 1)
-            d16[r] = _mm512_mul_ps(d16[r],
-                                   _mm512_loadu_ps(a.x + t0 * a.x_stride + l.d_offset() + b * 4));
+          if constexpr (Block::kHasMin) m16[r] = gather_scales16<Block::kBytes>(row + 2);
+          if constexpr (T == 1) {
+            const __m512 xd = _mm512_loadu_ps(a.x + t0 * a.x_stride + l.d_offset() + b * 4);
+            d16[r] = _mm512_mul_ps(d16[r], xd);
+            if constexpr (Block::kHasMin) m16[r] = _mm512_mul_ps(m16[r], xd);
+          }
         }
         FRUGAL_UNROLL
         for (int p = 0; p < 8; ++p) {
-          __m512 sw[R];
+          __m512 sw[R], mw[R];
           FRUGAL_UNROLL
-          for (int r = 0; r < R; ++r) sw[r] = pair_scales(d16[r], p);
-          step(a, r0, t0, b + 2 * p, true, sw, acc);
+          for (int r = 0; r < R; ++r) {
+            sw[r] = pair_scales(d16[r], p);
+            mw[r] = Block::kHasMin ? pair_scales(m16[r], p) : sw[r];
+          }
+          step(a, r0, t0, b + 2 * p, true, sw, mw, acc);
         }
       }
       for (; b < nb; b += 2) {
         const bool pair = b + 1 < nb;
-        __m512 sw[R];
+        __m512 sw[R], mw[R];
         FRUGAL_UNROLL
         for (int r = 0; r < R; ++r) {
           const uint8_t* blk = a.w + (r0 + r) * a.w_stride + b * Block::kBytes;
           sw[r] = scales_pair(blk, blk + Block::kBytes, pair);
-          if constexpr (T == 1)
-            sw[r] = _mm512_mul_ps(sw[r],
-                                  _mm512_loadu_ps(a.x + t0 * a.x_stride + l.d8_offset() + b * 32));
+          mw[r] = Block::kHasMin ? scales_pair(blk + 2, blk + Block::kBytes + 2, pair) : sw[r];
+          if constexpr (T == 1) {
+            const __m512 xd = _mm512_loadu_ps(a.x + t0 * a.x_stride + l.d8_offset() + b * 32);
+            sw[r] = _mm512_mul_ps(sw[r], xd);
+            mw[r] = _mm512_mul_ps(mw[r], xd);
+          }
         }
         if (pair)
-          step(a, r0, t0, b, true, sw, acc);
+          step(a, r0, t0, b, true, sw, mw, acc);
         else
-          step(a, r0, t0, b, false, sw, acc);
+          step(a, r0, t0, b, false, sw, mw, acc);
       }
       store_tile<R, T>(a, r0, t0, acc);
     }
@@ -284,6 +326,10 @@ template <int R, int T>
 using Q4_0Tile = LegacyTile<Q4_0Block>::Tile<R, T>;
 template <int R, int T>
 using Q5_0Tile = LegacyTile<Q5_0Block>::Tile<R, T>;
+template <int R, int T>
+using Q4_1Tile = LegacyTile<QxA1Block<false>>::Tile<R, T>;
+template <int R, int T>
+using Q5_1Tile = LegacyTile<QxA1Block<true>>::Tile<R, T>;
 
 // ---- K-quants x Q8_K activations ----
 
@@ -573,6 +619,8 @@ constexpr KernelTable kAvx512Table = {
     gemm_tiled<4, Q8_0Tile>,
     gemm_tiled<4, Q4_0Tile>,
     gemm_tiled<4, Q5_0Tile>,
+    gemm_tiled<4, Q4_1Tile>,
+    gemm_tiled<4, Q5_1Tile>,
     gemm_tiled<2, Q4KTile>,
     gemm_tiled<2, Q5KTile>,
     gemm_tiled<2, Q6KTile>,

@@ -131,6 +131,31 @@ float dot_q5_0(const uint8_t* w, const uint8_t* xa, int64_t n) {
   return acc;
 }
 
+// Q4_1 (20 bytes): d @0, m @2, qs[16] @4; Q5_1 (24 bytes): d @0, m @2, qh u32 @4, qs[16] @8 (the
+// fifth bit as Q5_0's). Value d q + m: per block d d_x (sum q x) + m d_x (sum x).
+template <bool kFive>
+float dot_qx_1(const uint8_t* w, const uint8_t* xa, int64_t n) {
+  constexpr int kBytes = kFive ? 24 : 20, kQs = kFive ? 8 : 4;
+  const ActQ8_0Layout l = act_q8_0_layout(n);
+  const auto* xq = reinterpret_cast<const int8_t*>(xa + l.qs_offset());
+  const auto* xd = reinterpret_cast<const float*>(xa + l.d8_offset());
+  float acc = 0.0f;
+  for (int64_t b = 0; b < n / 32; ++b) {
+    const uint8_t* blk = w + b * kBytes;
+    const uint32_t qh = kFive ? load_le<uint32_t>(blk + 4) : 0;
+    const int8_t* x = xq + b * 32;
+    int32_t s = 0, sx = 0;
+    for (int j = 0; j < 16; ++j) {
+      const int lo = (blk[kQs + j] & 0x0F) | static_cast<int>(((qh >> j) & 1) << 4);
+      const int hi = (blk[kQs + j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1) << 4);
+      s += lo * x[j] + hi * x[j + 16];
+      sx += x[j] + x[j + 16];
+    }
+    acc += xd[b * 8] * (f16_at(blk) * static_cast<float>(s) + f16_at(blk + 2) * static_cast<float>(sx));
+  }
+  return acc;
+}
+
 // Q4_K (144 bytes): d @0, dmin @2, scales[12] @4, qs[128] @16 (gguf.md §5.8).
 void q4_k_scale_min(const uint8_t* s, int j, int* sc, int* mn) {
   if (j < 4) {
@@ -401,6 +426,8 @@ constexpr KernelTable kRefTable = {
     gemm<dot_q8_0>,
     gemm<dot_q4_0>,
     gemm<dot_q5_0>,
+    gemm<dot_qx_1<false>>,
+    gemm<dot_qx_1<true>>,
     gemm<dot_q4_k>,
     gemm<dot_q5_k>,
     gemm<dot_q6_k>,
