@@ -106,14 +106,9 @@ struct PackedWeight {
 // The types with an interleaved r16 layout (kernels/interleave.h).
 const GgmlType kR16Types[] = {GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q5_0};
 
-// Decode on the interleaved copy: compare with BM_Matvec/<type>/<threads> (the plain layout).
-// Args: r16 type index (0 Q8_0, 1 Q4_K, 2 Q6_K, 3 Q5_0), threads.
-void BM_MatvecR16(benchmark::State& state) {
-  const GgmlType type = kR16Types[state.range(0)];
-  set_kernel_threads(static_cast<int>(state.range(1)));
-  const int64_t cols = 4096;
-  const int64_t rows = (int64_t{1} << 30) / static_cast<int64_t>(row_bytes(type, cols)) / 64 * 64;
-  const BenchWeight bw = make_weight(type, rows, cols);
+// One token through the interleaved copy of a rows x 4096 weight of r16 type `type`.
+void time_r16_matvec(benchmark::State& state, GgmlType type, int64_t rows) {
+  const BenchWeight bw = make_weight(type, rows, 4096);
   if (!interleave_pays(bw.w)) {
     state.SkipWithError("no interleaved kernel for this type on this CPU");
     return;
@@ -123,20 +118,20 @@ void BM_MatvecR16(benchmark::State& state) {
   state.SetLabel(std::string(type_name(type)) + "r16 " + kern::active_kernel_table().name);
 }
 
+// Decode on the interleaved copy (1 GiB): compare with BM_Matvec/<type>/<threads> (the plain
+// layout). Args: r16 type index (0 Q8_0, 1 Q4_K, 2 Q6_K, 3 Q5_0), threads.
+void BM_MatvecR16(benchmark::State& state) {
+  const GgmlType type = kR16Types[state.range(0)];
+  set_kernel_threads(static_cast<int>(state.range(1)));
+  time_r16_matvec(state, type, (int64_t{1} << 30) / static_cast<int64_t>(row_bytes(type, 4096)) / 64 * 64);
+}
+
 // The interleaved kernels' compute ceiling: a ~512 KiB weight that stays in L2, one thread.
 void BM_MatvecR16Hot(benchmark::State& state) {
   const GgmlType type = kR16Types[state.range(0)];
   set_kernel_threads(1);
-  const int64_t cols = 4096;
-  const int64_t rows = std::max<int64_t>(16, (int64_t{512} << 10) / static_cast<int64_t>(row_bytes(type, cols)) / 64 * 64);
-  const BenchWeight bw = make_weight(type, rows, cols);
-  if (!interleave_pays(bw.w)) {
-    state.SkipWithError("no interleaved kernel for this type on this CPU");
-    return;
-  }
-  const PackedWeight p(bw.w);
-  time_matvec(state, p.view, bw.bytes.size());
-  state.SetLabel(std::string(type_name(type)) + "r16 " + kern::active_kernel_table().name);
+  time_r16_matvec(state, type,
+                  std::max<int64_t>(16, (int64_t{512} << 10) / static_cast<int64_t>(row_bytes(type, 4096)) / 64 * 64));
 }
 
 // The kernel's compute ceiling: a ~512 KiB weight that stays in L2, one thread.

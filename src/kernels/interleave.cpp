@@ -99,18 +99,27 @@ void q4_k_scale_min(const uint8_t* s, int j, uint8_t* sc, uint8_t* mn) {
   }
 }
 
+// Calls pack(block, group_out, b, ri) for block b of row ri of every group of rows [r0, r1):
+// block is the plain block (block_bytes each, values_per_block values), group_out the start of
+// the group's interleaved copy in dst.
+template <typename PackBlock>
+void for_each_block(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t* dst,
+                    int values_per_block, int block_bytes, PackBlock pack) {
+  const size_t group = group_bytes(w);
+  for (int64_t g = r0 / kRows; g < r1 / kRows; ++g)
+    for (int ri = 0; ri < kRows; ++ri) {
+      const uint8_t* row = w.row(g * kRows + ri);
+      for (int64_t b = 0; b < w.cols / values_per_block; ++b)
+        pack(row + b * block_bytes, dst + static_cast<size_t>(g) * group, b, ri);
+    }
+}
+
 // Q4_K block (144 bytes): d @0, dmin @2, scales[12] @4, qs[128] @16; value l of sub-block j is
 // the low (j even) or high nibble of qs[32 (j / 2) + l].
 void interleave_q4_k_rows(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t* dst) {
-  const int64_t nsb = w.cols / 256;
-  const size_t group = q4_k_r16_group_bytes(w.cols);
-  for (int64_t g = r0 / kRows; g < r1 / kRows; ++g) {
-    for (int ri = 0; ri < kRows; ++ri) {
-      const uint8_t* row = w.row(g * kRows + ri);
-      for (int64_t b = 0; b < nsb; ++b) {
-        const uint8_t* blk = row + b * 144;
-        uint8_t* out =
-            dst + static_cast<size_t>(g) * group + static_cast<size_t>(b) * kQ4KR16SuperBytes;
+  for_each_block(
+      w, r0, r1, dst, 256, 144, [](const uint8_t* blk, uint8_t* group, int64_t b, int ri) {
+        uint8_t* out = group + static_cast<size_t>(b) * kQ4KR16SuperBytes;
         std::memcpy(out + ri * 2, blk, 2);
         std::memcpy(out + kQ4KR16Dmin + ri * 2, blk + 2, 2);
         for (int j = 0; j < 8; ++j) {
@@ -130,9 +139,7 @@ void interleave_q4_k_rows(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t
                        pack_nibbles(a, bq, 1));
           }
         }
-      }
-    }
-  }
+      });
 }
 
 // Value index of byte k of nibble vector n (= 2c + half) of chunk j.
@@ -145,15 +152,9 @@ int q6_k_r16_value(int j, int n, int k) {
 // and its high 2 bits at bit 2m of qh[32h + l]; chunk j of the r16 layout is h = j / 4,
 // m = j % 4. Four bytes (k = 0..3) at a time.
 void interleave_q6_k_rows(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t* dst) {
-  const int64_t nsb = w.cols / 256;
-  const size_t group = static_cast<size_t>(nsb) * kQ6KR16SuperBytes;
-  for (int64_t g = r0 / kRows; g < r1 / kRows; ++g) {
-    for (int ri = 0; ri < kRows; ++ri) {
-      const uint8_t* row = w.row(g * kRows + ri);
-      for (int64_t b = 0; b < nsb; ++b) {
-        const uint8_t* blk = row + b * 210;
-        uint8_t* out =
-            dst + static_cast<size_t>(g) * group + static_cast<size_t>(b) * kQ6KR16SuperBytes;
+  for_each_block(
+      w, r0, r1, dst, 256, 210, [](const uint8_t* blk, uint8_t* group, int64_t b, int ri) {
+        uint8_t* out = group + static_cast<size_t>(b) * kQ6KR16SuperBytes;
         for (int j = 0; j < 8; ++j) {
           const int h = j / 4, m = j % 4;
           const uint8_t* ql = blk + 64 * h + 32 * (m % 2);
@@ -175,9 +176,7 @@ void interleave_q6_k_rows(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t
         for (int sb = 0; sb < 16; ++sb) out[kQ6KR16Sc + sb * 16 + ri] = blk[192 + sb];
         std::memcpy(out + kQ6KR16D + ri * 2, blk + 208, 2);
         if (ri == 0) std::memset(out + kQ6KR16D + 32, 0, kQ6KR16SuperBytes - kQ6KR16D - 32);
-      }
-    }
-  }
+      });
 }
 
 // Value of byte k of nibble vector n (= 2c + half) of a Q5_0 r16 block.
@@ -192,26 +191,20 @@ uint32_t spread_bits4(uint32_t x) {
 
 // Q5_0 block (22 bytes): d f16 @0, qh u32 @2, qs[16] @6 (gguf.md §5.3).
 void interleave_q5_0_rows(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t* dst) {
-  const int64_t nb = w.cols / 32;
   const size_t qoff = q8_0_r16_quants_offset(w.cols);
-  const size_t group = qoff + static_cast<size_t>(nb) * kQ5_0R16BlockBytes;
-  for (int64_t g = r0 / kRows; g < r1 / kRows; ++g) {
-    uint8_t* out = dst + static_cast<size_t>(g) * group;
-    std::memset(out, 0, qoff);
-    for (int ri = 0; ri < kRows; ++ri) {
-      const uint8_t* row = w.row(g * kRows + ri);
-      for (int64_t b = 0; b < nb; ++b) {
-        const uint8_t* blk = row + b * 22;
-        uint8_t* ob = out + qoff + static_cast<size_t>(b) * kQ5_0R16BlockBytes;
-        std::memcpy(out + (b * kRows + ri) * 2, blk, 2);
-        for (int c = 0; c < 4; ++c) std::memcpy(ob + c * 64 + ri * 4, blk + 6 + 4 * c, 4);
-        const uint32_t qh = load_le<uint32_t>(blk + 2);
-        uint32_t v = 0;  // byte k, bit n: the fifth bit of value q5_0_r16_value(n, k)
-        for (int n = 0; n < 8; ++n) v |= spread_bits4((qh >> q5_0_r16_value(n, 0)) & 0xF) << n;
-        store_le32(ob + kQ5_0R16Qh + ri * 4, v);
-      }
-    }
-  }
+  for_each_block(w, r0, r1, dst, 32, 22,
+                 [qoff](const uint8_t* blk, uint8_t* out, int64_t b, int ri) {
+                   if (b == 0 && ri == 0) std::memset(out, 0, qoff);  // the scales' padding
+                   uint8_t* ob = out + qoff + static_cast<size_t>(b) * kQ5_0R16BlockBytes;
+                   std::memcpy(out + (b * kRows + ri) * 2, blk, 2);
+                   for (int c = 0; c < 4; ++c)
+                     std::memcpy(ob + c * 64 + ri * 4, blk + 6 + 4 * c, 4);
+                   const uint32_t qh = load_le<uint32_t>(blk + 2);
+                   uint32_t v = 0;  // byte k, bit n: the fifth bit of value q5_0_r16_value(n, k)
+                   for (int n = 0; n < 8; ++n)
+                     v |= spread_bits4((qh >> q5_0_r16_value(n, 0)) & 0xF) << n;
+                   store_le32(ob + kQ5_0R16Qh + ri * 4, v);
+                 });
 }
 
 void interleave_q8_0_rows(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t* dst);

@@ -127,7 +127,8 @@ void quantize_act_q8_k(const float* x, int64_t n, uint8_t* out) {
       o.bsums[k + 1] =
           static_cast<int16_t>(hsum_epi32(_mm256_blend_epi32(s, _mm256_setzero_si256(), 0x0F)));
     }
-    for (int j = 0; j < 8; ++j) o.bsums32[j] = static_cast<int16_t>(o.bsums[2 * j] + o.bsums[2 * j + 1]);
+    for (int j = 0; j < 8; ++j)
+      o.bsums32[j] = static_cast<int16_t>(o.bsums[2 * j] + o.bsums[2 * j + 1]);
     std::memset(o.pad, 0, sizeof(o.pad));
   }
 }
@@ -188,7 +189,8 @@ FRUGAL_INLINE __m256i fifth_bits(uint32_t qh) {
       _mm256_set1_epi32(static_cast<int>(qh)),
       _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
   const __m256i bit = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ULL));
-  return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit), _mm256_set1_epi8(16));
+  return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit),
+                          _mm256_set1_epi8(16));
 }
 
 // The 16 quant bytes at p as 32 nibbles in element order (low nibbles, then high).
@@ -215,8 +217,6 @@ struct Q4_0Block {
   }
 };
 
-// Q5_0 (22 bytes): d @0, qh u32 @2, qs[16] @6. The nibbles decode as Q4_0's; bit i of qh adds
-// 16 to element i (each byte i gets qh's byte i / 8, tested against bit i % 8).
 // Q5_0 (22 bytes): d @0, qh u32 @2, qs[16] @6. The nibbles decode as Q4_0's; bit i of qh adds
 // 16 to element i.
 struct Q5_0Block {
@@ -289,7 +289,8 @@ struct LegacyTile {
                                         _mm256_mul_ps(w[r].d, xd), acc[r][t]);
             // + m d_x (sum of x): nsum4 is minus each lane's 4-value sum
             if constexpr (Block::kHasMin)
-              acc[r][t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(ns), _mm256_mul_ps(w[r].m, xd), acc[r][t]);
+              acc[r][t] =
+                  _mm256_fnmadd_ps(_mm256_cvtepi32_ps(ns), _mm256_mul_ps(w[r].m, xd), acc[r][t]);
           }
         }
       }
@@ -357,8 +358,8 @@ struct Q4Or5KTile {
           const __m256i raw = load256(blk + kQs + 32 * (j / 2));
           __m256i q = _mm256_and_si256(j % 2 ? _mm256_srli_epi16(raw, 4) : raw, mask4);
           if constexpr (kFiveBit) {
-            const __m256i hb = _mm256_and_si256(_mm256_srl_epi16(load256(blk + 16), _mm_cvtsi32_si128(j)),
-                                                _mm256_set1_epi8(1));
+            const __m256i hb = _mm256_and_si256(
+                _mm256_srl_epi16(load256(blk + 16), _mm_cvtsi32_si128(j)), _mm256_set1_epi8(1));
             q = _mm256_or_si256(q, _mm256_slli_epi16(hb, 4));
           }
           const __m256i s = _mm256_set1_epi16(sc[j]);

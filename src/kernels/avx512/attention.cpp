@@ -83,7 +83,7 @@ void block_scores(const LatentQuery& q, const LatentCacheView& kv, int64_t jb, i
 template <int NH, int NC, typename Row>
 FRUGAL_INLINE void value_tile(const LatentCacheView& kv, int64_t jb, int64_t nb, int64_t h0,
                               int64_t c0, const float* p, float* ctx) {
-  auto load_row = [&](int64_t j, __m512 (&x)[NC]) {
+  auto load_row = [&](int64_t j, __m512(&x)[NC]) {
     const uint8_t* row = kv.row(jb + j);
     FRUGAL_UNROLL
     for (int k = 0; k < NC; ++k) x[k] = Row::load(row, c0 + 16 * k);
@@ -108,8 +108,8 @@ void block_values(const LatentCacheView& kv, int64_t jb, int64_t nb, int64_t n_h
 }
 
 template <typename Row>
-void latent_chunk(const LatentQuery& q, const LatentCacheView& kv, int64_t j0, int64_t j1,
-                  float* m, float* l, float* ctx) {
+void latent_chunk(const LatentQuery& q, const LatentCacheView& kv, int64_t j0, int64_t j1, float* m,
+                  float* l, float* ctx) {
   const int64_t H = q.n_heads, R = kv.rank;
   float* s = attention_block_scratch(H);  // [H, kBlock]
   begin_partial(H, R, m, l, ctx);
@@ -126,11 +126,16 @@ void latent_chunk(const LatentQuery& q, const LatentCacheView& kv, int64_t j0, i
 LatentChunkFn avx512_latent_chunk(const LatentCacheView& kv) {
   if (kv.rank % 16 != 0 || kv.rope_dim % 16 != 0) return nullptr;
   switch (kv.type) {
-    case GgmlType::F32: return latent_chunk<F32Row>;
-    case GgmlType::F16: return latent_chunk<F16Row>;
-    case GgmlType::BF16: return latent_chunk<BF16Row>;
-    case GgmlType::I8: return avx512_latent_i8_chunk(kv);
-    default: return nullptr;
+    case GgmlType::F32:
+      return latent_chunk<F32Row>;
+    case GgmlType::F16:
+      return latent_chunk<F16Row>;
+    case GgmlType::BF16:
+      return latent_chunk<BF16Row>;
+    case GgmlType::I8:
+      return avx512_latent_i8_chunk(kv);
+    default:
+      return nullptr;
   }
 }
 

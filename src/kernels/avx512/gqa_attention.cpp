@@ -75,7 +75,7 @@ void block_scores(const GroupArgs& a, int64_t jb, int64_t nb, float* s) {
 template <int NH, int NC>
 FRUGAL_INLINE void value_tile(const GroupArgs& a, int64_t jb, int64_t nb, int64_t h0, int64_t c0,
                               const float* p, float* ctx) {
-  auto load_row = [&](int64_t j, __m512 (&x)[NC]) {
+  auto load_row = [&](int64_t j, __m512(&x)[NC]) {
     const float* v = a.kv.values(jb + j, a.g) + c0;
     FRUGAL_UNROLL
     for (int k = 0; k < NC; ++k) x[k] = _mm512_loadu_ps(v + 16 * k);

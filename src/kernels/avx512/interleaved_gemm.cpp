@@ -1,17 +1,12 @@
 // AVX-512 kernel for Q8_0 weights in the interleaved r16 layout (kernels/interleave.h); only
 // reached through avx512_kernel_table() on CPUs that have AVX-512 VNNI.
-#include <algorithm>
-
-#include "kernels/avx512/simd.h"
+#include "kernels/avx512/r16_walk.h"
 #include "kernels/interleave.h"
 
 namespace frugal::kern {
 namespace {
 
-constexpr int kTileTokens = 6;
-// Weight bytes read ahead of the block being multiplied. Groups lie back to back, so this runs
-// on into the next group (a prefetch past the end of the matrix is harmless: it never faults).
-constexpr int kAheadBytes = 4096;
+using r16::kAheadBytes;
 
 // One group of 16 rows x T tokens. Per block: the 8 weight chunks are loaded once; for each
 // token, an int32 lane per row starts at the token's nsum (-128 * block sum, which undoes the
@@ -50,8 +45,8 @@ FRUGAL_INLINE void q8_0_r16_tile(const GemmArgs& a, int64_t g, int64_t t0) {
     FRUGAL_UNROLL
     for (int t = 0; t < T; ++t) {
       const float dx = reinterpret_cast<const float*>(xt[t] + l.d_offset())[b];
-      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[t]), _mm512_mul_ps(dw, _mm512_set1_ps(dx)),
-                               acc[t]);
+      acc[t] =
+          _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[t]), _mm512_mul_ps(dw, _mm512_set1_ps(dx)), acc[t]);
     }
   }
   FRUGAL_UNROLL
@@ -82,7 +77,8 @@ FRUGAL_INLINE void q8_0_r16_tile2(const GemmArgs& a, int64_t g, int64_t t0) {
     __m512i s0[T], s1[T];
     FRUGAL_UNROLL
     for (int t = 0; t < T; ++t)
-      s0[t] = s1[t] = _mm512_set1_epi32(reinterpret_cast<const int32_t*>(xt[t] + l.nsum_offset())[b]);
+      s0[t] = s1[t] =
+          _mm512_set1_epi32(reinterpret_cast<const int32_t*>(xt[t] + l.nsum_offset())[b]);
     FRUGAL_UNROLL
     for (int c = 0; c < 8; ++c) {
       const __m512i w0 = _mm512_load_si512(q0 + c * 64), w1 = _mm512_load_si512(q1 + c * 64);
@@ -159,27 +155,20 @@ void q8_0_r16_tokens(const GemmArgs& a, int64_t t0, int64_t g, int64_t g_end) {
   for (; g < g_end; ++g) q8_0_r16_tile<T>(a, g, t0);
 }
 
-// Weight bytes one pass over the token tiles works on: stays in L2 while every tile reads it.
-constexpr size_t kL2Slice = 512 * 1024;
+// Token tiles of up to 6; slices of an even number of groups, so the pairs of
+// q8_0_r16_tile2 line up across slices.
+struct Q8_0R16 {
+  static constexpr int kTileTokens = 6, kSliceAlign = 2;
+  template <int T>
+  static void tokens(const GemmArgs& a, int64_t t0, int64_t g, int64_t g_end) {
+    q8_0_r16_tokens<T>(a, t0, g, g_end);
+  }
+};
 
 }  // namespace
 
 void avx512_gemm_q8_0_r16(const GemmArgs& a) {
-  using Fn = void (*)(const GemmArgs&, int64_t, int64_t, int64_t);
-  static constexpr Fn kByTokens[kTileTokens] = {
-      q8_0_r16_tokens<1>, q8_0_r16_tokens<2>, q8_0_r16_tokens<3>,
-      q8_0_r16_tokens<4>, q8_0_r16_tokens<5>, q8_0_r16_tokens<6>};
-  const int64_t n_groups = a.n_rows / 16;
-  // Slices of an even number of groups, so the pairs of q8_0_r16_tile2 line up across slices.
-  const size_t group_bytes = 16 * a.w_stride;
-  const int64_t slice = std::max<int64_t>(2, static_cast<int64_t>(kL2Slice / group_bytes) & ~int64_t{1});
-  for (int64_t g0 = 0; g0 < n_groups; g0 += slice) {
-    const int64_t g1 = std::min(n_groups, g0 + slice);
-    for (int64_t t0 = 0; t0 < a.n_tok; t0 += kTileTokens) {
-      const int64_t nt = std::min<int64_t>(kTileTokens, a.n_tok - t0);
-      kByTokens[nt - 1](a, t0, g0, g1);
-    }
-  }
+  r16::gemm<Q8_0R16>(a);
 }
 
 }  // namespace frugal::kern

@@ -8,27 +8,15 @@
 // at -16 times the block's activation sum (the activation's nsum / 8), so it ends as the exact
 // integer sum of (q - 16) x; then acc = fma(s, d_w d_x, acc). The scalar twin
 // (ref/quant_gemm.cpp gemm_q5_0_r16) does the same per-lane operations in the same order.
-#include <algorithm>
-
-#include "kernels/avx512/simd.h"
+#include "kernels/avx512/r16_walk.h"
 #include "kernels/interleave.h"
 
 namespace frugal::kern {
 namespace {
 
-constexpr int kTileTokens = 4;
-// Weight bytes read ahead of the block being multiplied (groups lie back to back, and a
-// prefetch past the end of the matrix never faults).
-constexpr int kAheadBytes = 4096;
-
-FRUGAL_INLINE __m512i bcast32(const void* p) {
-  return _mm512_set1_epi32(*static_cast<const int32_t*>(p));
-}
-
-// A | (B & C), bitwise.
-FRUGAL_INLINE __m512i or_and(__m512i a, __m512i b, __m512i c) {
-  return _mm512_ternarylogic_epi32(a, b, c, 0xF8);
-}
+using r16::bcast32;
+using r16::kAheadBytes;
+using r16::or_and;
 
 // Bit n of each byte of h moved to bit 4 (the other bits are masked off by the caller).
 template <int n>
@@ -102,43 +90,20 @@ FRUGAL_INLINE void q5_0_r16_tile(const GemmArgs& a, int64_t g0, int64_t t0) {
       }
     }
   }
-  FRUGAL_UNROLL
-  for (int k = 0; k < G; ++k) FRUGAL_UNROLL
-  for (int t = 0; t < T; ++t)
-    _mm512_storeu_ps(a.y + (t0 + t) * a.y_stride + (g0 + k) * 16, acc[k][t]);
+  r16::store_groups<G, T>(a, g0, t0, acc);
 }
 
-// Tokens [t0, t0 + T) against groups [g, g_end): decode streams four groups at once (more
-// memory requests in flight), prefill tiles take two groups per weight pass.
-template <int T>
-void q5_0_r16_tokens(const GemmArgs& a, int64_t t0, int64_t g, int64_t g_end) {
-  if constexpr (T == 1)
-    for (; g + 4 <= g_end; g += 4) q5_0_r16_tile<4, 1>(a, g, t0);
-  else
-    for (; g + 2 <= g_end; g += 2) q5_0_r16_tile<2, T>(a, g, t0);
-  for (; g < g_end; ++g) q5_0_r16_tile<1, T>(a, g, t0);
-}
-
-// Weight bytes one pass over the token tiles works on: stays in L2 while every tile reads it.
-constexpr size_t kL2Slice = 512 * 1024;
+struct Q5_0R16 : r16::GroupTiled<Q5_0R16> {
+  template <int G, int T>
+  static void tile(const GemmArgs& a, int64_t g0, int64_t t0) {
+    q5_0_r16_tile<G, T>(a, g0, t0);
+  }
+};
 
 }  // namespace
 
 void avx512_gemm_q5_0_r16(const GemmArgs& a) {
-  using Fn = void (*)(const GemmArgs&, int64_t, int64_t, int64_t);
-  static constexpr Fn kByTokens[kTileTokens] = {q5_0_r16_tokens<1>, q5_0_r16_tokens<2>,
-                                                q5_0_r16_tokens<3>, q5_0_r16_tokens<4>};
-  const int64_t n_groups = a.n_rows / 16;
-  const size_t group_bytes = 16 * a.w_stride;
-  const int64_t slice =
-      std::max<int64_t>(4, static_cast<int64_t>(kL2Slice / group_bytes) & ~int64_t{3});
-  for (int64_t g0 = 0; g0 < n_groups; g0 += slice) {
-    const int64_t g1 = std::min(n_groups, g0 + slice);
-    for (int64_t t0 = 0; t0 < a.n_tok; t0 += kTileTokens) {
-      const int64_t nt = std::min<int64_t>(kTileTokens, a.n_tok - t0);
-      kByTokens[nt - 1](a, t0, g0, g1);
-    }
-  }
+  r16::gemm<Q5_0R16>(a);
 }
 
 }  // namespace frugal::kern

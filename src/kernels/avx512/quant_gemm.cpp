@@ -10,13 +10,12 @@
 #include <algorithm>
 #include <cstring>
 
-#include "kernels/gemm.h"
 #include "kernels/avx512/simd.h"
+#include "kernels/gemm.h"
 #include "kernels/gemm_tiles.h"
 
 namespace frugal::kern {
 namespace {
-
 
 // ---- activation quantizers (same rounding as the reference: round-half-even of x * id) ----
 
@@ -80,7 +79,8 @@ void quantize_act_q8_k(const float* x, int64_t n, uint8_t* out) {
       _mm_storeu_si128(reinterpret_cast<__m128i*>(o.qs + i), _mm512_cvtsepi32_epi8(q));
       o.bsums[i / 16] = static_cast<int16_t>(_mm512_reduce_add_epi32(q));
     }
-    for (int j = 0; j < 8; ++j) o.bsums32[j] = static_cast<int16_t>(o.bsums[2 * j] + o.bsums[2 * j + 1]);
+    for (int j = 0; j < 8; ++j)
+      o.bsums32[j] = static_cast<int16_t>(o.bsums[2 * j] + o.bsums[2 * j + 1]);
     std::memset(o.pad, 0, sizeof(o.pad));
   }
 }
@@ -94,7 +94,6 @@ void gemm_tiled(const GemmArgs& a) {
     Tile<decltype(rows)::value, decltype(toks)::value>::run(a, r0, t0);
   });
 }
-
 
 // ---- Q8_0 and Q4_0 weights x Q8_0 activations, two blocks per step ----
 
@@ -192,7 +191,8 @@ struct Q5_0Block {
     uint32_t h0, h1 = 0;
     std::memcpy(&h0, blk + 2, 4);
     if (pair) std::memcpy(&h1, blk + kBytes + 2, 4);
-    const __mmask64 high = _cvtu64_mask64(static_cast<uint64_t>(h0) | static_cast<uint64_t>(h1) << 32);
+    const __mmask64 high =
+        _cvtu64_mask64(static_cast<uint64_t>(h0) | static_cast<uint64_t>(h1) << 32);
     return {_mm512_mask_add_epi8(nib, high, nib, _mm512_set1_epi8(16))};
   }
   static FRUGAL_INLINE size_t x_offset(const ActQ8_0Layout& l) { return l.qs_offset(); }
@@ -217,7 +217,8 @@ struct QxA1Block {
       uint32_t h0, h1 = 0;
       std::memcpy(&h0, blk + 4, 4);
       if (pair) std::memcpy(&h1, blk + kBytes + 4, 4);
-      const __mmask64 high = _cvtu64_mask64(static_cast<uint64_t>(h0) | static_cast<uint64_t>(h1) << 32);
+      const __mmask64 high =
+          _cvtu64_mask64(static_cast<uint64_t>(h0) | static_cast<uint64_t>(h1) << 32);
       q = _mm512_mask_add_epi8(q, high, q, _mm512_set1_epi8(16));
     }
     return {q};
@@ -235,7 +236,8 @@ struct LegacyTile {
     // Blocks b, b + 1 (only b when !pair); sw[r]: row r's scales [d_b x8, d_b+1 x8], already
     // multiplied by the activation's when T == 1.
     static FRUGAL_INLINE void step(const GemmArgs& a, int64_t r0, int64_t t0, int64_t b, bool pair,
-                                   const __m512 (&sw)[R], const __m512 (&mw)[R], __m512 (&acc)[R][T]) {
+                                   const __m512 (&sw)[R], const __m512 (&mw)[R],
+                                   __m512 (&acc)[R][T]) {
       typename Block::Decoded w[R];
       FRUGAL_UNROLL
       for (int r = 0; r < R; ++r)
@@ -252,12 +254,14 @@ struct LegacyTile {
           if constexpr (T == 1) {
             acc[r][t] = _mm512_fmadd_ps(s, sw[r], acc[r][t]);
             // + m d_x (sum of x): nsum4 is minus each lane's 4-value sum
-            if constexpr (Block::kHasMin) acc[r][t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(ns), mw[r], acc[r][t]);
+            if constexpr (Block::kHasMin)
+              acc[r][t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(ns), mw[r], acc[r][t]);
           } else {
             const __m512 xd = _mm512_loadu_ps(xa + l.d8_offset() + b * 32);
             acc[r][t] = _mm512_fmadd_ps(s, _mm512_mul_ps(sw[r], xd), acc[r][t]);
             if constexpr (Block::kHasMin)
-              acc[r][t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(ns), _mm512_mul_ps(mw[r], xd), acc[r][t]);
+              acc[r][t] =
+                  _mm512_fnmadd_ps(_mm512_cvtepi32_ps(ns), _mm512_mul_ps(mw[r], xd), acc[r][t]);
           }
         }
       }
@@ -599,10 +603,14 @@ uint64_t stream_read(const uint8_t* p, size_t n) {
   const size_t part = n / 4 / 128 * 128;
   const uint8_t *q0 = p, *q1 = p + part, *q2 = p + 2 * part, *q3 = p + 3 * part;
   for (size_t i = 0; i < part; i += 128) {
-    a0 = _mm512_add_epi64(a0, _mm512_add_epi64(_mm512_load_si512(q0 + i), _mm512_load_si512(q0 + i + 64)));
-    a1 = _mm512_add_epi64(a1, _mm512_add_epi64(_mm512_load_si512(q1 + i), _mm512_load_si512(q1 + i + 64)));
-    a2 = _mm512_add_epi64(a2, _mm512_add_epi64(_mm512_load_si512(q2 + i), _mm512_load_si512(q2 + i + 64)));
-    a3 = _mm512_add_epi64(a3, _mm512_add_epi64(_mm512_load_si512(q3 + i), _mm512_load_si512(q3 + i + 64)));
+    a0 = _mm512_add_epi64(
+        a0, _mm512_add_epi64(_mm512_load_si512(q0 + i), _mm512_load_si512(q0 + i + 64)));
+    a1 = _mm512_add_epi64(
+        a1, _mm512_add_epi64(_mm512_load_si512(q1 + i), _mm512_load_si512(q1 + i + 64)));
+    a2 = _mm512_add_epi64(
+        a2, _mm512_add_epi64(_mm512_load_si512(q2 + i), _mm512_load_si512(q2 + i + 64)));
+    a3 = _mm512_add_epi64(
+        a3, _mm512_add_epi64(_mm512_load_si512(q3 + i), _mm512_load_si512(q3 + i + 64)));
   }
   for (size_t i = 4 * part; i < n; i += 64) a0 = _mm512_add_epi64(a0, _mm512_load_si512(p + i));
   return static_cast<uint64_t>(_mm512_reduce_add_epi64(

@@ -65,7 +65,8 @@ void quantize_act_q8_k(const float* x, int64_t n, uint8_t* out) {
       for (int j = 0; j < 16; ++j) s += o.qs[16 * k + j];
       o.bsums[k] = static_cast<int16_t>(s);
     }
-    for (int j = 0; j < 8; ++j) o.bsums32[j] = static_cast<int16_t>(o.bsums[2 * j] + o.bsums[2 * j + 1]);
+    for (int j = 0; j < 8; ++j)
+      o.bsums32[j] = static_cast<int16_t>(o.bsums[2 * j] + o.bsums[2 * j + 1]);
   }
 }
 
@@ -151,7 +152,8 @@ float dot_qx_1(const uint8_t* w, const uint8_t* xa, int64_t n) {
       s += lo * x[j] + hi * x[j + 16];
       sx += x[j] + x[j + 16];
     }
-    acc += xd[b * 8] * (f16_at(blk) * static_cast<float>(s) + f16_at(blk + 2) * static_cast<float>(sx));
+    acc += xd[b * 8] *
+           (f16_at(blk) * static_cast<float>(s) + f16_at(blk + 2) * static_cast<float>(sx));
   }
   return acc;
 }
@@ -272,137 +274,115 @@ void gemm(const GemmArgs& a) {
       a.y[t * a.y_stride + r] = Dot(a.w + r * a.w_stride, a.x + t * a.x_stride, a.n_cols);
 }
 
-// Q8_0 r16 interleaved weights (kernels/interleave.h) against Q8_0 activations: per block, the
-// integer sum of (u - 128) x over the biased quants u, then acc = fma(sum, d_w d_x, acc), as the
-// AVX-512 kernel computes each lane.
-void gemm_q8_0_r16(const GemmArgs& a) {
-  const int64_t nb = a.n_cols / 32;
-  const size_t qoff = q8_0_r16_quants_offset(a.n_cols);
-  const ActQ8_0Layout l = act_q8_0_layout(a.n_cols);
-  for (int64_t t = 0; t < a.n_tok; ++t) {
-    const uint8_t* xa = a.x + t * a.x_stride;
-    const auto* xq = reinterpret_cast<const int8_t*>(xa + l.qs_offset());
-    const auto* xd = reinterpret_cast<const float*>(xa + l.d_offset());
-    for (int64_t r = 0; r < a.n_rows; ++r) {
-      const uint8_t* group = a.w + (r / 16) * 16 * a.w_stride;
-      const int64_t ri = r % 16;
-      float acc = 0.0f;
-      for (int64_t b = 0; b < nb; ++b) {
-        const float d = f16_at(group + (b * 16 + ri) * 2);
-        int32_t isum = 0;
-        for (int i = 0; i < 32; ++i) {
-          const uint8_t u = group[qoff + static_cast<size_t>(b * 512 + (i / 4) * 64 + ri * 4 + i % 4)];
-          isum += (static_cast<int32_t>(u) - 128) * xq[b * 32 + i];
-        }
-        acc = std::fma(static_cast<float>(isum), d * xd[b], acc);
-      }
-      a.y[t * a.y_stride + r] = acc;
-    }
-  }
+// The interleaved r16 layouts (kernels/interleave.h): y[t, r] = Dot(group of row r, r % 16,
+// activation row t, n_cols), each lane's dot computed as its AVX-512 kernel computes that lane.
+template <float (*Dot)(const uint8_t* group, int ri, const uint8_t* xa, int64_t n)>
+void gemm_r16(const GemmArgs& a) {
+  for (int64_t t = 0; t < a.n_tok; ++t)
+    for (int64_t r = 0; r < a.n_rows; ++r)
+      a.y[t * a.y_stride + r] = Dot(a.w + (r / 16) * 16 * a.w_stride, static_cast<int>(r % 16),
+                                    a.x + t * a.x_stride, a.n_cols);
 }
 
-// Q4_K r16 interleaved weights (kernels/interleave.h) against Q8_K activations, per lane as the
-// AVX-512 kernel computes it: per sub-block j the integer sum of q x, then
+// Q8_0 r16 against Q8_0 activations: per block, the integer sum of (u - 128) x over the biased
+// quants u, then acc = fma(sum, d_w d_x, acc).
+float dot_q8_0_r16(const uint8_t* group, int ri, const uint8_t* xa, int64_t n) {
+  const size_t qoff = q8_0_r16_quants_offset(n);
+  const ActQ8_0Layout l = act_q8_0_layout(n);
+  const auto* xq = reinterpret_cast<const int8_t*>(xa + l.qs_offset());
+  const auto* xd = reinterpret_cast<const float*>(xa + l.d_offset());
+  float acc = 0.0f;
+  for (int64_t b = 0; b < n / 32; ++b) {
+    const float d = f16_at(group + (b * 16 + ri) * 2);
+    int32_t isum = 0;
+    for (int i = 0; i < 32; ++i) {
+      const uint8_t u = group[qoff + static_cast<size_t>(b * 512 + (i / 4) * 64 + ri * 4 + i % 4)];
+      isum += (static_cast<int32_t>(u) - 128) * xq[b * 32 + i];
+    }
+    acc = std::fma(static_cast<float>(isum), d * xd[b], acc);
+  }
+  return acc;
+}
+
+// Q4_K r16 against Q8_K activations: per sub-block j the integer sum of q x, then
 // sb = fma(isum_j, sc_j, sb) in order; per super-block acc = fma(sb, d d_x, acc), then
 // acc = fma(-msum, dmin d_x, acc) with msum = sum_j mn_j bsums32_j (an exact integer).
-void gemm_q4_k_r16(const GemmArgs& a) {
-  const int64_t nsb = a.n_cols / 256;
-  for (int64_t t = 0; t < a.n_tok; ++t) {
-    const auto* xb = reinterpret_cast<const ActQ8K*>(a.x + t * a.x_stride);
-    for (int64_t r = 0; r < a.n_rows; ++r) {
-      const uint8_t* group = a.w + (r / 16) * 16 * a.w_stride;
-      const int ri = static_cast<int>(r % 16);
-      float acc = 0.0f;
-      for (int64_t b = 0; b < nsb; ++b) {
-        const uint8_t* sb = group + static_cast<size_t>(b) * kQ4KR16SuperBytes;
-        const ActQ8K& x = xb[b];
-        float sbacc = 0.0f;
-        int32_t msum = 0;
-        for (int j = 0; j < 8; ++j) {
-          int32_t isum = 0;
-          for (int l = 0; l < 32; ++l) {
-            const uint8_t byte = sb[kQ4KR16Qs + j * 256 + ((l % 16) / 4) * 64 + ri * 4 + l % 4];
-            isum += (l < 16 ? byte & 0x0F : byte >> 4) * x.qs[32 * j + l];
-          }
-          sbacc = std::fma(static_cast<float>(isum), static_cast<float>(sb[kQ4KR16Sc + j * 16 + ri]), sbacc);
-          msum += sb[kQ4KR16Mn + (j / 2) * 32 + ri * 2 + j % 2] * x.bsums32[j];
-        }
-        const float d = f16_at(sb + ri * 2), dmin = f16_at(sb + kQ4KR16Dmin + ri * 2);
-        acc = std::fma(sbacc, d * x.d, acc);
-        acc = std::fma(-static_cast<float>(msum), dmin * x.d, acc);
+float dot_q4_k_r16(const uint8_t* group, int ri, const uint8_t* xa, int64_t n) {
+  const auto* xb = reinterpret_cast<const ActQ8K*>(xa);
+  float acc = 0.0f;
+  for (int64_t b = 0; b < n / 256; ++b) {
+    const uint8_t* sb = group + static_cast<size_t>(b) * kQ4KR16SuperBytes;
+    const ActQ8K& x = xb[b];
+    float sbacc = 0.0f;
+    int32_t msum = 0;
+    for (int j = 0; j < 8; ++j) {
+      int32_t isum = 0;
+      for (int l = 0; l < 32; ++l) {
+        const uint8_t byte = sb[kQ4KR16Qs + j * 256 + ((l % 16) / 4) * 64 + ri * 4 + l % 4];
+        isum += (l < 16 ? byte & 0x0F : byte >> 4) * x.qs[32 * j + l];
       }
-      a.y[t * a.y_stride + r] = acc;
+      sbacc = std::fma(static_cast<float>(isum), static_cast<float>(sb[kQ4KR16Sc + j * 16 + ri]),
+                       sbacc);
+      msum += sb[kQ4KR16Mn + (j / 2) * 32 + ri * 2 + j % 2] * x.bsums32[j];
     }
+    const float d = f16_at(sb + ri * 2), dmin = f16_at(sb + kQ4KR16Dmin + ri * 2);
+    acc = std::fma(sbacc, d * x.d, acc);
+    acc = std::fma(-static_cast<float>(msum), dmin * x.d, acc);
   }
+  return acc;
 }
 
-// Q6_K r16 interleaved weights (kernels/interleave.h) against Q8_K activations, per lane as the
-// AVX-512 kernel computes it: per chunk j, the exact integer sums of (q - 32) x over sub-blocks
-// 2j and 2j + 1, then sb = fma(S_2j, sc_2j, sb), sb = fma(S_2j+1, sc_2j+1, sb); per super-block
-// acc = fma(sb, d d_x, acc).
-void gemm_q6_k_r16(const GemmArgs& a) {
-  const int64_t nsb = a.n_cols / 256;
-  for (int64_t t = 0; t < a.n_tok; ++t) {
-    const auto* xb = reinterpret_cast<const ActQ8K*>(a.x + t * a.x_stride);
-    for (int64_t r = 0; r < a.n_rows; ++r) {
-      const uint8_t* group = a.w + (r / 16) * 16 * a.w_stride;
-      const int ri = static_cast<int>(r % 16);
-      float acc = 0.0f;
-      for (int64_t b = 0; b < nsb; ++b) {
-        const uint8_t* sb = group + static_cast<size_t>(b) * kQ6KR16SuperBytes;
-        const ActQ8K& x = xb[b];
-        float sbacc = 0.0f;
-        for (int j = 0; j < 8; ++j) {
-          int32_t s[2] = {-32 * x.bsums[2 * j], -32 * x.bsums[2 * j + 1]};
-          for (int n = 0; n < 8; ++n)
-            for (int k = 0; k < 4; ++k) {
-              const uint8_t lo = sb[j * 256 + (n / 2) * 64 + ri * 4 + k];
-              const uint8_t hi = sb[kQ6KR16Qh + j * 128 + (n / 4) * 64 + ri * 4 + k];
-              const int q = (n % 2 ? lo >> 4 : lo & 0xF) | (((hi >> (2 * (n % 4))) & 3) << 4);
-              s[n % 2] += q * x.qs[32 * j + 16 * (n % 2) + 4 * (n / 2) + k];
-            }
-          for (int half = 0; half < 2; ++half) {
-            const auto sc = static_cast<int8_t>(sb[kQ6KR16Sc + (2 * j + half) * 16 + ri]);
-            sbacc = std::fma(static_cast<float>(s[half]), static_cast<float>(sc), sbacc);
-          }
+// Q6_K r16 against Q8_K activations: per chunk j, the exact integer sums of (q - 32) x over
+// sub-blocks 2j and 2j + 1, then sb = fma(S_2j, sc_2j, sb), sb = fma(S_2j+1, sc_2j+1, sb); per
+// super-block acc = fma(sb, d d_x, acc).
+float dot_q6_k_r16(const uint8_t* group, int ri, const uint8_t* xa, int64_t n) {
+  const auto* xb = reinterpret_cast<const ActQ8K*>(xa);
+  float acc = 0.0f;
+  for (int64_t b = 0; b < n / 256; ++b) {
+    const uint8_t* sb = group + static_cast<size_t>(b) * kQ6KR16SuperBytes;
+    const ActQ8K& x = xb[b];
+    float sbacc = 0.0f;
+    for (int j = 0; j < 8; ++j) {
+      int32_t s[2] = {-32 * x.bsums[2 * j], -32 * x.bsums[2 * j + 1]};
+      for (int nv = 0; nv < 8; ++nv)
+        for (int k = 0; k < 4; ++k) {
+          const uint8_t lo = sb[j * 256 + (nv / 2) * 64 + ri * 4 + k];
+          const uint8_t hi = sb[kQ6KR16Qh + j * 128 + (nv / 4) * 64 + ri * 4 + k];
+          const int q = (nv % 2 ? lo >> 4 : lo & 0xF) | (((hi >> (2 * (nv % 4))) & 3) << 4);
+          s[nv % 2] += q * x.qs[32 * j + 16 * (nv % 2) + 4 * (nv / 2) + k];
         }
-        acc = std::fma(sbacc, f16_at(sb + kQ6KR16D + ri * 2) * x.d, acc);
+      for (int half = 0; half < 2; ++half) {
+        const auto sc = static_cast<int8_t>(sb[kQ6KR16Sc + (2 * j + half) * 16 + ri]);
+        sbacc = std::fma(static_cast<float>(s[half]), static_cast<float>(sc), sbacc);
       }
-      a.y[t * a.y_stride + r] = acc;
     }
+    acc = std::fma(sbacc, f16_at(sb + kQ6KR16D + ri * 2) * x.d, acc);
   }
+  return acc;
 }
 
-// Q5_0 r16 interleaved weights (kernels/interleave.h) against Q8_0 activations, per lane as the
-// AVX-512 kernel computes it: per block, s = -16 (sum of x's quants) + sum q x (exact), then
-// acc = fma(s, d_w d_x, acc).
-void gemm_q5_0_r16(const GemmArgs& a) {
-  const int64_t nb = a.n_cols / 32;
-  const size_t qoff = q8_0_r16_quants_offset(a.n_cols);
-  const ActQ8_0Layout l = act_q8_0_layout(a.n_cols);
-  for (int64_t t = 0; t < a.n_tok; ++t) {
-    const uint8_t* xa = a.x + t * a.x_stride;
-    const auto* xq = reinterpret_cast<const int8_t*>(xa + l.qs_offset());
-    const auto* xd = reinterpret_cast<const float*>(xa + l.d_offset());
-    const auto* nsum = reinterpret_cast<const int32_t*>(xa + l.nsum_offset());
-    for (int64_t r = 0; r < a.n_rows; ++r) {
-      const uint8_t* group = a.w + (r / 16) * 16 * a.w_stride;
-      const int ri = static_cast<int>(r % 16);
-      float acc = 0.0f;
-      for (int64_t b = 0; b < nb; ++b) {
-        const uint8_t* ob = group + qoff + static_cast<size_t>(b) * kQ5_0R16BlockBytes;
-        int32_t s = nsum[b] / 8;  // nsum = -128 sum x: exact
-        for (int n = 0; n < 8; ++n)
-          for (int k = 0; k < 4; ++k) {
-            const uint8_t lo = ob[(n / 2) * 64 + ri * 4 + k];
-            const int q = (n % 2 ? lo >> 4 : lo & 0xF) | (((ob[kQ5_0R16Qh + ri * 4 + k] >> n) & 1) << 4);
-            s += q * xq[b * 32 + 16 * (n % 2) + 4 * (n / 2) + k];
-          }
-        acc = std::fma(static_cast<float>(s), f16_at(group + (b * 16 + ri) * 2) * xd[b], acc);
+// Q5_0 r16 against Q8_0 activations: per block, s = -16 (sum of x's quants) + sum q x (exact),
+// then acc = fma(s, d_w d_x, acc).
+float dot_q5_0_r16(const uint8_t* group, int ri, const uint8_t* xa, int64_t n) {
+  const size_t qoff = q8_0_r16_quants_offset(n);
+  const ActQ8_0Layout l = act_q8_0_layout(n);
+  const auto* xq = reinterpret_cast<const int8_t*>(xa + l.qs_offset());
+  const auto* xd = reinterpret_cast<const float*>(xa + l.d_offset());
+  const auto* nsum = reinterpret_cast<const int32_t*>(xa + l.nsum_offset());
+  float acc = 0.0f;
+  for (int64_t b = 0; b < n / 32; ++b) {
+    const uint8_t* ob = group + qoff + static_cast<size_t>(b) * kQ5_0R16BlockBytes;
+    int32_t s = nsum[b] / 8;  // nsum = -128 sum x: exact
+    for (int nv = 0; nv < 8; ++nv)
+      for (int k = 0; k < 4; ++k) {
+        const uint8_t lo = ob[(nv / 2) * 64 + ri * 4 + k];
+        const int q =
+            (nv % 2 ? lo >> 4 : lo & 0xF) | (((ob[kQ5_0R16Qh + ri * 4 + k] >> nv) & 1) << 4);
+        s += q * xq[b * 32 + 16 * (nv % 2) + 4 * (nv / 2) + k];
       }
-      a.y[t * a.y_stride + r] = acc;
-    }
+    acc = std::fma(static_cast<float>(s), f16_at(group + (b * 16 + ri) * 2) * xd[b], acc);
   }
+  return acc;
 }
 
 uint64_t stream_read(const uint8_t* p, size_t n) {
@@ -432,10 +412,10 @@ constexpr KernelTable kRefTable = {
     gemm<dot_q5_k>,
     gemm<dot_q6_k>,
     stream_read,
-    gemm_q8_0_r16,
-    gemm_q4_k_r16,
-    gemm_q6_k_r16,
-    gemm_q5_0_r16,
+    gemm_r16<dot_q8_0_r16>,
+    gemm_r16<dot_q4_k_r16>,
+    gemm_r16<dot_q6_k_r16>,
+    gemm_r16<dot_q5_0_r16>,
     silu_mul_reference,
 };
 

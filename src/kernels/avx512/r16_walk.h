@@ -1,0 +1,86 @@
+// The walk shared by the AVX-512 kernels of the interleaved r16 layouts (kernels/interleave.h):
+// slices of groups small enough to stay in L2 while every token tile reads them, token tiles
+// over each slice, and the helpers their tiles use. Included only by files compiled with the
+// AVX-512 flags.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <utility>
+
+#include "kernels/avx512/simd.h"
+
+namespace frugal::kern::r16 {
+
+// Weight bytes read ahead of the block being multiplied (groups lie back to back, and a prefetch
+// past the end of the matrix never faults).
+inline constexpr int kAheadBytes = 4096;
+// Weight bytes one pass over the token tiles works on.
+inline constexpr size_t kL2Slice = 512 * 1024;
+
+FRUGAL_INLINE __m512i bcast32(const void* p) {
+  return _mm512_set1_epi32(*static_cast<const int32_t*>(p));
+}
+
+// A | (B & C), bitwise.
+FRUGAL_INLINE __m512i or_and(__m512i a, __m512i b, __m512i c) {
+  return _mm512_ternarylogic_epi32(a, b, c, 0xF8);
+}
+
+// y rows of groups [g0, g0 + G) for tokens [t0, t0 + T).
+template <int G, int T>
+FRUGAL_INLINE void store_groups(const GemmArgs& a, int64_t g0, int64_t t0,
+                                const __m512 (&acc)[G][T]) {
+  FRUGAL_UNROLL
+  for (int k = 0; k < G; ++k) FRUGAL_UNROLL
+  for (int t = 0; t < T; ++t)
+    _mm512_storeu_ps(a.y + (t0 + t) * a.y_stride + (g0 + k) * 16, acc[k][t]);
+}
+
+// Tokens [t0, t0 + T) against groups [g, g_end) with Kernel::tile<G, T>: decode streams four
+// groups at once (more memory requests in flight), prefill tiles take two groups per pass.
+template <typename Kernel, int T>
+void group_tiles(const GemmArgs& a, int64_t t0, int64_t g, int64_t g_end) {
+  if constexpr (T == 1)
+    for (; g + 4 <= g_end; g += 4) Kernel::template tile<4, 1>(a, g, t0);
+  else
+    for (; g + 2 <= g_end; g += 2) Kernel::template tile<2, T>(a, g, t0);
+  for (; g < g_end; ++g) Kernel::template tile<1, T>(a, g, t0);
+}
+
+// Base of the kernels walked by group_tiles: Self::tile<G, T>(a, g0, t0) computes groups
+// [g0, g0 + G) x tokens [t0, t0 + T), for G = 1, 2, 4 and T <= 4.
+template <typename Self>
+struct GroupTiled {
+  static constexpr int kTileTokens = 4, kSliceAlign = 4;
+  template <int T>
+  static void tokens(const GemmArgs& a, int64_t t0, int64_t g, int64_t g_end) {
+    group_tiles<Self, T>(a, t0, g, g_end);
+  }
+};
+
+// The whole GEMM: Kernel::tokens<T>(a, t0, g, g_end) for T = 1..Kernel::kTileTokens, over
+// slices of a multiple of Kernel::kSliceAlign groups.
+template <typename Kernel>
+void gemm(const GemmArgs& a) {
+  using Fn = void (*)(const GemmArgs&, int64_t, int64_t, int64_t);
+  constexpr int kTokens = Kernel::kTileTokens;
+  static constexpr auto kByTokens = []<size_t... I>(std::index_sequence<I...>) {
+    return std::array<Fn, kTokens>{&Kernel::template tokens<static_cast<int>(I) + 1>...};
+  }
+  (std::make_index_sequence<kTokens>{});
+  const int64_t n_groups = a.n_rows / 16;
+  const size_t group_bytes = 16 * a.w_stride;
+  constexpr int64_t kAlign = Kernel::kSliceAlign;
+  const int64_t slice =
+      std::max<int64_t>(kAlign, static_cast<int64_t>(kL2Slice / group_bytes) / kAlign * kAlign);
+  for (int64_t g0 = 0; g0 < n_groups; g0 += slice) {
+    const int64_t g1 = std::min(n_groups, g0 + slice);
+    for (int64_t t0 = 0; t0 < a.n_tok; t0 += kTokens) {
+      const int64_t nt = std::min<int64_t>(kTokens, a.n_tok - t0);
+      kByTokens[nt - 1](a, t0, g0, g1);
+    }
+  }
+}
+
+}  // namespace frugal::kern::r16
