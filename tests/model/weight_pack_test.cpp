@@ -1,5 +1,5 @@
-// ModelOptions::repack: Q8_0 projections, experts and output heads are copied interleaved
-// (kernels/interleave.h) at load, the token embedding is not, and the logits agree with the model
+// ModelOptions::repack: Q8_0 (and Q5_0, Q4_K, Q6_K) projections, experts and output heads are
+// copied interleaved (kernels/interleave.h) at load, the token embedding is not, and the logits agree with the model
 // run straight from the mapped file to float rounding (the interleaved kernel adds the same
 // integer block sums in another order).
 #include <gtest/gtest.h>
@@ -53,6 +53,35 @@ TEST(WeightPack, Deepseek2LogitsAgree) {
   EXPECT_EQ(a.weights().output.interleave, 1);
   const std::vector<int32_t> tokens = {3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8};
   expect_logits_near(run_logits(a, tokens), run_logits(b, tokens), "deepseek2");
+}
+
+// The other r16 types, on a deepseek2 model whose widths are whole K-quant super-blocks (the
+// attention output, 128 wide, stays F32).
+TEST(WeightPack, Deepseek2KQuantAndQ5_0LogitsAgree) {
+  Deepseek2Config c = deepseek2_preset("tiny");
+  c.dim = 256, c.q_lora_rank = 256, c.kv_lora_rank = 256, c.moe_ffn_dim = 256, c.dense_ffn_dim = 512;
+  for (GgmlType type : {GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q5_0}) {
+    const std::string path = temp_dir() + "/pack-ds2-" + type_name(type) + ".gguf";
+    SynthOptions opt;
+    opt.type = type;
+    write_deepseek2_synth(c, opt, path);
+    ModelOptions plain;
+    plain.repack = false;
+    Deepseek2Model a = Deepseek2Model::load(path, plain);
+    Deepseek2Model b = Deepseek2Model::load(path);
+    const kern::KernelTable& k = kern::active_kernel_table();
+    const bool packs = type == GgmlType::Q4_K ? k.q4_k_r16 != nullptr
+                       : type == GgmlType::Q6_K ? k.q6_k_r16 != nullptr
+                                                : k.q5_0_r16 != nullptr;
+    const LayerWeights& moe_layer = b.weights().layers.back();
+    ASSERT_FALSE(moe_layer.moe.gate.empty());
+    EXPECT_EQ(moe_layer.moe.gate[1].type, type) << type_name(type);
+    EXPECT_EQ(moe_layer.moe.gate[1].interleave, packs ? 16 : 1) << type_name(type);
+    EXPECT_EQ(moe_layer.moe.down[1].interleave, packs ? 16 : 1) << type_name(type);
+    EXPECT_EQ(b.weights().output.interleave, packs ? 16 : 1) << type_name(type);
+    const std::vector<int32_t> tokens = {3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8};
+    expect_logits_near(run_logits(a, tokens), run_logits(b, tokens), type_name(type));
+  }
 }
 
 TEST(WeightPack, DenseTiedOutputIsPackedAndEmbeddingStillReads) {
