@@ -2,7 +2,7 @@
 // and the dispatched kernel included):
 //   BM_Matvec/<type>/<threads>: one token against a weight of ~1 GiB (several times the L3);
 //     bytes_per_second = weight bytes streamed (compare with `frugal bench --memory`).
-//   BM_MatvecR16/<type>/<threads>: the same for Q8_0 (0), Q4_K (1), Q6_K (2) or Q5_0 (3) interleaved 16 rows per
+//   BM_MatvecR16/<type>/<threads>: the same for Q8_0 (0), Q4_K (1), Q6_K (2), Q5_0 (3) or Q5_K (4) interleaved 16 rows per
 //     group (huge pages).
 //   BM_MatmulR16/<type>/<threads>: 64 tokens through the interleaved copy (prefill), FLOP/s.
 //   BM_MatvecHot/<type>: the same on a weight that fits in L2, one thread (compute ceiling).
@@ -104,7 +104,7 @@ struct PackedWeight {
 };
 
 // The types with an interleaved r16 layout (kernels/interleave.h).
-const GgmlType kR16Types[] = {GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q5_0};
+const GgmlType kR16Types[] = {GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q5_0, GgmlType::Q5_K};
 
 // One token through the interleaved copy of a rows x 4096 weight of r16 type `type`.
 void time_r16_matvec(benchmark::State& state, GgmlType type, int64_t rows) {
@@ -119,7 +119,7 @@ void time_r16_matvec(benchmark::State& state, GgmlType type, int64_t rows) {
 }
 
 // Decode on the interleaved copy (1 GiB): compare with BM_Matvec/<type>/<threads> (the plain
-// layout). Args: r16 type index (0 Q8_0, 1 Q4_K, 2 Q6_K, 3 Q5_0), threads.
+// layout). Args: r16 type index (0 Q8_0, 1 Q4_K, 2 Q6_K, 3 Q5_0, 4 Q5_K), threads.
 void BM_MatvecR16(benchmark::State& state) {
   const GgmlType type = kR16Types[state.range(0)];
   set_kernel_threads(static_cast<int>(state.range(1)));
@@ -210,11 +210,11 @@ void type_thread_args(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(BM_Matvec)->Apply(type_thread_args)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_MatvecR16)->ArgsProduct({{0, 1, 2, 3}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_MatvecR16Hot)->DenseRange(0, 3)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_MatvecR16)->ArgsProduct({{0, 1, 2, 3, 4}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MatvecR16Hot)->DenseRange(0, 4)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_MatvecHot)->DenseRange(0, static_cast<int>(std::size(kTypes)) - 2)->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Matmul)->Apply(type_thread_args)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_MatmulR16)->ArgsProduct({{0, 1, 2, 3}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MatmulR16)->ArgsProduct({{0, 1, 2, 3, 4}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_QuantizeQ8_0);
 BENCHMARK(BM_QuantizeQ8_K);
 

@@ -20,7 +20,7 @@ const char* const kModelFlagsHelp =
     "                    kernels). The deepseek2 latent cache; dense models keep f32\n"
     "  --no-repack       run from the mapped file: start at once, but skip the interleaved\n"
     "                    huge-page copies the AVX-512 kernels stream fastest (Q8_0, Q5_0, Q4_K,\n"
-    "                    Q6_K; packing a 10 GB model takes ~10-30 s on a small VM)\n";
+    "                    Q5_K, Q6_K; packing a 10 GB model takes ~10-30 s on a small VM)\n";
 const char* const kSamplingFlagsHelp =
     "  --temp T          temperature; 0 = greedy (default 0.8)\n"
     "  --top-k K         keep the K most likely tokens (0 = off, default 40)\n"

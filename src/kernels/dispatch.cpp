@@ -14,7 +14,7 @@ namespace {
 // baseline for before/after figures).
 constexpr KernelTable kNoneTable = {"none",  nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
                                     nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
-                                    nullptr, nullptr, nullptr, nullptr, nullptr, silu_mul_reference};
+                                    nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, silu_mul_reference};
 
 const KernelTable& choose() {
   const CpuFeatures& f = cpu_features();
@@ -42,6 +42,7 @@ TypeKernel find_kernel(const KernelTable& k, GgmlType t, int interleave) {
   if (interleave != 1) {
     if (t == GgmlType::Q8_0 && interleave == kQ8_0Interleave) return {ActFormat::Q8_0, k.q8_0_r16};
     if (t == GgmlType::Q4_K && interleave == kQ4KInterleave) return {ActFormat::Q8_K, k.q4_k_r16};
+    if (t == GgmlType::Q5_K && interleave == kQ5KInterleave) return {ActFormat::Q8_K, k.q5_k_r16};
     if (t == GgmlType::Q6_K && interleave == kQ6KInterleave) return {ActFormat::Q8_K, k.q6_k_r16};
     if (t == GgmlType::Q5_0 && interleave == kQ5_0Interleave) return {ActFormat::Q8_0, k.q5_0_r16};
     return {};

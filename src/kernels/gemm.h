@@ -105,6 +105,7 @@ struct KernelTable {
   // Interleaved layouts (kernels/interleave.h); args.w is a group start, w_stride = group / 16.
   GemmFn q8_0_r16;
   GemmFn q4_k_r16;
+  GemmFn q5_k_r16;
   GemmFn q6_k_r16;
   GemmFn q5_0_r16;
   SiluMulFn silu_mul;

@@ -36,6 +36,9 @@ bool q8_0_r16_fits(const WeightMatrix& w) {
 bool q4_k_r16_fits(const WeightMatrix& w) {
   return w.type == GgmlType::Q4_K && w.rows % kQ4KInterleave == 0 && w.cols % 256 == 0;
 }
+bool q5_k_r16_fits(const WeightMatrix& w) {
+  return w.type == GgmlType::Q5_K && w.rows % kQ5KInterleave == 0 && w.cols % 256 == 0;
+}
 bool q5_0_r16_fits(const WeightMatrix& w) {
   return w.type == GgmlType::Q5_0 && w.rows % kQ5_0Interleave == 0 && w.cols % 32 == 0;
 }
@@ -54,12 +57,14 @@ bool interleave_pays(const WeightMatrix& w) {
   const kern::KernelTable& k = kern::active_kernel_table();
   return (q8_0_r16_fits(w) && k.q8_0_r16 != nullptr) ||
          (q4_k_r16_fits(w) && k.q4_k_r16 != nullptr) ||
+         (q5_k_r16_fits(w) && k.q5_k_r16 != nullptr) ||
          (q6_k_r16_fits(w) && k.q6_k_r16 != nullptr) || (q5_0_r16_fits(w) && k.q5_0_r16 != nullptr);
 }
 
 namespace {
 size_t group_bytes(const WeightMatrix& w) {
   if (w.type == GgmlType::Q6_K) return static_cast<size_t>(w.cols / 256) * kQ6KR16SuperBytes;
+  if (w.type == GgmlType::Q5_K) return static_cast<size_t>(w.cols / 256) * kQ5KR16SuperBytes;
   if (w.type == GgmlType::Q5_0)
     return q8_0_r16_quants_offset(w.cols) + static_cast<size_t>(w.cols / 32) * kQ5_0R16BlockBytes;
   return w.type == GgmlType::Q4_K ? q4_k_r16_group_bytes(w.cols) : q8_0_r16_group_bytes(w.cols);
@@ -115,11 +120,15 @@ void for_each_block(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t* dst,
 }
 
 // Q4_K block (144 bytes): d @0, dmin @2, scales[12] @4, qs[128] @16; value l of sub-block j is
-// the low (j even) or high nibble of qs[32 (j / 2) + l].
-void interleave_q4_k_rows(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t* dst) {
+// the low (j even) or high nibble of qs[32 (j / 2) + l]. Q5_K (176 bytes): the same with qh[32]
+// @16 and qs @48; bit j of qh[l] is the fifth bit of value l of sub-block j.
+template <bool kFive>
+void interleave_q4_or_5_k_rows(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t* dst) {
+  constexpr int kBytes = kFive ? 176 : 144, kQs = kFive ? 48 : 16;
+  constexpr size_t kSuper = kFive ? kQ5KR16SuperBytes : kQ4KR16SuperBytes;
   for_each_block(
-      w, r0, r1, dst, 256, 144, [](const uint8_t* blk, uint8_t* group, int64_t b, int ri) {
-        uint8_t* out = group + static_cast<size_t>(b) * kQ4KR16SuperBytes;
+      w, r0, r1, dst, 256, kBytes, [](const uint8_t* blk, uint8_t* group, int64_t b, int ri) {
+        uint8_t* out = group + static_cast<size_t>(b) * kSuper;
         std::memcpy(out + ri * 2, blk, 2);
         std::memcpy(out + kQ4KR16Dmin + ri * 2, blk + 2, 2);
         for (int j = 0; j < 8; ++j) {
@@ -130,13 +139,23 @@ void interleave_q4_k_rows(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t
         }
         // Sub-block 2p takes the low nibbles of its 32 bytes, 2p + 1 the high ones.
         for (int p = 0; p < 4; ++p) {
-          const uint8_t* qs = blk + 16 + 32 * p;
+          const uint8_t* qs = blk + kQs + 32 * p;
           for (int c = 0; c < 4; ++c) {
             const uint32_t a = load_le<uint32_t>(qs + 4 * c),
                            bq = load_le<uint32_t>(qs + 16 + 4 * c);
             store_le32(out + kQ4KR16Qs + (2 * p) * 256 + c * 64 + ri * 4, pack_nibbles(a, bq, 0));
             store_le32(out + kQ4KR16Qs + (2 * p + 1) * 256 + c * 64 + ri * 4,
                        pack_nibbles(a, bq, 1));
+          }
+        }
+        if constexpr (kFive) {
+          // byte k, bit n of sub-block j: bit j of qh[16 (n % 2) + 4 (n / 2) + k]
+          for (int j = 0; j < 8; ++j) {
+            uint32_t v = 0;
+            for (int n = 0; n < 8; ++n)
+              v |= ((load_le<uint32_t>(blk + 16 + 16 * (n % 2) + 4 * (n / 2)) >> j) & 0x01010101u)
+                   << n;
+            store_le32(out + kQ5KR16Qh + j * 64 + ri * 4, v);
           }
         }
       });
@@ -214,10 +233,13 @@ void interleave_q8_0_rows(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t
 void interleave_rows(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t* dst) {
   FRUGAL_CHECK(
       w.interleave == 1 && r0 % kRows == 0 && r1 % kRows == 0 &&
-          (q8_0_r16_fits(w) || q4_k_r16_fits(w) || q6_k_r16_fits(w) || q5_0_r16_fits(w)),
-      "interleave_rows: expects a plain Q8_0, Q5_0, Q4_K or Q6_K view and 16-aligned rows");
+          (q8_0_r16_fits(w) || q4_k_r16_fits(w) || q5_k_r16_fits(w) || q6_k_r16_fits(w) ||
+           q5_0_r16_fits(w)),
+      "interleave_rows: expects a plain Q8_0, Q5_0, Q4_K, Q5_K or Q6_K view and 16-aligned rows");
   if (w.type == GgmlType::Q4_K)
-    interleave_q4_k_rows(w, r0, r1, dst);
+    interleave_q4_or_5_k_rows<false>(w, r0, r1, dst);
+  else if (w.type == GgmlType::Q5_K)
+    interleave_q4_or_5_k_rows<true>(w, r0, r1, dst);
   else if (w.type == GgmlType::Q6_K)
     interleave_q6_k_rows(w, r0, r1, dst);
   else if (w.type == GgmlType::Q5_0)
@@ -270,12 +292,14 @@ void dequantize_q8_0_r16_row(const WeightMatrix& w, int64_t r, float* out) {
   }
 }
 
-// The same float operations as format/'s dequantize_q4_k: d sc_j q - dmin mn_j.
-void dequantize_q4_k_r16_row(const WeightMatrix& w, int64_t r, float* out) {
+// The same float operations as format/'s dequantize_q4_k and dequantize_q5_k: d sc_j q - dmin mn_j.
+template <bool kFive>
+void dequantize_q4_or_5_k_r16_row(const WeightMatrix& w, int64_t r, float* out) {
   const uint8_t* group = w.row(r / kRows * kRows);
   const int ri = static_cast<int>(r % kRows);
   for (int64_t b = 0; b < w.cols / 256; ++b) {
-    const uint8_t* sb = group + static_cast<size_t>(b) * kQ4KR16SuperBytes;
+    const uint8_t* sb =
+        group + static_cast<size_t>(b) * (kFive ? kQ5KR16SuperBytes : kQ4KR16SuperBytes);
     const float d = f16_to_f32(load_le<uint16_t>(sb + ri * 2));
     const float dmin = f16_to_f32(load_le<uint16_t>(sb + kQ4KR16Dmin + ri * 2));
     for (int j = 0; j < 8; ++j) {
@@ -283,7 +307,11 @@ void dequantize_q4_k_r16_row(const WeightMatrix& w, int64_t r, float* out) {
       const float ml = dmin * static_cast<float>(sb[kQ4KR16Mn + (j / 2) * 32 + ri * 2 + j % 2]);
       for (int l = 0; l < 32; ++l) {
         const uint8_t byte = sb[kQ4KR16Qs + j * 256 + ((l % 16) / 4) * 64 + ri * 4 + l % 4];
-        const int q = l < 16 ? byte & 0x0F : byte >> 4;
+        int q = l < 16 ? byte & 0x0F : byte >> 4;
+        if constexpr (kFive) {
+          const int n = 2 * ((l % 16) / 4) + l / 16;  // the nibble vector holding value l
+          q |= ((sb[kQ5KR16Qh + j * 64 + ri * 4 + l % 4] >> n) & 1) << 4;
+        }
         out[b * 256 + 32 * j + l] = dl * static_cast<float>(q) - ml;
       }
     }
@@ -332,10 +360,13 @@ void dequantize_q5_0_r16_row(const WeightMatrix& w, int64_t r, float* out) {
 
 void dequantize_interleaved_row(const WeightMatrix& w, int64_t r, float* out) {
   FRUGAL_CHECK(w.interleave == kRows && (w.type == GgmlType::Q8_0 || w.type == GgmlType::Q4_K ||
-                                         w.type == GgmlType::Q6_K || w.type == GgmlType::Q5_0),
+                                         w.type == GgmlType::Q5_K || w.type == GgmlType::Q6_K ||
+                                         w.type == GgmlType::Q5_0),
                "weight_row: unknown interleaved layout");
   if (w.type == GgmlType::Q4_K)
-    dequantize_q4_k_r16_row(w, r, out);
+    dequantize_q4_or_5_k_r16_row<false>(w, r, out);
+  else if (w.type == GgmlType::Q5_K)
+    dequantize_q4_or_5_k_r16_row<true>(w, r, out);
   else if (w.type == GgmlType::Q6_K)
     dequantize_q6_k_r16_row(w, r, out);
   else if (w.type == GgmlType::Q5_0)

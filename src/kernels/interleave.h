@@ -1,5 +1,5 @@
 // Interleaved row layouts: weights copied at load into the order the fast kernels stream them
-// (kernels.h WeightMatrix::interleave > 1). Four layouts, all of 16 rows per group:
+// (kernels.h WeightMatrix::interleave > 1). Five layouts, all of 16 rows per group:
 //
 // Q8_0 r16 — groups of 16 rows. For a row of nb blocks (32 values each), group g holds:
 //   scales  f16 [nb][16 rows]                     padded to a multiple of 64 bytes
@@ -22,6 +22,12 @@
 // 32j + 16 + 4c + k (high nibble), so each masked or shifted 64-byte vector is 16 rows x 4
 // values: one VNNI product with 4 activation bytes broadcast advances 16 rows, and no product
 // needs a lane sum. A row's value is d sc_j q - dmin mn_j, as in the plain layout.
+//
+// Q5_K r16 — Q4_K r16 (the same first 2368 bytes of a super-block) plus the fifth bits
+// (kQ5KR16SuperBytes = 2880 = 16 x 180, against 16 x 176):
+//   @2368 qh  u8 [8 sub-blocks j][16 rows][4]   bit n of byte k: the fifth bit of the value that
+//                                                byte k of nibble vector n = 2c + half of
+//                                                sub-block j holds (32j + 16 half + 4c + k)
 //
 // Q6_K r16 — groups of 16 rows. Per super-block b (kQ6KR16SuperBytes = 3392 = 16 x 212, against
 // 16 x 210; 6-bit q, value d sc_k (q - 32) for sub-block k = value / 16):
@@ -59,6 +65,8 @@ inline constexpr int kQ4KInterleave = 16;
 inline constexpr size_t kQ4KR16SuperBytes = 2368;
 // Offsets inside one super-block of a Q4_K r16 group.
 inline constexpr size_t kQ4KR16Dmin = 32, kQ4KR16Sc = 64, kQ4KR16Mn = 192, kQ4KR16Qs = 320;
+inline constexpr int kQ5KInterleave = 16;
+inline constexpr size_t kQ5KR16SuperBytes = 2880, kQ5KR16Qh = 2368;
 inline constexpr int kQ5_0Interleave = 16;
 inline constexpr size_t kQ5_0R16BlockBytes = 320, kQ5_0R16Qh = 256;
 inline constexpr int kQ6KInterleave = 16;

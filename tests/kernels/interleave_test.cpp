@@ -1,4 +1,4 @@
-// Interleaved Q8_0, Q5_0, Q4_K and Q6_K r16 weights: the copy dequantizes to exactly the plain rows,
+// Interleaved Q8_0, Q5_0, Q4_K, Q5_K and Q6_K r16 weights: the copy dequantizes to exactly the plain rows,
 // the AVX-512 kernel for it is bit-identical to its scalar twin on odd sizes and token counts,
 // and both match the plain-layout kernels to float rounding (the block sums are the same
 // integers; only the order of the float additions differs).
@@ -62,6 +62,7 @@ struct TypeCols {
 };
 const TypeCols kTypes[] = {{GgmlType::Q8_0, {32, 96, 224, 544, 1056}},
                            {GgmlType::Q4_K, {256, 768, 1280}},
+                           {GgmlType::Q5_K, {256, 768, 1280}},
                            {GgmlType::Q6_K, {256, 768, 1280}},
                            {GgmlType::Q5_0, {32, 96, 224, 544, 1408}}};
 const int64_t kRows[] = {16, 48, 80};  // 80: four groups streamed together + one; pairs + one
@@ -119,7 +120,7 @@ TEST(Interleave, SlicedWeightsMatchTheTwin) {
   if (!cpu_features().has_avx512_set()) GTEST_SKIP() << "this CPU has no AVX-512 VNNI";
   // Q4_K / Q6_K / Q5_0: 8192 columns make a 75.8 / 108.5 / 82.4 KB group, so 4-group slices:
   // quads, then a lone group.
-  for (const auto& [type, cols] : {std::pair{GgmlType::Q8_0, int64_t{4096}}, std::pair{GgmlType::Q4_K, int64_t{8192}},
+  for (const auto& [type, cols] : {std::pair{GgmlType::Q8_0, int64_t{4096}}, std::pair{GgmlType::Q4_K, int64_t{8192}}, std::pair{GgmlType::Q5_K, int64_t{8192}},
                                    std::pair{GgmlType::Q6_K, int64_t{8192}}, std::pair{GgmlType::Q5_0, int64_t{8192}}}) {
     const int64_t rows = 16 * 13;
     const Interleaved m = make(type, rows, cols, 21);
@@ -135,7 +136,7 @@ TEST(Interleave, SlicedWeightsMatchTheTwin) {
 }
 
 TEST(Interleave, MatmulAndReferenceAgreeOnInterleavedViews) {
-  for (const auto& [type, cols] : {std::pair{GgmlType::Q8_0, int64_t{1056}}, std::pair{GgmlType::Q4_K, int64_t{1024}},
+  for (const auto& [type, cols] : {std::pair{GgmlType::Q8_0, int64_t{1056}}, std::pair{GgmlType::Q4_K, int64_t{1024}}, std::pair{GgmlType::Q5_K, int64_t{1024}},
                                    std::pair{GgmlType::Q6_K, int64_t{1024}}, std::pair{GgmlType::Q5_0, int64_t{1056}}}) {
     const Interleaved m = make(type, 48, cols, 5);
     std::mt19937 rng(2);
@@ -176,8 +177,10 @@ TEST(Interleave, OnlyPlainViewsWithWholeGroupsQualify) {
   const Interleaved q5 = make(GgmlType::Q5_0, 32, 64, 1);
   EXPECT_EQ(interleave_pays(q5.w), active_kernel_table().q5_0_r16 != nullptr);
   EXPECT_FALSE(interleave_pays(q5.r16));
-  const std::vector<uint8_t> q5_bytes(32 * row_bytes(GgmlType::Q5_K, 256));
-  EXPECT_FALSE(interleave_pays(make_weight_matrix(GgmlType::Q5_K, 32, 256, q5_bytes.data())));
+  const Interleaved q5k = make(GgmlType::Q5_K, 32, 256, 1);
+  EXPECT_EQ(interleave_pays(q5k.w), active_kernel_table().q5_k_r16 != nullptr);
+  const std::vector<uint8_t> q51_bytes(32 * row_bytes(GgmlType::Q5_1, 256));
+  EXPECT_FALSE(interleave_pays(make_weight_matrix(GgmlType::Q5_1, 32, 256, q51_bytes.data())));
 }
 
 }  // namespace

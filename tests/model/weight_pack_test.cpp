@@ -57,10 +57,10 @@ TEST(WeightPack, Deepseek2LogitsAgree) {
 
 // The other r16 types, on a deepseek2 model whose widths are whole K-quant super-blocks (the
 // attention output, 128 wide, stays F32).
-TEST(WeightPack, Deepseek2KQuantAndQ5_0LogitsAgree) {
+TEST(WeightPack, Deepseek2KQuantsAndQ5_0LogitsAgree) {
   Deepseek2Config c = deepseek2_preset("tiny");
   c.dim = 256, c.q_lora_rank = 256, c.kv_lora_rank = 256, c.moe_ffn_dim = 256, c.dense_ffn_dim = 512;
-  for (GgmlType type : {GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q5_0}) {
+  for (GgmlType type : {GgmlType::Q4_K, GgmlType::Q5_K, GgmlType::Q6_K, GgmlType::Q5_0}) {
     const std::string path = temp_dir() + "/pack-ds2-" + type_name(type) + ".gguf";
     SynthOptions opt;
     opt.type = type;
@@ -71,6 +71,7 @@ TEST(WeightPack, Deepseek2KQuantAndQ5_0LogitsAgree) {
     Deepseek2Model b = Deepseek2Model::load(path);
     const kern::KernelTable& k = kern::active_kernel_table();
     const bool packs = type == GgmlType::Q4_K ? k.q4_k_r16 != nullptr
+                       : type == GgmlType::Q5_K ? k.q5_k_r16 != nullptr
                        : type == GgmlType::Q6_K ? k.q6_k_r16 != nullptr
                                                 : k.q5_0_r16 != nullptr;
     const LayerWeights& moe_layer = b.weights().layers.back();

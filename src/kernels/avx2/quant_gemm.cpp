@@ -561,6 +561,7 @@ constexpr KernelTable kAvx2Table = {
     stream_read,
     nullptr,  // q8_0_r16: interleaving is left to AVX-512 machines for now
     nullptr,  // q4_k_r16
+    nullptr,  // q5_k_r16
     nullptr,  // q6_k_r16
     nullptr,  // q5_0_r16
     silu_mul_reference,

@@ -1,5 +1,6 @@
-// AVX-512 VNNI kernel for Q4_K weights in the interleaved r16 layout (kernels/interleave.h)
-// against Q8_K activations; only reached through avx512_kernel_table() on CPUs that have it.
+// AVX-512 VNNI kernels for Q4_K and Q5_K weights in the interleaved r16 layouts
+// (kernels/interleave.h) against Q8_K activations; only reached through avx512_kernel_table() on
+// CPUs that have it.
 //
 // A 32-bit lane is one weight row. Per sub-block j (32 values) of a group, the 4 quad vectors
 // are split into their low and high nibbles (16 rows x 4 values each) and each is multiplied
@@ -16,10 +17,12 @@ namespace {
 
 using r16::bcast32;
 using r16::kAheadBytes;
+using r16::or_and;
 
-// G groups (16 G rows) x T tokens over all super-blocks.
-template <int G, int T>
-FRUGAL_INLINE void q4_k_r16_tile(const GemmArgs& a, int64_t g0, int64_t t0) {
+// G groups (16 G rows) x T tokens over all super-blocks; Q5_K r16 when kFive.
+template <int G, int T, bool kFive>
+FRUGAL_INLINE void q4_or_5_k_r16_tile(const GemmArgs& a, int64_t g0, int64_t t0) {
+  constexpr size_t kSuper = kFive ? kQ5KR16SuperBytes : kQ4KR16SuperBytes;
   const int64_t nsb = a.n_cols / 256;
   const size_t group_bytes = 16 * a.w_stride;
   const uint8_t* gp[G];
@@ -28,14 +31,14 @@ FRUGAL_INLINE void q4_k_r16_tile(const GemmArgs& a, int64_t g0, int64_t t0) {
   const ActQ8K* xt[T];
   FRUGAL_UNROLL
   for (int t = 0; t < T; ++t) xt[t] = reinterpret_cast<const ActQ8K*>(a.x + (t0 + t) * a.x_stride);
-  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  const __m512i m4 = _mm512_set1_epi8(0x0F), m10 = _mm512_set1_epi8(0x10);
   __m512 acc[G][T];
   FRUGAL_UNROLL
   for (int k = 0; k < G; ++k) FRUGAL_UNROLL
   for (int t = 0; t < T; ++t) acc[k][t] = _mm512_setzero_ps();
 
   for (int64_t b = 0; b < nsb; ++b) {
-    const size_t sb_off = static_cast<size_t>(b) * kQ4KR16SuperBytes;
+    const size_t sb_off = static_cast<size_t>(b) * kSuper;
     // Prefetches ahead of the stream: the header lines here, each sub-block's with it.
     FRUGAL_UNROLL
     for (int k = 0; k < G; ++k) FRUGAL_UNROLL
@@ -50,31 +53,57 @@ FRUGAL_INLINE void q4_k_r16_tile(const GemmArgs& a, int64_t g0, int64_t t0) {
       FRUGAL_UNROLL
       for (int k = 0; k < G; ++k) {
         const uint8_t* q = gp[k] + sb_off + kQ4KR16Qs + j * 256;
-        // The high nibbles stay in place (16 q): their sum is 16 times theirs, exact, and two
-        // independent sums halve the chain of dependent products.
         FRUGAL_UNROLL
         for (int i = 0; i < 256; i += 64)
           _mm_prefetch(reinterpret_cast<const char*>(q + kAheadBytes + i), _MM_HINT_T0);
         __m512i s_lo[T], s_hi[T];
         FRUGAL_UNROLL
         for (int t = 0; t < T; ++t) s_lo[t] = s_hi[t] = _mm512_setzero_si512();
-        FRUGAL_UNROLL
-        for (int c = 0; c < 4; ++c) {
-          const __m512i v = _mm512_load_si512(q + c * 64);
-          const __m512i lo = _mm512_and_si512(v, m4);
-          const __m512i hi16 = _mm512_andnot_si512(m4, v);
+        if constexpr (kFive) {
+          // Nibble vector n takes its fifth bits from bit n of each byte of the sub-block's qh.
+          const uint8_t* qh = gp[k] + sb_off + kQ5KR16Qh + j * 64;
+          _mm_prefetch(reinterpret_cast<const char*>(qh + kAheadBytes), _MM_HINT_T0);
+          const __m512i h = _mm512_load_si512(qh);
+          auto step = [&](auto c_const) {
+            constexpr int c = decltype(c_const)::value;
+            const __m512i v = _mm512_load_si512(q + c * 64);
+            const __m512i lo = or_and(_mm512_and_si512(v, m4), r16::plane_to_bit4<2 * c>(h), m10);
+            const __m512i hi = or_and(_mm512_and_si512(_mm512_srli_epi16(v, 4), m4),
+                                      r16::plane_to_bit4<2 * c + 1>(h), m10);
+            FRUGAL_UNROLL
+            for (int t = 0; t < T; ++t) {
+              s_lo[t] = _mm512_dpbusd_epi32(s_lo[t], lo, bcast32(xt[t][b].qs + 32 * j + 4 * c));
+              s_hi[t] =
+                  _mm512_dpbusd_epi32(s_hi[t], hi, bcast32(xt[t][b].qs + 32 * j + 16 + 4 * c));
+            }
+          };
+          step(std::integral_constant<int, 0>{});
+          step(std::integral_constant<int, 1>{});
+          step(std::integral_constant<int, 2>{});
+          step(std::integral_constant<int, 3>{});
+        } else {
+          // The high nibbles stay in place (16 q): their sum is 16 times theirs, exact, and two
+          // independent sums halve the chain of dependent products.
           FRUGAL_UNROLL
-          for (int t = 0; t < T; ++t) {
-            s_lo[t] = _mm512_dpbusd_epi32(s_lo[t], lo, bcast32(xt[t][b].qs + 32 * j + 4 * c));
-            s_hi[t] =
-                _mm512_dpbusd_epi32(s_hi[t], hi16, bcast32(xt[t][b].qs + 32 * j + 16 + 4 * c));
+          for (int c = 0; c < 4; ++c) {
+            const __m512i v = _mm512_load_si512(q + c * 64);
+            const __m512i lo = _mm512_and_si512(v, m4);
+            const __m512i hi16 = _mm512_andnot_si512(m4, v);
+            FRUGAL_UNROLL
+            for (int t = 0; t < T; ++t) {
+              s_lo[t] = _mm512_dpbusd_epi32(s_lo[t], lo, bcast32(xt[t][b].qs + 32 * j + 4 * c));
+              s_hi[t] =
+                  _mm512_dpbusd_epi32(s_hi[t], hi16, bcast32(xt[t][b].qs + 32 * j + 16 + 4 * c));
+            }
           }
+          FRUGAL_UNROLL
+          for (int t = 0; t < T; ++t) s_hi[t] = _mm512_srai_epi32(s_hi[t], 4);
         }
         const __m512 sc =
             _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(load128(gp[k] + sb_off + kQ4KR16Sc + 16 * j)));
         FRUGAL_UNROLL
         for (int t = 0; t < T; ++t) {
-          const __m512i s = _mm512_add_epi32(s_lo[t], _mm512_srai_epi32(s_hi[t], 4));
+          const __m512i s = _mm512_add_epi32(s_lo[t], s_hi[t]);
           sbacc[k][t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), sc, sbacc[k][t]);
         }
       }
@@ -108,17 +137,22 @@ FRUGAL_INLINE void q4_k_r16_tile(const GemmArgs& a, int64_t g0, int64_t t0) {
   r16::store_groups<G, T>(a, g0, t0, acc);
 }
 
-struct Q4KR16 : r16::GroupTiled<Q4KR16> {
+template <bool kFive>
+struct Q4Or5KR16 : r16::GroupTiled<Q4Or5KR16<kFive>> {
   template <int G, int T>
   static void tile(const GemmArgs& a, int64_t g0, int64_t t0) {
-    q4_k_r16_tile<G, T>(a, g0, t0);
+    q4_or_5_k_r16_tile<G, T, kFive>(a, g0, t0);
   }
 };
 
 }  // namespace
 
 void avx512_gemm_q4_k_r16(const GemmArgs& a) {
-  r16::gemm<Q4KR16>(a);
+  r16::gemm<Q4Or5KR16<false>>(a);
+}
+
+void avx512_gemm_q5_k_r16(const GemmArgs& a) {
+  r16::gemm<Q4Or5KR16<true>>(a);
 }
 
 }  // namespace frugal::kern

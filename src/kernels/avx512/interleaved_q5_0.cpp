@@ -18,17 +18,6 @@ using r16::bcast32;
 using r16::kAheadBytes;
 using r16::or_and;
 
-// Bit n of each byte of h moved to bit 4 (the other bits are masked off by the caller).
-template <int n>
-FRUGAL_INLINE __m512i plane_to_bit4(__m512i h) {
-  if constexpr (n < 4)
-    return _mm512_slli_epi16(h, 4 - n);
-  else if constexpr (n == 4)
-    return h;
-  else
-    return _mm512_srli_epi16(h, n - 4);
-}
-
 // G groups (16 G rows) x T tokens over all blocks.
 template <int G, int T>
 FRUGAL_INLINE void q5_0_r16_tile(const GemmArgs& a, int64_t g0, int64_t t0) {
@@ -65,9 +54,9 @@ FRUGAL_INLINE void q5_0_r16_tile(const GemmArgs& a, int64_t g0, int64_t t0) {
       auto step = [&](auto c_const) {
         constexpr int c = decltype(c_const)::value;
         const __m512i v = _mm512_load_si512(q + c * 64);
-        const __m512i lo = or_and(_mm512_and_si512(v, m4), plane_to_bit4<2 * c>(h), m10);
-        const __m512i hi =
-            or_and(_mm512_and_si512(_mm512_srli_epi16(v, 4), m4), plane_to_bit4<2 * c + 1>(h), m10);
+        const __m512i lo = or_and(_mm512_and_si512(v, m4), r16::plane_to_bit4<2 * c>(h), m10);
+        const __m512i hi = or_and(_mm512_and_si512(_mm512_srli_epi16(v, 4), m4),
+                                  r16::plane_to_bit4<2 * c + 1>(h), m10);
         FRUGAL_UNROLL
         for (int t = 0; t < T; ++t) {
           const uint8_t* xq = xt[t] + l.qs_offset() + b * 32;

@@ -635,6 +635,7 @@ constexpr KernelTable kAvx512Table = {
     stream_read,
     avx512_gemm_q8_0_r16,
     avx512_gemm_q4_k_r16,
+    avx512_gemm_q5_k_r16,
     avx512_gemm_q6_k_r16,
     avx512_gemm_q5_0_r16,
     avx512_silu_mul,

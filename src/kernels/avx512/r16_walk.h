@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <type_traits>
 #include <utility>
 
 #include "kernels/avx512/simd.h"
@@ -25,6 +26,17 @@ FRUGAL_INLINE __m512i bcast32(const void* p) {
 // A | (B & C), bitwise.
 FRUGAL_INLINE __m512i or_and(__m512i a, __m512i b, __m512i c) {
   return _mm512_ternarylogic_epi32(a, b, c, 0xF8);
+}
+
+// Bit n of each byte of h moved to bit 4 (the other bits are masked off by the caller).
+template <int n>
+FRUGAL_INLINE __m512i plane_to_bit4(__m512i h) {
+  if constexpr (n < 4)
+    return _mm512_slli_epi16(h, 4 - n);
+  else if constexpr (n == 4)
+    return h;
+  else
+    return _mm512_srli_epi16(h, n - 4);
 }
 
 // y rows of groups [g0, g0 + G) for tokens [t0, t0 + T).

@@ -48,6 +48,8 @@ FRUGAL_INLINE void store_tile(const GemmArgs& a, int64_t r0, int64_t t0, __m512 
 void avx512_gemm_q8_0_r16(const GemmArgs& a);
 // Q4_K r16 interleaved weights x Q8_K activations (interleaved_q4_k.cpp).
 void avx512_gemm_q4_k_r16(const GemmArgs& a);
+// Q5_K r16 interleaved weights x Q8_K activations (interleaved_q4_k.cpp).
+void avx512_gemm_q5_k_r16(const GemmArgs& a);
 // Q6_K r16 interleaved weights x Q8_K activations (interleaved_q6_k.cpp).
 void avx512_gemm_q6_k_r16(const GemmArgs& a);
 // Q5_0 r16 interleaved weights x Q8_0 activations (interleaved_q5_0.cpp).

@@ -169,47 +169,28 @@ void q4_k_scale_min(const uint8_t* s, int j, int* sc, int* mn) {
   }
 }
 
-float dot_q4_k(const uint8_t* w, const uint8_t* xa, int64_t n) {
+// Q4_K, and Q5_K when kFive (176 bytes: d @0, dmin @2, scales[12] @4 as Q4_K, qh[32] @16,
+// qs[128] @48, gguf.md §5.9): element l of group j = nibble (j odd: high) of
+// qs[32 (j / 2) + l] | bit j of qh[l] << 4.
+template <bool kFive>
+float dot_q4_or_5_k(const uint8_t* w, const uint8_t* xa, int64_t n) {
+  constexpr int kBytes = kFive ? 176 : 144, kQs = kFive ? 48 : 16;
   const auto* xb = reinterpret_cast<const ActQ8K*>(xa);
   float acc = 0.0f;
   for (int64_t b = 0; b < n / 256; ++b) {
-    const uint8_t* blk = w + b * 144;
+    const uint8_t* blk = w + b * kBytes;
     const ActQ8K& x = xb[b];
     int32_t isum = 0, msum = 0;
     for (int j = 0; j < 8; ++j) {
       int sc, mn;
       q4_k_scale_min(blk + 4, j, &sc, &mn);
-      const uint8_t* q = blk + 16 + 32 * (j / 2);
+      const uint8_t* q = blk + kQs + 32 * (j / 2);
       const int shift = 4 * (j % 2);
       int32_t s = 0;
-      for (int l = 0; l < 32; ++l) s += ((q[l] >> shift) & 0x0F) * x.qs[32 * j + l];
-      isum += sc * s;
-      msum += mn * (x.bsums[2 * j] + x.bsums[2 * j + 1]);
-    }
-    acc +=
-        x.d * (f16_at(blk) * static_cast<float>(isum) - f16_at(blk + 2) * static_cast<float>(msum));
-  }
-  return acc;
-}
-
-// Q5_K (176 bytes): d @0, dmin @2, scales[12] @4 (as Q4_K), qh[32] @16, qs[128] @48 (gguf.md
-// §5.9); element l of group j = nibble (j odd: high) of qs[32 (j / 2) + l] | bit j of qh[l] << 4.
-float dot_q5_k(const uint8_t* w, const uint8_t* xa, int64_t n) {
-  const auto* xb = reinterpret_cast<const ActQ8K*>(xa);
-  float acc = 0.0f;
-  for (int64_t b = 0; b < n / 256; ++b) {
-    const uint8_t* blk = w + b * 176;
-    const ActQ8K& x = xb[b];
-    int32_t isum = 0, msum = 0;
-    for (int j = 0; j < 8; ++j) {
-      int sc, mn;
-      q4_k_scale_min(blk + 4, j, &sc, &mn);
-      const uint8_t* q = blk + 48 + 32 * (j / 2);
-      const uint8_t* qh = blk + 16;
-      const int shift = 4 * (j % 2);
-      int32_t s = 0;
-      for (int l = 0; l < 32; ++l)
-        s += (((q[l] >> shift) & 0x0F) | (((qh[l] >> j) & 1) << 4)) * x.qs[32 * j + l];
+      for (int l = 0; l < 32; ++l) {
+        const int high = kFive ? ((blk[16 + l] >> j) & 1) << 4 : 0;
+        s += (((q[l] >> shift) & 0x0F) | high) * x.qs[32 * j + l];
+      }
       isum += sc * s;
       msum += mn * (x.bsums[2 * j] + x.bsums[2 * j + 1]);
     }
@@ -304,14 +285,16 @@ float dot_q8_0_r16(const uint8_t* group, int ri, const uint8_t* xa, int64_t n) {
   return acc;
 }
 
-// Q4_K r16 against Q8_K activations: per sub-block j the integer sum of q x, then
-// sb = fma(isum_j, sc_j, sb) in order; per super-block acc = fma(sb, d d_x, acc), then
-// acc = fma(-msum, dmin d_x, acc) with msum = sum_j mn_j bsums32_j (an exact integer).
-float dot_q4_k_r16(const uint8_t* group, int ri, const uint8_t* xa, int64_t n) {
+// Q4_K r16 (and Q5_K r16 when kFive) against Q8_K activations: per sub-block j the integer sum
+// of q x, then sb = fma(isum_j, sc_j, sb) in order; per super-block acc = fma(sb, d d_x, acc),
+// then acc = fma(-msum, dmin d_x, acc) with msum = sum_j mn_j bsums32_j (an exact integer).
+template <bool kFive>
+float dot_q4_or_5_k_r16(const uint8_t* group, int ri, const uint8_t* xa, int64_t n) {
   const auto* xb = reinterpret_cast<const ActQ8K*>(xa);
   float acc = 0.0f;
   for (int64_t b = 0; b < n / 256; ++b) {
-    const uint8_t* sb = group + static_cast<size_t>(b) * kQ4KR16SuperBytes;
+    const uint8_t* sb =
+        group + static_cast<size_t>(b) * (kFive ? kQ5KR16SuperBytes : kQ4KR16SuperBytes);
     const ActQ8K& x = xb[b];
     float sbacc = 0.0f;
     int32_t msum = 0;
@@ -319,7 +302,11 @@ float dot_q4_k_r16(const uint8_t* group, int ri, const uint8_t* xa, int64_t n) {
       int32_t isum = 0;
       for (int l = 0; l < 32; ++l) {
         const uint8_t byte = sb[kQ4KR16Qs + j * 256 + ((l % 16) / 4) * 64 + ri * 4 + l % 4];
-        isum += (l < 16 ? byte & 0x0F : byte >> 4) * x.qs[32 * j + l];
+        int q = l < 16 ? byte & 0x0F : byte >> 4;
+        if constexpr (kFive)
+          q |= ((sb[kQ5KR16Qh + j * 64 + ri * 4 + l % 4] >> (2 * ((l % 16) / 4) + l / 16)) & 1)
+               << 4;
+        isum += q * x.qs[32 * j + l];
       }
       sbacc = std::fma(static_cast<float>(isum), static_cast<float>(sb[kQ4KR16Sc + j * 16 + ri]),
                        sbacc);
@@ -408,12 +395,13 @@ constexpr KernelTable kRefTable = {
     gemm<dot_q5_0>,
     gemm<dot_qx_1<false>>,
     gemm<dot_qx_1<true>>,
-    gemm<dot_q4_k>,
-    gemm<dot_q5_k>,
+    gemm<dot_q4_or_5_k<false>>,
+    gemm<dot_q4_or_5_k<true>>,
     gemm<dot_q6_k>,
     stream_read,
     gemm_r16<dot_q8_0_r16>,
-    gemm_r16<dot_q4_k_r16>,
+    gemm_r16<dot_q4_or_5_k_r16<false>>,
+    gemm_r16<dot_q4_or_5_k_r16<true>>,
     gemm_r16<dot_q6_k_r16>,
     gemm_r16<dot_q5_0_r16>,
     silu_mul_reference,
