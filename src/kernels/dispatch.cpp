@@ -12,9 +12,10 @@ namespace {
 
 // No fast kernels at all: matmul() takes the dequantizing reference for every type (the
 // baseline for before/after figures).
-constexpr KernelTable kNoneTable = {"none",  nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
-                                    nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
-                                    nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, silu_mul_reference};
+constexpr KernelTable kNoneTable = {"none",  nullptr, nullptr,           nullptr, nullptr, nullptr,
+                                    nullptr, nullptr, nullptr,           nullptr, nullptr, nullptr,
+                                    nullptr, nullptr, nullptr,           nullptr, nullptr, nullptr,
+                                    nullptr, nullptr, silu_mul_reference};
 
 const KernelTable& choose() {
   const CpuFeatures& f = cpu_features();
@@ -31,43 +32,58 @@ const KernelTable& choose() {
 
 size_t act_row_bytes(ActFormat f, int64_t n) {
   switch (f) {
-    case ActFormat::F32: return (static_cast<size_t>(n) * 4 + 63) / 64 * 64;
-    case ActFormat::Q8_0: return act_q8_0_layout(n).bytes();
-    case ActFormat::Q8_K: return static_cast<size_t>(n / 256) * sizeof(ActQ8K);
+    case ActFormat::F32:
+      return (static_cast<size_t>(n) * 4 + 63) / 64 * 64;
+    case ActFormat::Q8_0:
+      return act_q8_0_layout(n).bytes();
+    case ActFormat::Q8_K:
+      return static_cast<size_t>(n / 256) * sizeof(ActQ8K);
   }
   return 0;
 }
 
 TypeKernel find_kernel(const KernelTable& k, GgmlType t, int interleave) {
   if (interleave != 1) {
-    if (t == GgmlType::Q8_0 && interleave == kQ8_0Interleave) return {ActFormat::Q8_0, k.q8_0_r16};
-    if (t == GgmlType::Q4_K && interleave == kQ4KInterleave) return {ActFormat::Q8_K, k.q4_k_r16};
-    if (t == GgmlType::Q5_K && interleave == kQ5KInterleave) return {ActFormat::Q8_K, k.q5_k_r16};
-    if (t == GgmlType::Q6_K && interleave == kQ6KInterleave) return {ActFormat::Q8_K, k.q6_k_r16};
-    if (t == GgmlType::Q5_0 && interleave == kQ5_0Interleave) return {ActFormat::Q8_0, k.q5_0_r16};
-    return {};
+    const R16Layout* l = find_r16_layout(t);
+    if (l == nullptr || interleave != kR16Rows) return {};
+    return {l->act, k.*(l->gemm)};
   }
   switch (t) {
-    case GgmlType::F32: return {ActFormat::F32, k.f32};
-    case GgmlType::F16: return {ActFormat::F32, k.f16};
-    case GgmlType::BF16: return {ActFormat::F32, k.bf16};
-    case GgmlType::Q8_0: return {ActFormat::Q8_0, k.q8_0};
-    case GgmlType::Q4_0: return {ActFormat::Q8_0, k.q4_0};
-    case GgmlType::Q5_0: return {ActFormat::Q8_0, k.q5_0};
-    case GgmlType::Q4_1: return {ActFormat::Q8_0, k.q4_1};
-    case GgmlType::Q5_1: return {ActFormat::Q8_0, k.q5_1};
-    case GgmlType::Q4_K: return {ActFormat::Q8_K, k.q4_k};
-    case GgmlType::Q5_K: return {ActFormat::Q8_K, k.q5_k};
-    case GgmlType::Q6_K: return {ActFormat::Q8_K, k.q6_k};
-    default: return {};
+    case GgmlType::F32:
+      return {ActFormat::F32, k.f32};
+    case GgmlType::F16:
+      return {ActFormat::F32, k.f16};
+    case GgmlType::BF16:
+      return {ActFormat::F32, k.bf16};
+    case GgmlType::Q8_0:
+      return {ActFormat::Q8_0, k.q8_0};
+    case GgmlType::Q4_0:
+      return {ActFormat::Q8_0, k.q4_0};
+    case GgmlType::Q5_0:
+      return {ActFormat::Q8_0, k.q5_0};
+    case GgmlType::Q4_1:
+      return {ActFormat::Q8_0, k.q4_1};
+    case GgmlType::Q5_1:
+      return {ActFormat::Q8_0, k.q5_1};
+    case GgmlType::Q4_K:
+      return {ActFormat::Q8_K, k.q4_k};
+    case GgmlType::Q5_K:
+      return {ActFormat::Q8_K, k.q5_k};
+    case GgmlType::Q6_K:
+      return {ActFormat::Q8_K, k.q6_k};
+    default:
+      return {};
   }
 }
 
 QuantizeActFn find_quantizer(const KernelTable& k, ActFormat f) {
   switch (f) {
-    case ActFormat::Q8_0: return k.quantize_q8_0;
-    case ActFormat::Q8_K: return k.quantize_q8_k;
-    case ActFormat::F32: return nullptr;
+    case ActFormat::Q8_0:
+      return k.quantize_q8_0;
+    case ActFormat::Q8_K:
+      return k.quantize_q8_k;
+    case ActFormat::F32:
+      return nullptr;
   }
   return nullptr;
 }

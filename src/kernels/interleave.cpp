@@ -30,52 +30,24 @@ size_t q8_0_r16_group_bytes(int64_t cols) {
 
 namespace {
 
-bool q8_0_r16_fits(const WeightMatrix& w) {
-  return w.type == GgmlType::Q8_0 && w.rows % kRows == 0 && w.cols % 32 == 0;
-}
-bool q4_k_r16_fits(const WeightMatrix& w) {
-  return w.type == GgmlType::Q4_K && w.rows % kQ4KInterleave == 0 && w.cols % 256 == 0;
-}
-bool q5_k_r16_fits(const WeightMatrix& w) {
-  return w.type == GgmlType::Q5_K && w.rows % kQ5KInterleave == 0 && w.cols % 256 == 0;
-}
-bool q5_0_r16_fits(const WeightMatrix& w) {
-  return w.type == GgmlType::Q5_0 && w.rows % kQ5_0Interleave == 0 && w.cols % 32 == 0;
-}
-bool q6_k_r16_fits(const WeightMatrix& w) {
-  return w.type == GgmlType::Q6_K && w.rows % kQ6KInterleave == 0 && w.cols % 256 == 0;
+// Group bytes of the layouts built from 256-value super-blocks of kSuper bytes per group.
+template <size_t kSuper>
+size_t super_block_group_bytes(int64_t cols) {
+  return static_cast<size_t>(cols / 256) * kSuper;
 }
 
-size_t q4_k_r16_group_bytes(int64_t cols) {
-  return static_cast<size_t>(cols / 256) * kQ4KR16SuperBytes;
+size_t q5_0_r16_group_bytes(int64_t cols) {
+  return q8_0_r16_quants_offset(cols) + static_cast<size_t>(cols / 32) * kQ5_0R16BlockBytes;
 }
 
-}  // namespace
-
-bool interleave_pays(const WeightMatrix& w) {
-  if (w.interleave != 1) return false;
-  const kern::KernelTable& k = kern::active_kernel_table();
-  return (q8_0_r16_fits(w) && k.q8_0_r16 != nullptr) ||
-         (q4_k_r16_fits(w) && k.q4_k_r16 != nullptr) ||
-         (q5_k_r16_fits(w) && k.q5_k_r16 != nullptr) ||
-         (q6_k_r16_fits(w) && k.q6_k_r16 != nullptr) || (q5_0_r16_fits(w) && k.q5_0_r16 != nullptr);
-}
-
-namespace {
 size_t group_bytes(const WeightMatrix& w) {
-  if (w.type == GgmlType::Q6_K) return static_cast<size_t>(w.cols / 256) * kQ6KR16SuperBytes;
-  if (w.type == GgmlType::Q5_K) return static_cast<size_t>(w.cols / 256) * kQ5KR16SuperBytes;
-  if (w.type == GgmlType::Q5_0)
-    return q8_0_r16_quants_offset(w.cols) + static_cast<size_t>(w.cols / 32) * kQ5_0R16BlockBytes;
-  return w.type == GgmlType::Q4_K ? q4_k_r16_group_bytes(w.cols) : q8_0_r16_group_bytes(w.cols);
-}
-}  // namespace
-
-size_t interleaved_bytes(const WeightMatrix& w) {
-  return static_cast<size_t>(w.rows / kRows) * group_bytes(w);
+  return find_r16_layout(w.type)->group_bytes(w.cols);
 }
 
-namespace {
+// w is a plain view of whole groups of whole blocks of layout l.
+bool fits(const WeightMatrix& w, const R16Layout& l) {
+  return w.interleave == 1 && w.rows % kRows == 0 && w.cols % l.col_block == 0;
+}
 
 // Two 4-value quads of 4-bit parts packed as the r16 layouts want: nibble `sel` of each byte of
 // a (values 4c..4c+3) in the low nibbles, of b (values 16 + 4c..) in the high ones.
@@ -226,30 +198,6 @@ void interleave_q5_0_rows(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t
                  });
 }
 
-void interleave_q8_0_rows(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t* dst);
-
-}  // namespace
-
-void interleave_rows(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t* dst) {
-  FRUGAL_CHECK(
-      w.interleave == 1 && r0 % kRows == 0 && r1 % kRows == 0 &&
-          (q8_0_r16_fits(w) || q4_k_r16_fits(w) || q5_k_r16_fits(w) || q6_k_r16_fits(w) ||
-           q5_0_r16_fits(w)),
-      "interleave_rows: expects a plain Q8_0, Q5_0, Q4_K, Q5_K or Q6_K view and 16-aligned rows");
-  if (w.type == GgmlType::Q4_K)
-    interleave_q4_or_5_k_rows<false>(w, r0, r1, dst);
-  else if (w.type == GgmlType::Q5_K)
-    interleave_q4_or_5_k_rows<true>(w, r0, r1, dst);
-  else if (w.type == GgmlType::Q6_K)
-    interleave_q6_k_rows(w, r0, r1, dst);
-  else if (w.type == GgmlType::Q5_0)
-    interleave_q5_0_rows(w, r0, r1, dst);
-  else
-    interleave_q8_0_rows(w, r0, r1, dst);
-}
-
-namespace {
-
 void interleave_q8_0_rows(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t* dst) {
   const int64_t nb = w.cols / 32;
   const size_t group = q8_0_r16_group_bytes(w.cols), qoff = q8_0_r16_quants_offset(w.cols);
@@ -266,18 +214,6 @@ void interleave_q8_0_rows(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t
     }
   }
 }
-
-}  // namespace
-
-WeightMatrix interleaved_view(const WeightMatrix& w, const uint8_t* dst) {
-  WeightMatrix v = w;
-  v.data = dst;
-  v.row_stride = group_bytes(w) / kRows;
-  v.interleave = kRows;
-  return v;
-}
-
-namespace {
 
 void dequantize_q8_0_r16_row(const WeightMatrix& w, int64_t r, float* out) {
   const int64_t nb = w.cols / 32;
@@ -356,23 +292,58 @@ void dequantize_q5_0_r16_row(const WeightMatrix& w, int64_t r, float* out) {
   }
 }
 
+constexpr R16Layout kLayouts[] = {
+    {GgmlType::Q8_0, 32, kern::ActFormat::Q8_0, &kern::KernelTable::q8_0_r16, q8_0_r16_group_bytes,
+     interleave_q8_0_rows, dequantize_q8_0_r16_row},
+    {GgmlType::Q5_0, 32, kern::ActFormat::Q8_0, &kern::KernelTable::q5_0_r16, q5_0_r16_group_bytes,
+     interleave_q5_0_rows, dequantize_q5_0_r16_row},
+    {GgmlType::Q4_K, 256, kern::ActFormat::Q8_K, &kern::KernelTable::q4_k_r16,
+     super_block_group_bytes<kQ4KR16SuperBytes>, interleave_q4_or_5_k_rows<false>,
+     dequantize_q4_or_5_k_r16_row<false>},
+    {GgmlType::Q5_K, 256, kern::ActFormat::Q8_K, &kern::KernelTable::q5_k_r16,
+     super_block_group_bytes<kQ5KR16SuperBytes>, interleave_q4_or_5_k_rows<true>,
+     dequantize_q4_or_5_k_r16_row<true>},
+    {GgmlType::Q6_K, 256, kern::ActFormat::Q8_K, &kern::KernelTable::q6_k_r16,
+     super_block_group_bytes<kQ6KR16SuperBytes>, interleave_q6_k_rows, dequantize_q6_k_r16_row},
+};
+
 }  // namespace
 
+const R16Layout* find_r16_layout(GgmlType t) {
+  for (const R16Layout& l : kLayouts)
+    if (l.type == t) return &l;
+  return nullptr;
+}
+
+bool interleave_pays(const WeightMatrix& w) {
+  const R16Layout* l = find_r16_layout(w.type);
+  return l != nullptr && fits(w, *l) && kern::active_kernel_table().*(l->gemm) != nullptr;
+}
+
+size_t interleaved_bytes(const WeightMatrix& w) {
+  return static_cast<size_t>(w.rows / kRows) * group_bytes(w);
+}
+
+void interleave_rows(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t* dst) {
+  const R16Layout* l = find_r16_layout(w.type);
+  FRUGAL_CHECK(l != nullptr && fits(w, *l) && r0 % kRows == 0 && r1 % kRows == 0,
+               "interleave_rows: expects a plain view of a type with an r16 layout (Q8_0, Q5_0, "
+               "Q4_K, Q5_K, Q6_K) and 16-aligned rows");
+  l->pack(w, r0, r1, dst);
+}
+
+WeightMatrix interleaved_view(const WeightMatrix& w, const uint8_t* dst) {
+  WeightMatrix v = w;
+  v.data = dst;
+  v.row_stride = group_bytes(w) / kRows;
+  v.interleave = kRows;
+  return v;
+}
+
 void dequantize_interleaved_row(const WeightMatrix& w, int64_t r, float* out) {
-  FRUGAL_CHECK(w.interleave == kRows && (w.type == GgmlType::Q8_0 || w.type == GgmlType::Q4_K ||
-                                         w.type == GgmlType::Q5_K || w.type == GgmlType::Q6_K ||
-                                         w.type == GgmlType::Q5_0),
-               "weight_row: unknown interleaved layout");
-  if (w.type == GgmlType::Q4_K)
-    dequantize_q4_or_5_k_r16_row<false>(w, r, out);
-  else if (w.type == GgmlType::Q5_K)
-    dequantize_q4_or_5_k_r16_row<true>(w, r, out);
-  else if (w.type == GgmlType::Q6_K)
-    dequantize_q6_k_r16_row(w, r, out);
-  else if (w.type == GgmlType::Q5_0)
-    dequantize_q5_0_r16_row(w, r, out);
-  else
-    dequantize_q8_0_r16_row(w, r, out);
+  const R16Layout* l = find_r16_layout(w.type);
+  FRUGAL_CHECK(w.interleave == kRows && l != nullptr, "weight_row: unknown interleaved layout");
+  l->dequantize_row(w, r, out);
 }
 
 }  // namespace frugal

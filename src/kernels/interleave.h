@@ -56,22 +56,34 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/gemm.h"
 #include "kernels/kernels.h"
 
 namespace frugal {
 
-inline constexpr int kQ8_0Interleave = 16;
-inline constexpr int kQ4KInterleave = 16;
+// Rows per group of every r16 layout.
+inline constexpr int kR16Rows = 16;
+inline constexpr int kQ8_0Interleave = kR16Rows;
 inline constexpr size_t kQ4KR16SuperBytes = 2368;
 // Offsets inside one super-block of a Q4_K r16 group.
 inline constexpr size_t kQ4KR16Dmin = 32, kQ4KR16Sc = 64, kQ4KR16Mn = 192, kQ4KR16Qs = 320;
-inline constexpr int kQ5KInterleave = 16;
 inline constexpr size_t kQ5KR16SuperBytes = 2880, kQ5KR16Qh = 2368;
-inline constexpr int kQ5_0Interleave = 16;
 inline constexpr size_t kQ5_0R16BlockBytes = 320, kQ5_0R16Qh = 256;
-inline constexpr int kQ6KInterleave = 16;
 inline constexpr size_t kQ6KR16SuperBytes = 3392;
 inline constexpr size_t kQ6KR16Qh = 2048, kQ6KR16Sc = 3072, kQ6KR16D = 3328;
+
+// One r16 layout: the plain views it takes, its kernel, and how to make and read it.
+struct R16Layout {
+  GgmlType type;
+  int64_t col_block;                      // row lengths must be a multiple of this
+  kern::ActFormat act;                    // the activation format of its kernels
+  kern::GemmFn kern::KernelTable::*gemm;  // its kernel in a family's table (null: none there)
+  size_t (*group_bytes)(int64_t cols);    // bytes of one group of kR16Rows rows
+  void (*pack)(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t* dst);
+  void (*dequantize_row)(const WeightMatrix& w, int64_t r, float* out);
+};
+// The r16 layout of plain type t (null when t has none).
+const R16Layout* find_r16_layout(GgmlType t);
 
 // Bytes of one group of kQ8_0Interleave rows of `cols` values in the Q8_0 r16 layout.
 size_t q8_0_r16_group_bytes(int64_t cols);
