@@ -24,45 +24,36 @@ template <int G, int T, bool kFive>
 FRUGAL_INLINE void q4_or_5_k_r16_tile(const GemmArgs& a, int64_t g0, int64_t t0) {
   constexpr size_t kSuper = kFive ? kQ5KR16SuperBytes : kQ4KR16SuperBytes;
   const int64_t nsb = a.n_cols / 256;
-  const size_t group_bytes = 16 * a.w_stride;
   const uint8_t* gp[G];
-  FRUGAL_UNROLL
-  for (int k = 0; k < G; ++k) gp[k] = a.w + static_cast<size_t>(g0 + k) * group_bytes;
+  r16::group_starts(a, g0, gp);
   const ActQ8K* xt[T];
   FRUGAL_UNROLL
   for (int t = 0; t < T; ++t) xt[t] = reinterpret_cast<const ActQ8K*>(a.x + (t0 + t) * a.x_stride);
   const __m512i m4 = _mm512_set1_epi8(0x0F), m10 = _mm512_set1_epi8(0x10);
   __m512 acc[G][T];
-  FRUGAL_UNROLL
-  for (int k = 0; k < G; ++k) FRUGAL_UNROLL
-  for (int t = 0; t < T; ++t) acc[k][t] = _mm512_setzero_ps();
+  r16::zero(acc);
 
   for (int64_t b = 0; b < nsb; ++b) {
     const size_t sb_off = static_cast<size_t>(b) * kSuper;
     // Prefetches ahead of the stream: the header lines here, each sub-block's with it.
     FRUGAL_UNROLL
-    for (int k = 0; k < G; ++k) FRUGAL_UNROLL
-    for (int i = 0; i < static_cast<int>(kQ4KR16Qs); i += 64)
-      _mm_prefetch(reinterpret_cast<const char*>(gp[k] + sb_off + kAheadBytes + i), _MM_HINT_T0);
+    for (int k = 0; k < G; ++k)
+      prefetch_range(gp[k] + sb_off + kAheadBytes, static_cast<int>(kQ4KR16Qs));
     __m512 sbacc[G][T];
-    FRUGAL_UNROLL
-    for (int k = 0; k < G; ++k) FRUGAL_UNROLL
-    for (int t = 0; t < T; ++t) sbacc[k][t] = _mm512_setzero_ps();
+    r16::zero(sbacc);
 
     for (int j = 0; j < 8; ++j) {
       FRUGAL_UNROLL
       for (int k = 0; k < G; ++k) {
         const uint8_t* q = gp[k] + sb_off + kQ4KR16Qs + j * 256;
-        FRUGAL_UNROLL
-        for (int i = 0; i < 256; i += 64)
-          _mm_prefetch(reinterpret_cast<const char*>(q + kAheadBytes + i), _MM_HINT_T0);
+        prefetch_range(q + kAheadBytes, 256);
         __m512i s_lo[T], s_hi[T];
         FRUGAL_UNROLL
         for (int t = 0; t < T; ++t) s_lo[t] = s_hi[t] = _mm512_setzero_si512();
         if constexpr (kFive) {
           // Nibble vector n takes its fifth bits from bit n of each byte of the sub-block's qh.
           const uint8_t* qh = gp[k] + sb_off + kQ5KR16Qh + j * 64;
-          _mm_prefetch(reinterpret_cast<const char*>(qh + kAheadBytes), _MM_HINT_T0);
+          prefetch_range(qh + kAheadBytes, 64);
           const __m512i h = _mm512_load_si512(qh);
           auto step = [&](auto c_const) {
             constexpr int c = decltype(c_const)::value;

@@ -22,19 +22,15 @@ using r16::or_and;
 template <int G, int T>
 FRUGAL_INLINE void q5_0_r16_tile(const GemmArgs& a, int64_t g0, int64_t t0) {
   const int64_t nb = a.n_cols / 32;
-  const size_t group_bytes = 16 * a.w_stride, qoff = q8_0_r16_quants_offset(a.n_cols);
+  const size_t qoff = q8_0_r16_quants_offset(a.n_cols);
   const ActQ8_0Layout l = act_q8_0_layout(a.n_cols);
   const uint8_t* gp[G];
-  FRUGAL_UNROLL
-  for (int k = 0; k < G; ++k) gp[k] = a.w + static_cast<size_t>(g0 + k) * group_bytes;
+  r16::group_starts(a, g0, gp);
   const uint8_t* xt[T];
-  FRUGAL_UNROLL
-  for (int t = 0; t < T; ++t) xt[t] = a.x + (t0 + t) * a.x_stride;
+  r16::token_rows(a, t0, xt);
   const __m512i m4 = _mm512_set1_epi8(0x0F), m10 = _mm512_set1_epi8(0x10);
   __m512 acc[G][T];
-  FRUGAL_UNROLL
-  for (int k = 0; k < G; ++k) FRUGAL_UNROLL
-  for (int t = 0; t < T; ++t) acc[k][t] = _mm512_setzero_ps();
+  r16::zero(acc);
 
   for (int64_t b = 0; b < nb; ++b) {
     __m512i s0[T];
@@ -44,9 +40,7 @@ FRUGAL_INLINE void q5_0_r16_tile(const GemmArgs& a, int64_t g0, int64_t t0) {
     FRUGAL_UNROLL
     for (int k = 0; k < G; ++k) {
       const uint8_t* q = gp[k] + qoff + static_cast<size_t>(b) * kQ5_0R16BlockBytes;
-      FRUGAL_UNROLL
-      for (int i = 0; i < static_cast<int>(kQ5_0R16BlockBytes); i += 64)
-        _mm_prefetch(reinterpret_cast<const char*>(q + kAheadBytes + i), _MM_HINT_T0);
+      prefetch_range(q + kAheadBytes, static_cast<int>(kQ5_0R16BlockBytes));
       const __m512i h = _mm512_load_si512(q + kQ5_0R16Qh);
       __m512i s[T];
       FRUGAL_UNROLL
@@ -69,8 +63,7 @@ FRUGAL_INLINE void q5_0_r16_tile(const GemmArgs& a, int64_t g0, int64_t t0) {
       step(std::integral_constant<int, 2>{});
       step(std::integral_constant<int, 3>{});
       // One line holds the scales of two blocks: fetched 64 blocks ahead, every other block.
-      if ((b & 1) == 0)
-        _mm_prefetch(reinterpret_cast<const char*>(gp[k] + (b + 64) * 32), _MM_HINT_T0);
+      if ((b & 1) == 0) prefetch_range(gp[k] + (b + 64) * 32, 64);
       const __m512 dw = _mm512_cvtph_ps(load256(gp[k] + b * 32));
       FRUGAL_UNROLL
       for (int t = 0; t < T; ++t) {

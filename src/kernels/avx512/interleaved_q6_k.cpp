@@ -23,10 +23,8 @@ using r16::or_and;
 template <int G, int T>
 FRUGAL_INLINE void q6_k_r16_tile(const GemmArgs& a, int64_t g0, int64_t t0) {
   const int64_t nsb = a.n_cols / 256;
-  const size_t group_bytes = 16 * a.w_stride;
   const uint8_t* gp[G];
-  FRUGAL_UNROLL
-  for (int k = 0; k < G; ++k) gp[k] = a.w + static_cast<size_t>(g0 + k) * group_bytes;
+  r16::group_starts(a, g0, gp);
   const ActQ8K* xt[T];
   FRUGAL_UNROLL
   for (int t = 0; t < T; ++t) xt[t] = reinterpret_cast<const ActQ8K*>(a.x + (t0 + t) * a.x_stride);
@@ -35,33 +33,25 @@ FRUGAL_INLINE void q6_k_r16_tile(const GemmArgs& a, int64_t g0, int64_t t0) {
   const __m512i neg32_lo = _mm512_set1_epi32(0x0000FFE0),
                 neg32_hi = _mm512_set1_epi32(static_cast<int>(0xFFE00000u));
   __m512 acc[G][T];
-  FRUGAL_UNROLL
-  for (int k = 0; k < G; ++k) FRUGAL_UNROLL
-  for (int t = 0; t < T; ++t) acc[k][t] = _mm512_setzero_ps();
+  r16::zero(acc);
 
   for (int64_t b = 0; b < nsb; ++b) {
     const size_t sb_off = static_cast<size_t>(b) * kQ6KR16SuperBytes;
     // Prefetches ahead of the stream: the scales and d here, each chunk's lines with it.
     FRUGAL_UNROLL
-    for (int k = 0; k < G; ++k) FRUGAL_UNROLL
-    for (int i = static_cast<int>(kQ6KR16Sc); i < static_cast<int>(kQ6KR16SuperBytes); i += 64)
-      _mm_prefetch(reinterpret_cast<const char*>(gp[k] + sb_off + kAheadBytes + i), _MM_HINT_T0);
+    for (int k = 0; k < G; ++k)
+      prefetch_range(gp[k] + sb_off + kAheadBytes + kQ6KR16Sc,
+                     static_cast<int>(kQ6KR16SuperBytes - kQ6KR16Sc));
     __m512 sbacc[G][T];
-    FRUGAL_UNROLL
-    for (int k = 0; k < G; ++k) FRUGAL_UNROLL
-    for (int t = 0; t < T; ++t) sbacc[k][t] = _mm512_setzero_ps();
+    r16::zero(sbacc);
 
     for (int j = 0; j < 8; ++j) {
       FRUGAL_UNROLL
       for (int k = 0; k < G; ++k) {
         const uint8_t* ql = gp[k] + sb_off + j * 256;
         const uint8_t* qh = gp[k] + sb_off + kQ6KR16Qh + j * 128;
-        FRUGAL_UNROLL
-        for (int i = 0; i < 256; i += 64)
-          _mm_prefetch(reinterpret_cast<const char*>(ql + kAheadBytes + i), _MM_HINT_T0);
-        FRUGAL_UNROLL
-        for (int i = 0; i < 128; i += 64)
-          _mm_prefetch(reinterpret_cast<const char*>(qh + kAheadBytes + i), _MM_HINT_T0);
+        prefetch_range(ql + kAheadBytes, 256);
+        prefetch_range(qh + kAheadBytes, 128);
         __m512i s_lo[T], s_hi[T];
         FRUGAL_UNROLL
         for (int t = 0; t < T; ++t) {

@@ -39,6 +39,25 @@ FRUGAL_INLINE __m512i plane_to_bit4(__m512i h) {
     return _mm512_srli_epi16(h, n - 4);
 }
 
+// The starts of groups [g0, g0 + G) and of activation rows [t0, t0 + T).
+template <int G>
+FRUGAL_INLINE void group_starts(const GemmArgs& a, int64_t g0, const uint8_t* (&gp)[G]) {
+  FRUGAL_UNROLL
+  for (int k = 0; k < G; ++k) gp[k] = a.w + static_cast<size_t>(g0 + k) * 16 * a.w_stride;
+}
+template <int T>
+FRUGAL_INLINE void token_rows(const GemmArgs& a, int64_t t0, const uint8_t* (&xt)[T]) {
+  FRUGAL_UNROLL
+  for (int t = 0; t < T; ++t) xt[t] = a.x + (t0 + t) * a.x_stride;
+}
+
+template <int G, int T>
+FRUGAL_INLINE void zero(__m512 (&v)[G][T]) {
+  FRUGAL_UNROLL
+  for (int k = 0; k < G; ++k) FRUGAL_UNROLL
+  for (int t = 0; t < T; ++t) v[k][t] = _mm512_setzero_ps();
+}
+
 // y rows of groups [g0, g0 + G) for tokens [t0, t0 + T).
 template <int G, int T>
 FRUGAL_INLINE void store_groups(const GemmArgs& a, int64_t g0, int64_t t0,
