@@ -17,7 +17,6 @@ namespace {
 
 using r16::bcast32;
 using r16::kAheadBytes;
-using r16::or_and;
 
 // G groups (16 G rows) x T tokens over all super-blocks; Q5_K r16 when kFive.
 template <int G, int T, bool kFive>
@@ -27,9 +26,8 @@ FRUGAL_INLINE void q4_or_5_k_r16_tile(const GemmArgs& a, int64_t g0, int64_t t0)
   const uint8_t* gp[G];
   r16::group_starts(a, g0, gp);
   const ActQ8K* xt[T];
-  FRUGAL_UNROLL
-  for (int t = 0; t < T; ++t) xt[t] = reinterpret_cast<const ActQ8K*>(a.x + (t0 + t) * a.x_stride);
-  const __m512i m4 = _mm512_set1_epi8(0x0F), m10 = _mm512_set1_epi8(0x10);
+  r16::token_rows(a, t0, xt);
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
   __m512 acc[G][T];
   r16::zero(acc);
 
@@ -58,9 +56,8 @@ FRUGAL_INLINE void q4_or_5_k_r16_tile(const GemmArgs& a, int64_t g0, int64_t t0)
           auto step = [&](auto c_const) {
             constexpr int c = decltype(c_const)::value;
             const __m512i v = _mm512_load_si512(q + c * 64);
-            const __m512i lo = or_and(_mm512_and_si512(v, m4), r16::plane_to_bit4<2 * c>(h), m10);
-            const __m512i hi = or_and(_mm512_and_si512(_mm512_srli_epi16(v, 4), m4),
-                                      r16::plane_to_bit4<2 * c + 1>(h), m10);
+            __m512i lo, hi;
+            r16::five_bit_pair<c>(v, h, lo, hi);
             FRUGAL_UNROLL
             for (int t = 0; t < T; ++t) {
               s_lo[t] = _mm512_dpbusd_epi32(s_lo[t], lo, bcast32(xt[t][b].qs + 32 * j + 4 * c));

@@ -16,7 +16,6 @@ namespace {
 
 using r16::bcast32;
 using r16::kAheadBytes;
-using r16::or_and;
 
 // G groups (16 G rows) x T tokens over all blocks.
 template <int G, int T>
@@ -28,7 +27,6 @@ FRUGAL_INLINE void q5_0_r16_tile(const GemmArgs& a, int64_t g0, int64_t t0) {
   r16::group_starts(a, g0, gp);
   const uint8_t* xt[T];
   r16::token_rows(a, t0, xt);
-  const __m512i m4 = _mm512_set1_epi8(0x0F), m10 = _mm512_set1_epi8(0x10);
   __m512 acc[G][T];
   r16::zero(acc);
 
@@ -48,9 +46,8 @@ FRUGAL_INLINE void q5_0_r16_tile(const GemmArgs& a, int64_t g0, int64_t t0) {
       auto step = [&](auto c_const) {
         constexpr int c = decltype(c_const)::value;
         const __m512i v = _mm512_load_si512(q + c * 64);
-        const __m512i lo = or_and(_mm512_and_si512(v, m4), r16::plane_to_bit4<2 * c>(h), m10);
-        const __m512i hi = or_and(_mm512_and_si512(_mm512_srli_epi16(v, 4), m4),
-                                  r16::plane_to_bit4<2 * c + 1>(h), m10);
+        __m512i lo, hi;
+        r16::five_bit_pair<c>(v, h, lo, hi);
         FRUGAL_UNROLL
         for (int t = 0; t < T; ++t) {
           const uint8_t* xq = xt[t] + l.qs_offset() + b * 32;

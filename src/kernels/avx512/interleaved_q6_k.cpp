@@ -26,8 +26,7 @@ FRUGAL_INLINE void q6_k_r16_tile(const GemmArgs& a, int64_t g0, int64_t t0) {
   const uint8_t* gp[G];
   r16::group_starts(a, g0, gp);
   const ActQ8K* xt[T];
-  FRUGAL_UNROLL
-  for (int t = 0; t < T; ++t) xt[t] = reinterpret_cast<const ActQ8K*>(a.x + (t0 + t) * a.x_stride);
+  r16::token_rows(a, t0, xt);
   const __m512i m4 = _mm512_set1_epi8(0x0F), m30 = _mm512_set1_epi8(0x30);
   // int16 pairs (-32, 0) and (0, -32): against (bsums_2j, bsums_2j+1), -32 times one of them.
   const __m512i neg32_lo = _mm512_set1_epi32(0x0000FFE0),

@@ -45,10 +45,10 @@ FRUGAL_INLINE void group_starts(const GemmArgs& a, int64_t g0, const uint8_t* (&
   FRUGAL_UNROLL
   for (int k = 0; k < G; ++k) gp[k] = a.w + static_cast<size_t>(g0 + k) * 16 * a.w_stride;
 }
-template <int T>
-FRUGAL_INLINE void token_rows(const GemmArgs& a, int64_t t0, const uint8_t* (&xt)[T]) {
+template <typename X, int T>
+FRUGAL_INLINE void token_rows(const GemmArgs& a, int64_t t0, const X* (&xt)[T]) {
   FRUGAL_UNROLL
-  for (int t = 0; t < T; ++t) xt[t] = a.x + (t0 + t) * a.x_stride;
+  for (int t = 0; t < T; ++t) xt[t] = reinterpret_cast<const X*>(a.x + (t0 + t) * a.x_stride);
 }
 
 template <int G, int T>
@@ -56,6 +56,15 @@ FRUGAL_INLINE void zero(__m512 (&v)[G][T]) {
   FRUGAL_UNROLL
   for (int k = 0; k < G; ++k) FRUGAL_UNROLL
   for (int t = 0; t < T; ++t) v[k][t] = _mm512_setzero_ps();
+}
+
+// Nibble vectors 2c (low nibbles of v) and 2c + 1 (high nibbles) as 5-bit values: their fifth
+// bits are bits 2c and 2c + 1 of each byte of h (the Q5_0 and Q5_K r16 layouts).
+template <int c>
+FRUGAL_INLINE void five_bit_pair(__m512i v, __m512i h, __m512i& lo, __m512i& hi) {
+  const __m512i m4 = _mm512_set1_epi8(0x0F), m10 = _mm512_set1_epi8(0x10);
+  lo = or_and(_mm512_and_si512(v, m4), plane_to_bit4<2 * c>(h), m10);
+  hi = or_and(_mm512_and_si512(_mm512_srli_epi16(v, 4), m4), plane_to_bit4<2 * c + 1>(h), m10);
 }
 
 // y rows of groups [g0, g0 + G) for tokens [t0, t0 + T).
