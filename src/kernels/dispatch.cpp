@@ -12,10 +12,31 @@ namespace {
 
 // No fast kernels at all: matmul() takes the dequantizing reference for every type (the
 // baseline for before/after figures).
-constexpr KernelTable kNoneTable = {"none",  nullptr, nullptr,           nullptr, nullptr, nullptr,
-                                    nullptr, nullptr, nullptr,           nullptr, nullptr, nullptr,
-                                    nullptr, nullptr, nullptr,           nullptr, nullptr, nullptr,
-                                    nullptr, nullptr, silu_mul_reference};
+constexpr KernelTable kNoneTable = {
+    "none",  nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
+    nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
+    nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, silu_mul_reference,
+    nullptr, nullptr};
+
+// The AVX-512 table without the bf16 dot products: BF16 weights widen to float for FMAs.
+const KernelTable& avx512_without_bf16_dot() {
+  static const KernelTable t = [] {
+    KernelTable k = avx512_kernel_table();
+    k.round_act_bf16 = nullptr;
+    k.bf16_dot = nullptr;
+    return k;
+  }();
+  return t;
+}
+
+// BF16 weights x bf16-rounded activations (vdpbf16ps) only with FRUGAL_BF16_DOT=on: rounding the
+// activations moves logits by ~2e-3 on the oracle models, past the 1e-4 that DeepSeek's float32
+// reference allows, and on the Xeon VM it measured within ~10% of the widening FMA kernel (both
+// bound by their loads from L2; vdpbf16ps itself latency-bound at ~0.5 an instruction a cycle).
+bool use_bf16_dot() {
+  const char* env = std::getenv("FRUGAL_BF16_DOT");
+  return env != nullptr && std::string_view(env) == "on";
+}
 
 const KernelTable& choose() {
   const CpuFeatures& f = cpu_features();
@@ -23,7 +44,8 @@ const KernelTable& choose() {
   const std::string_view want = forced ? forced : "";
   if (want == "none") return kNoneTable;
   if (want == "ref") return ref_kernel_table();
-  if (f.has_avx512_set() && want != "avx2") return avx512_kernel_table();
+  if (f.has_avx512_set() && want != "avx2")
+    return use_bf16_dot() ? avx512_kernel_table() : avx512_without_bf16_dot();
   if (f.has_avx2_set()) return avx2_kernel_table();
   return ref_kernel_table();
 }
@@ -38,6 +60,8 @@ size_t act_row_bytes(ActFormat f, int64_t n) {
       return act_q8_0_layout(n).bytes();
     case ActFormat::Q8_K:
       return static_cast<size_t>(n / 256) * sizeof(ActQ8K);
+    case ActFormat::BF16:
+      return static_cast<size_t>((n + 31) / 32) * 64;
   }
   return 0;
 }
@@ -54,6 +78,7 @@ TypeKernel find_kernel(const KernelTable& k, GgmlType t, int interleave) {
     case GgmlType::F16:
       return {ActFormat::F32, k.f16};
     case GgmlType::BF16:
+      if (k.bf16_dot != nullptr) return {ActFormat::BF16, k.bf16_dot};
       return {ActFormat::F32, k.bf16};
     case GgmlType::Q8_0:
       return {ActFormat::Q8_0, k.q8_0};
@@ -82,6 +107,8 @@ QuantizeActFn find_quantizer(const KernelTable& k, ActFormat f) {
       return k.quantize_q8_0;
     case ActFormat::Q8_K:
       return k.quantize_q8_k;
+    case ActFormat::BF16:
+      return k.round_act_bf16;
     case ActFormat::F32:
       return nullptr;
   }

@@ -20,7 +20,13 @@ enum class ActFormat {
   F32,   // x itself, float [n]
   Q8_0,  // blocks of 32, see ActQ8_0 below
   Q8_K,  // super-blocks of 256, see ActQ8K below
+  BF16,  // x rounded to bfloat16, for BF16 weights' dot products (ActBF16 below)
 };
+
+// ActBF16: one token's BF16 activation row, uint16 [n rounded up to 32]: x[i] rounded to nearest
+// even, NaN made quiet, subnormal inputs taken as zero (what AVX512_BF16's vcvtne2ps2bf16 does),
+// then zeros up to a multiple of 32 elements. DeepSeek's reference, run in its default dtype
+// (bf16), feeds its linear layers such inputs.
 
 // One token's Q8_0 activation row of n floats (n a multiple of 32), struct of arrays so two
 // blocks load as one 512-bit vector. nb = n/32 rounded up to even; the padding block is zero.
@@ -49,10 +55,10 @@ inline ActQ8_0Layout act_q8_0_layout(int64_t n) {
 
 // One Q8_K super-block of activations (gguf.md §6 Q8_K, with d last and padded to 320 bytes).
 struct alignas(64) ActQ8K {
-  int8_t qs[256];       // round(x / d)
-  int16_t bsums[16];    // sum of each 16 consecutive qs
-  float d;              // max|x| / 127
-  int16_t bsums32[8];   // sum of each 32 consecutive qs (bsums[2j] + bsums[2j + 1])
+  int8_t qs[256];      // round(x / d)
+  int16_t bsums[16];   // sum of each 16 consecutive qs
+  float d;             // max|x| / 127
+  int16_t bsums32[8];  // sum of each 32 consecutive qs (bsums[2j] + bsums[2j + 1])
   uint8_t pad[12];
 };
 static_assert(sizeof(ActQ8K) == 320);
@@ -109,6 +115,10 @@ struct KernelTable {
   GemmFn q6_k_r16;
   GemmFn q5_0_r16;
   SiluMulFn silu_mul;
+  // BF16 weights x BF16 activations (AVX512_BF16 vdpbf16ps: 32 products per instruction, no
+  // widening of the weights); when present, BF16 weights take it instead of `bf16`.
+  QuantizeActFn round_act_bf16;
+  GemmFn bf16_dot;
 };
 
 // The plain loop of silu_mul (the reference and AVX2 tables' entry).

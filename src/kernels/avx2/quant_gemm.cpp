@@ -565,6 +565,8 @@ constexpr KernelTable kAvx2Table = {
     nullptr,  // q6_k_r16
     nullptr,  // q5_0_r16
     silu_mul_reference,
+    nullptr,  // no bf16 dot products in AVX2: BF16 weights widen to float
+    nullptr,
 };
 
 }  // namespace

@@ -597,6 +597,53 @@ using F16Tile = FloatTile<F16Load>::Tile<R, T>;
 template <int R, int T>
 using BF16Tile = FloatTile<BF16Load>::Tile<R, T>;
 
+// ---- BF16 weights x BF16 activations (AVX512_BF16) ----
+
+// ActBF16 (gemm.h): vcvtne2ps2bf16 rounds to nearest even, takes subnormals as zero and quiets
+// NaN; the masked loads give the zero padding.
+void round_act_bf16(const float* x, int64_t n, uint8_t* out) {
+  const int64_t padded = (n + 31) / 32 * 32;
+  for (int64_t i = 0; i < padded; i += 32) {
+    const __m512 lo = _mm512_maskz_loadu_ps(tail_mask(n - i), x + i);
+    const __m512 hi =
+        _mm512_maskz_loadu_ps(tail_mask(std::max<int64_t>(0, n - i - 16)), x + i + 16);
+    _mm512_storeu_si512(out + 2 * i, reinterpret_cast<__m512i>(_mm512_cvtne2ps_pbh(hi, lo)));
+  }
+}
+
+// R rows x T tokens, 32 columns a step: one vdpbf16ps per (row, token) adds 32 products into 16
+// float lanes (the weights are read as they are stored, the activations are already bf16).
+template <int R, int T>
+struct BF16DotTile {
+  static FRUGAL_INLINE void step(const GemmArgs& a, int64_t r0, int64_t t0, int64_t c, __mmask32 m,
+                                 __m512 (&acc)[R][T]) {
+    __m512bh w[R];
+    FRUGAL_UNROLL
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* p = a.w + (r0 + r) * a.w_stride + 2 * c;
+      w[r] = reinterpret_cast<__m512bh>(m == 0xFFFFFFFFu ? load512(p)
+                                                         : _mm512_maskz_loadu_epi16(m, p));
+    }
+    FRUGAL_UNROLL
+    for (int t = 0; t < T; ++t) {
+      const __m512bh x = reinterpret_cast<__m512bh>(load512(a.x + (t0 + t) * a.x_stride + 2 * c));
+      FRUGAL_UNROLL
+      for (int r = 0; r < R; ++r) acc[r][t] = _mm512_dpbf16_ps(acc[r][t], w[r], x);
+    }
+  }
+  static void run(const GemmArgs& a, int64_t r0, int64_t t0) {
+    __m512 acc[R][T];
+    FRUGAL_UNROLL
+    for (auto& row : acc) FRUGAL_UNROLL
+    for (auto& v : row) v = _mm512_setzero_ps();
+    int64_t c = 0;
+    for (; c + 32 <= a.n_cols; c += 32) step(a, r0, t0, c, 0xFFFFFFFFu, acc);
+    // The activation row's padding is zero; the weight row is read only up to its end.
+    if (c < a.n_cols) step(a, r0, t0, c, static_cast<__mmask32>((1ull << (a.n_cols - c)) - 1), acc);
+    store_tile<R, T>(a, r0, t0, acc);
+  }
+};
+
 // Four streams (the quarters of the range), 128 bytes of each per step.
 uint64_t stream_read(const uint8_t* p, size_t n) {
   __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
@@ -639,6 +686,8 @@ constexpr KernelTable kAvx512Table = {
     avx512_gemm_q6_k_r16,
     avx512_gemm_q5_0_r16,
     avx512_silu_mul,
+    round_act_bf16,
+    gemm_tiled<4, BF16DotTile>,
 };
 
 }  // namespace

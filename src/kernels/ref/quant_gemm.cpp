@@ -372,6 +372,34 @@ float dot_q5_0_r16(const uint8_t* group, int ri, const uint8_t* xa, int64_t n) {
   return acc;
 }
 
+// ActBF16 (gemm.h): round to nearest even with subnormal inputs taken as zero, zero padding.
+void round_act_bf16(const float* x, int64_t n, uint8_t* out) {
+  auto* o = reinterpret_cast<uint16_t*>(out);
+  const int64_t padded = (n + 31) / 32 * 32;
+  for (int64_t i = 0; i < padded; ++i) {
+    float v = i < n ? x[i] : 0.0f;
+    if (std::fpclassify(v) == FP_SUBNORMAL) v = std::copysign(0.0f, v);
+    o[i] = f32_to_bf16(v);
+  }
+}
+
+// BF16 weights against BF16 activations, computed as the AVX-512 kernel's lanes do: lane i of
+// 16 adds the products of elements 2i + 1 and then 2i of each 32-element step (products of two
+// bf16 are exact in float), and the lanes are summed as a tree (i with i + 8, + 4, + 2, + 1).
+float dot_bf16_bf16(const uint8_t* w, const uint8_t* xa, int64_t n) {
+  const auto* x = reinterpret_cast<const uint16_t*>(xa);
+  float lane[16] = {};
+  for (int64_t c = 0; c < n; c += 32)
+    for (int i = 0; i < 16; ++i)
+      for (int64_t e : {c + 2 * i + 1, c + 2 * i}) {
+        if (e >= n) continue;  // the weight row ends; the activation padding is zero
+        lane[i] += bf16_to_f32(load_le<uint16_t>(w + 2 * e)) * bf16_to_f32(x[e]);
+      }
+  for (int half = 8; half >= 1; half /= 2)
+    for (int i = 0; i < half; ++i) lane[i] += lane[i + half];
+  return lane[0];
+}
+
 uint64_t stream_read(const uint8_t* p, size_t n) {
   uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
   for (size_t i = 0; i < n; i += 32) {
@@ -405,6 +433,8 @@ constexpr KernelTable kRefTable = {
     gemm_r16<dot_q6_k_r16>,
     gemm_r16<dot_q5_0_r16>,
     silu_mul_reference,
+    round_act_bf16,
+    gemm<dot_bf16_bf16>,
 };
 
 }  // namespace
