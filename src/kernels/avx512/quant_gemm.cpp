@@ -529,6 +529,20 @@ struct Q6KTile {
   }
 };
 
+// The column walk of the float-type tiles: acc[R][T] = 0, then step(c, mask, acc) over whole
+// steps of kStep columns (mask all ones) and the masked last one, then store_tile.
+template <int R, int T, int kStep, typename Mask, typename Step>
+FRUGAL_INLINE void walk_columns(const GemmArgs& a, int64_t r0, int64_t t0, Step step) {
+  __m512 acc[R][T];
+  FRUGAL_UNROLL
+  for (auto& row : acc) FRUGAL_UNROLL
+  for (auto& v : row) v = _mm512_setzero_ps();
+  int64_t c = 0;
+  for (; c + kStep <= a.n_cols; c += kStep) step(c, static_cast<Mask>(~Mask{0}), acc);
+  if (c < a.n_cols) step(c, static_cast<Mask>((uint64_t{1} << (a.n_cols - c)) - 1), acc);
+  store_tile<R, T>(a, r0, t0, acc);
+}
+
 // ---- float weights (F32, F16, BF16) x float activations: exact conversions, FMA ----
 
 struct F32Load {
@@ -561,7 +575,8 @@ struct FloatTile {
   template <int R, int T>
   struct Tile {
     static FRUGAL_INLINE void step(const GemmArgs& a, int64_t r0, int64_t t0, int64_t c,
-                                   __mmask16 m, bool full, __m512 (&acc)[R][T]) {
+                                   __mmask16 m, __m512 (&acc)[R][T]) {
+      const bool full = m == 0xFFFF;
       __m512 w[R];
       FRUGAL_UNROLL
       for (int r = 0; r < R; ++r) {
@@ -577,15 +592,9 @@ struct FloatTile {
       }
     }
     static void run(const GemmArgs& a, int64_t r0, int64_t t0) {
-      __m512 acc[R][T];
-      FRUGAL_UNROLL
-      for (auto& row : acc) FRUGAL_UNROLL
-      for (auto& v : row) v = _mm512_setzero_ps();
-      int64_t c = 0;
-      for (; c + 16 <= a.n_cols; c += 16) step(a, r0, t0, c, 0xFFFF, true, acc);
-      if (c < a.n_cols)
-        step(a, r0, t0, c, static_cast<__mmask16>((1u << (a.n_cols - c)) - 1), false, acc);
-      store_tile<R, T>(a, r0, t0, acc);
+      walk_columns<R, T, 16, __mmask16>(a, r0, t0, [&](int64_t c, __mmask16 m, __m512(&acc)[R][T]) {
+        step(a, r0, t0, c, m, acc);
+      });
     }
   };
 };
@@ -631,16 +640,10 @@ struct BF16DotTile {
       for (int r = 0; r < R; ++r) acc[r][t] = _mm512_dpbf16_ps(acc[r][t], w[r], x);
     }
   }
+  // The activation row's padding is zero; the weight row is read only up to its end.
   static void run(const GemmArgs& a, int64_t r0, int64_t t0) {
-    __m512 acc[R][T];
-    FRUGAL_UNROLL
-    for (auto& row : acc) FRUGAL_UNROLL
-    for (auto& v : row) v = _mm512_setzero_ps();
-    int64_t c = 0;
-    for (; c + 32 <= a.n_cols; c += 32) step(a, r0, t0, c, 0xFFFFFFFFu, acc);
-    // The activation row's padding is zero; the weight row is read only up to its end.
-    if (c < a.n_cols) step(a, r0, t0, c, static_cast<__mmask32>((1ull << (a.n_cols - c)) - 1), acc);
-    store_tile<R, T>(a, r0, t0, acc);
+    walk_columns<R, T, 32, __mmask32>(
+        a, r0, t0, [&](int64_t c, __mmask32 m, __m512(&acc)[R][T]) { step(a, r0, t0, c, m, acc); });
   }
 };
 
