@@ -18,17 +18,6 @@ constexpr KernelTable kNoneTable = {
     nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, silu_mul_reference,
     nullptr, nullptr};
 
-// The AVX-512 table without the bf16 dot products: BF16 weights widen to float for FMAs.
-const KernelTable& avx512_without_bf16_dot() {
-  static const KernelTable t = [] {
-    KernelTable k = avx512_kernel_table();
-    k.round_act_bf16 = nullptr;
-    k.bf16_dot = nullptr;
-    return k;
-  }();
-  return t;
-}
-
 // BF16 weights x bf16-rounded activations (vdpbf16ps) only with FRUGAL_BF16_DOT=on: rounding the
 // activations moves logits by ~2e-3 on the oracle models, past the 1e-4 that DeepSeek's float32
 // reference allows, and on the Xeon VM it measured within ~10% of the widening FMA kernel (both
@@ -38,14 +27,22 @@ bool use_bf16_dot() {
   return env != nullptr && std::string_view(env) == "on";
 }
 
+// Family k as it runs: without its bf16 dot products (BF16 weights widen to float) unless asked.
+KernelTable with_bf16_dot_choice(KernelTable k) {
+  if (!use_bf16_dot()) {
+    k.round_act_bf16 = nullptr;
+    k.bf16_dot = nullptr;
+  }
+  return k;
+}
+
 const KernelTable& choose() {
   const CpuFeatures& f = cpu_features();
   const char* forced = std::getenv("FRUGAL_KERNELS");
   const std::string_view want = forced ? forced : "";
   if (want == "none") return kNoneTable;
   if (want == "ref") return ref_kernel_table();
-  if (f.has_avx512_set() && want != "avx2")
-    return use_bf16_dot() ? avx512_kernel_table() : avx512_without_bf16_dot();
+  if (f.has_avx512_set() && want != "avx2") return avx512_kernel_table();
   if (f.has_avx2_set()) return avx2_kernel_table();
   return ref_kernel_table();
 }
@@ -116,7 +113,7 @@ QuantizeActFn find_quantizer(const KernelTable& k, ActFormat f) {
 }
 
 const KernelTable& active_kernel_table() {
-  static const KernelTable& t = choose();
+  static const KernelTable t = with_bf16_dot_choice(choose());
   return t;
 }
 

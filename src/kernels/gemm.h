@@ -139,7 +139,8 @@ const KernelTable& avx512_kernel_table();
 
 // The best table this CPU runs, chosen once. FRUGAL_KERNELS=avx2 or ref forces a lesser family
 // (avx2 is ignored when the CPU lacks it); FRUGAL_KERNELS=none leaves every type to
-// matmul_reference (the baseline for before/after figures).
+// matmul_reference (the baseline for before/after figures). The chosen family's bf16_dot (and
+// round_act_bf16) are kept only with FRUGAL_BF16_DOT=on.
 const KernelTable& active_kernel_table();
 
 }  // namespace frugal::kern
