@@ -2,12 +2,14 @@
 // and the dispatched kernel included):
 //   BM_Matvec/<type>/<threads>: one token against a weight of ~1 GiB (several times the L3);
 //     bytes_per_second = weight bytes streamed (compare with `frugal bench --memory`).
-//   BM_MatvecR16/<type>/<threads>: the same for Q8_0 (0), Q4_K (1), Q6_K (2), Q5_0 (3) or Q5_K (4) interleaved 16 rows per
-//     group (huge pages).
+//   BM_MatvecR16/<type>/<threads>: the same for Q8_0 (0), Q4_K (1), Q6_K (2), Q5_0 (3) or
+//     Q5_K (4) interleaved 16 rows per group (huge pages).
 //   BM_MatmulR16/<type>/<threads>: 64 tokens through the interleaved copy (prefill), FLOP/s.
 //   BM_MatvecHot/<type>: the same on a weight that fits in L2, one thread (compute ceiling).
-//   BM_Matmul/<type>/<threads>: 64 tokens against a 4096 x 4096 weight; FLOP/s counter = 2 n k m / s.
+//   BM_Matmul/<type>/<threads>: 64 tokens against a 4096 x 4096 weight; FLOP/s = 2 n k m / s.
 //   BM_Quantize*: activation quantization alone.
+//   BM_InterleaveR16/<type>: the load-time packer alone (one thread, a 2048 x 4096 weight into
+//     a destination already touched); bytes_per_second = plain bytes read.
 #include <benchmark/benchmark.h>
 
 #include <sys/mman.h>
@@ -26,7 +28,8 @@ namespace frugal {
 namespace {
 
 const GgmlType kTypes[] = {GgmlType::Q4_0, GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K,
-                           GgmlType::BF16, GgmlType::F16,  GgmlType::F32,  GgmlType::Q5_K, GgmlType::Q5_0, GgmlType::Q4_1, GgmlType::Q5_1};
+                           GgmlType::BF16, GgmlType::F16,  GgmlType::F32,  GgmlType::Q5_K,
+                           GgmlType::Q5_0, GgmlType::Q4_1, GgmlType::Q5_1};
 
 std::vector<float> random_floats(int64_t n, uint32_t seed, float scale) {
   std::mt19937 rng(seed);
@@ -61,7 +64,8 @@ BenchWeight make_weight(GgmlType type, int64_t rows, int64_t cols) {
       quantize_row(type, s, dst, cols);
     }
   }
-  for (int64_t r = 64; r < rows; ++r) std::memcpy(b.bytes.data() + r * rb, b.bytes.data() + (r % 64) * rb, rb);
+  for (int64_t r = 64; r < rows; ++r)
+    std::memcpy(b.bytes.data() + r * rb, b.bytes.data() + (r % 64) * rb, rb);
   b.w = make_weight_matrix(type, rows, cols, b.bytes.data());
   return b;
 }
@@ -104,7 +108,8 @@ struct PackedWeight {
 };
 
 // The types with an interleaved r16 layout (kernels/interleave.h).
-const GgmlType kR16Types[] = {GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q5_0, GgmlType::Q5_K};
+const GgmlType kR16Types[] = {GgmlType::Q8_0, GgmlType::Q4_K, GgmlType::Q6_K, GgmlType::Q5_0,
+                              GgmlType::Q5_K};
 
 // One token through the interleaved copy of a rows x 4096 weight of r16 type `type`.
 void time_r16_matvec(benchmark::State& state, GgmlType type, int64_t rows) {
@@ -123,7 +128,8 @@ void time_r16_matvec(benchmark::State& state, GgmlType type, int64_t rows) {
 void BM_MatvecR16(benchmark::State& state) {
   const GgmlType type = kR16Types[state.range(0)];
   set_kernel_threads(static_cast<int>(state.range(1)));
-  time_r16_matvec(state, type, (int64_t{1} << 30) / static_cast<int64_t>(row_bytes(type, 4096)) / 64 * 64);
+  time_r16_matvec(state, type,
+                  (int64_t{1} << 30) / static_cast<int64_t>(row_bytes(type, 4096)) / 64 * 64);
 }
 
 // The interleaved kernels' compute ceiling: a ~512 KiB weight that stays in L2, one thread.
@@ -131,7 +137,8 @@ void BM_MatvecR16Hot(benchmark::State& state) {
   const GgmlType type = kR16Types[state.range(0)];
   set_kernel_threads(1);
   time_r16_matvec(state, type,
-                  std::max<int64_t>(16, (int64_t{512} << 10) / static_cast<int64_t>(row_bytes(type, 4096)) / 64 * 64));
+                  std::max<int64_t>(16, (int64_t{512} << 10) /
+                                            static_cast<int64_t>(row_bytes(type, 4096)) / 64 * 64));
 }
 
 // The kernel's compute ceiling: a ~512 KiB weight that stays in L2, one thread.
@@ -139,7 +146,8 @@ void BM_MatvecHot(benchmark::State& state) {
   const GgmlType type = kTypes[state.range(0)];
   set_kernel_threads(1);
   const int64_t cols = 4096;
-  const int64_t rows = std::max<int64_t>(4, (int64_t{512} << 10) / static_cast<int64_t>(row_bytes(type, cols)) / 4 * 4);
+  const int64_t rows = std::max<int64_t>(
+      4, (int64_t{512} << 10) / static_cast<int64_t>(row_bytes(type, cols)) / 4 * 4);
   const BenchWeight bw = make_weight(type, rows, cols);
   time_matvec(state, bw.w, bw.bytes.size());
   state.SetLabel(std::string(type_name(type)) + " " + kern::active_kernel_table().name);
@@ -180,6 +188,20 @@ void BM_MatmulR16(benchmark::State& state) {
   state.SetLabel(std::string(type_name(type)) + "r16 " + kern::active_kernel_table().name);
 }
 
+void BM_InterleaveR16(benchmark::State& state) {
+  const GgmlType type = kR16Types[state.range(0)];
+  const BenchWeight bw = make_weight(type, 2048, 4096);
+  std::vector<uint8_t> dst(interleaved_bytes(bw.w) + 64);
+  uint8_t* d = dst.data() + (64 - reinterpret_cast<uintptr_t>(dst.data()) % 64) % 64;
+  for (auto _ : state) {
+    interleave_rows(bw.w, 0, bw.w.rows, d);
+    benchmark::DoNotOptimize(d);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations()) *
+                          static_cast<int64_t>(bw.bytes.size()));
+  state.SetLabel(type_name(type));
+}
+
 void BM_QuantizeQ8_0(benchmark::State& state) {
   const int64_t n = 4096;
   const auto x = random_floats(n, 1, 1.0f);
@@ -210,11 +232,20 @@ void type_thread_args(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(BM_Matvec)->Apply(type_thread_args)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_MatvecR16)->ArgsProduct({{0, 1, 2, 3, 4}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MatvecR16)
+    ->ArgsProduct({{0, 1, 2, 3, 4}, {1, 2}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_MatvecR16Hot)->DenseRange(0, 4)->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_MatvecHot)->DenseRange(0, static_cast<int>(std::size(kTypes)) - 2)->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_MatvecHot)
+    ->DenseRange(0, static_cast<int>(std::size(kTypes)) - 2)
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Matmul)->Apply(type_thread_args)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_MatmulR16)->ArgsProduct({{0, 1, 2, 3, 4}, {1, 2}})->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MatmulR16)
+    ->ArgsProduct({{0, 1, 2, 3, 4}, {1, 2}})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_InterleaveR16)->DenseRange(0, 4)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_QuantizeQ8_0);
 BENCHMARK(BM_QuantizeQ8_K);
 

@@ -1,5 +1,6 @@
 #include "kernels/interleave.h"
 
+#include <array>
 #include <bit>
 #include <cstring>
 
@@ -56,6 +57,12 @@ uint32_t pack_nibbles(uint32_t a, uint32_t b, int sel) {
   return sel == 0 ? (a & kLow) | ((b & kLow) << 4) : ((a >> 4) & kLow) | (b & ~kLow);
 }
 
+// pack_nibbles on two quads at once (bytes 0-3: the first quad, 4-7: the next).
+uint64_t pack_nibbles64(uint64_t a, uint64_t b, int sel) {
+  constexpr uint64_t kLow = 0x0F0F0F0F0F0F0F0Full;
+  return sel == 0 ? (a & kLow) | ((b & kLow) << 4) : ((a >> 4) & kLow) | (b & ~kLow);
+}
+
 // Stores v's four bytes little-endian (byte k = bits 8k..8k+7), as load_le reads them.
 void store_le32(uint8_t* p, uint32_t v) {
   if constexpr (std::endian::native == std::endian::little) {
@@ -63,6 +70,17 @@ void store_le32(uint8_t* p, uint32_t v) {
   } else {
     for (int k = 0; k < 4; ++k) p[k] = static_cast<uint8_t>(v >> (8 * k));
   }
+}
+
+// Bit j of byte n of x moved to bit n of byte j (an 8 x 8 bit-matrix transpose: three rounds
+// of swapping off-diagonal blocks of 1, 2 and 4 bits).
+uint64_t transpose_bits_8x8(uint64_t x) {
+  uint64_t t = (x ^ (x >> 7)) & 0x00AA00AA00AA00AAull;
+  x ^= t ^ (t << 7);
+  t = (x ^ (x >> 14)) & 0x0000CCCC0000CCCCull;
+  x ^= t ^ (t << 14);
+  t = (x ^ (x >> 28)) & 0x00000000F0F0F0F0ull;
+  return x ^ t ^ (t << 28);
 }
 
 // 6-bit scale and min of sub-block j from a Q4_K block's 12 packed bytes (gguf.md §5.8).
@@ -83,12 +101,14 @@ template <typename PackBlock>
 void for_each_block(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t* dst,
                     int values_per_block, int block_bytes, PackBlock pack) {
   const size_t group = group_bytes(w);
-  for (int64_t g = r0 / kRows; g < r1 / kRows; ++g)
-    for (int ri = 0; ri < kRows; ++ri) {
-      const uint8_t* row = w.row(g * kRows + ri);
-      for (int64_t b = 0; b < w.cols / values_per_block; ++b)
-        pack(row + b * block_bytes, dst + static_cast<size_t>(g) * group, b, ri);
-    }
+  for (int64_t g = r0 / kRows; g < r1 / kRows; ++g) {
+    const uint8_t* rows[kRows];
+    for (int ri = 0; ri < kRows; ++ri) rows[ri] = w.row(g * kRows + ri);
+    // Block-major, so the stores of one block's 16 rows share the few cache lines it fills.
+    for (int64_t b = 0; b < w.cols / values_per_block; ++b)
+      for (int ri = 0; ri < kRows; ++ri)
+        pack(rows[ri] + b * block_bytes, dst + static_cast<size_t>(g) * group, b, ri);
+  }
 }
 
 // Q4_K block (144 bytes): d @0, dmin @2, scales[12] @4, qs[128] @16; value l of sub-block j is
@@ -98,44 +118,67 @@ template <bool kFive>
 void interleave_q4_or_5_k_rows(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t* dst) {
   constexpr int kBytes = kFive ? 176 : 144, kQs = kFive ? 48 : 16;
   constexpr size_t kSuper = kFive ? kQ5KR16SuperBytes : kQ4KR16SuperBytes;
-  for_each_block(
-      w, r0, r1, dst, 256, kBytes, [](const uint8_t* blk, uint8_t* group, int64_t b, int ri) {
-        uint8_t* out = group + static_cast<size_t>(b) * kSuper;
-        std::memcpy(out + ri * 2, blk, 2);
-        std::memcpy(out + kQ4KR16Dmin + ri * 2, blk + 2, 2);
-        for (int j = 0; j < 8; ++j) {
-          uint8_t sc, mn;
-          q4_k_scale_min(blk + 4, j, &sc, &mn);
-          out[kQ4KR16Sc + j * 16 + ri] = sc;
-          out[kQ4KR16Mn + (j / 2) * 32 + ri * 2 + j % 2] = mn;
-        }
-        // Sub-block 2p takes the low nibbles of its 32 bytes, 2p + 1 the high ones.
-        for (int p = 0; p < 4; ++p) {
-          const uint8_t* qs = blk + kQs + 32 * p;
-          for (int c = 0; c < 4; ++c) {
-            const uint32_t a = load_le<uint32_t>(qs + 4 * c),
-                           bq = load_le<uint32_t>(qs + 16 + 4 * c);
-            store_le32(out + kQ4KR16Qs + (2 * p) * 256 + c * 64 + ri * 4, pack_nibbles(a, bq, 0));
-            store_le32(out + kQ4KR16Qs + (2 * p + 1) * 256 + c * 64 + ri * 4,
-                       pack_nibbles(a, bq, 1));
-          }
-        }
-        if constexpr (kFive) {
-          // byte k, bit n of sub-block j: bit j of qh[16 (n % 2) + 4 (n / 2) + k]
-          for (int j = 0; j < 8; ++j) {
-            uint32_t v = 0;
-            for (int n = 0; n < 8; ++n)
-              v |= ((load_le<uint32_t>(blk + 16 + 16 * (n % 2) + 4 * (n / 2)) >> j) & 0x01010101u)
-                   << n;
-            store_le32(out + kQ5KR16Qh + j * 64 + ri * 4, v);
-          }
-        }
-      });
+  for_each_block(w, r0, r1, dst, 256, kBytes,
+                 [](const uint8_t* blk, uint8_t* group, int64_t b, int ri) {
+                   uint8_t* out = group + static_cast<size_t>(b) * kSuper;
+                   std::memcpy(out + ri * 2, blk, 2);
+                   std::memcpy(out + kQ4KR16Dmin + ri * 2, blk + 2, 2);
+                   for (int j = 0; j < 8; ++j) {
+                     uint8_t sc, mn;
+                     q4_k_scale_min(blk + 4, j, &sc, &mn);
+                     out[kQ4KR16Sc + j * 16 + ri] = sc;
+                     out[kQ4KR16Mn + (j / 2) * 32 + ri * 2 + j % 2] = mn;
+                   }
+                   // Sub-block 2p takes the low nibbles of its 32 bytes, 2p + 1 the high ones; two
+                   // quads (8 bytes) at a time.
+                   for (int p = 0; p < 4; ++p) {
+                     const uint8_t* qs = blk + kQs + 32 * p;
+                     for (int c = 0; c < 4; c += 2) {
+                       const uint64_t a = load_le<uint64_t>(qs + 4 * c),
+                                      bq = load_le<uint64_t>(qs + 16 + 4 * c);
+                       for (int half = 0; half < 2; ++half) {
+                         const uint64_t v = pack_nibbles64(a, bq, half);
+                         uint8_t* o = out + kQ4KR16Qs + (2 * p + half) * 256 + c * 64 + ri * 4;
+                         store_le32(o, static_cast<uint32_t>(v));
+                         store_le32(o + 64, static_cast<uint32_t>(v >> 32));
+                       }
+                     }
+                   }
+                   if constexpr (kFive) {
+                     // byte k, bit n of sub-block j: bit j of qh[16 (n % 2) + 4 (n / 2) + k]. For
+                     // each k the eight bytes qh[...] (n = 0..7) form an 8 x 8 bit matrix whose
+                     // transpose holds the output bytes of the eight sub-blocks.
+                     const uint8_t* qh = blk + 16;
+                     for (int k = 0; k < 4; ++k) {
+                       uint64_t x = 0;
+                       for (int n = 0; n < 8; ++n)
+                         x |= static_cast<uint64_t>(qh[16 * (n % 2) + 4 * (n / 2) + k]) << (8 * n);
+                       x = transpose_bits_8x8(x);
+                       for (int j = 0; j < 8; ++j)
+                         out[kQ5KR16Qh + j * 64 + ri * 4 + k] = static_cast<uint8_t>(x >> (8 * j));
+                     }
+                   }
+                 });
 }
 
 // Value index of byte k of nibble vector n (= 2c + half) of chunk j.
 int q6_k_r16_value(int j, int n, int k) {
   return 32 * j + 16 * (n % 2) + 4 * (n / 2) + k;
+}
+
+// Transposes the 4 x 4 matrix of 2-bit fields held in each byte lane of a[0..3]: afterwards field
+// p (bits 2p, 2p + 1) of byte k of a[m] is what field m of byte k of a[p] was.
+void transpose_2bit_fields(uint32_t (&a)[4]) {
+  for (int i = 0; i < 4; i += 2) {  // swap fields 1, 3 of a[i] with fields 0, 2 of a[i + 1]
+    const uint32_t t = ((a[i] >> 2) ^ a[i + 1]) & 0x33333333u;
+    a[i + 1] ^= t;
+    a[i] ^= t << 2;
+  }
+  for (int i = 0; i < 2; ++i) {  // swap fields 2, 3 of a[i] with fields 0, 1 of a[i + 2]
+    const uint32_t t = ((a[i] >> 4) ^ a[i + 2]) & 0x0F0F0F0Fu;
+    a[i + 2] ^= t;
+    a[i] ^= t << 4;
+  }
 }
 
 // Q6_K block (210 bytes, gguf.md §5.10): ql[128] @0, qh[64] @128, scales int8[16] @192, d @208.
@@ -149,21 +192,24 @@ void interleave_q6_k_rows(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t
         for (int j = 0; j < 8; ++j) {
           const int h = j / 4, m = j % 4;
           const uint8_t* ql = blk + 64 * h + 32 * (m % 2);
-          const uint8_t* qh = blk + 128 + 32 * h;
           for (int c = 0; c < 4; ++c) {
             store_le32(out + j * 256 + c * 64 + ri * 4,
                        pack_nibbles(load_le<uint32_t>(ql + 4 * c),
                                     load_le<uint32_t>(ql + 16 + 4 * c), m / 2));
           }
-          for (int hh = 0; hh < 2; ++hh) {
-            uint32_t v = 0;
-            for (int p = 0; p < 4; ++p) {
-              const int l0 = q6_k_r16_value(0, 4 * hh + p, 0);  // value of byte 0, within the chunk
-              v |= ((load_le<uint32_t>(qh + l0) >> (2 * m)) & 0x03030303u) << (2 * p);
-            }
-            store_le32(out + kQ6KR16Qh + j * 128 + hh * 64 + ri * 4, v);
-          }
         }
+        // qh vector hh of chunk j = 4h + m: bits 2p, 2p + 1 of byte k are bits 2m, 2m + 1 of
+        // qh[32h + l] for the value l = q6_k_r16_value(0, 4hh + p, k), so the four chunks of one h
+        // take the four 2-bit fields of the same four words, transposed.
+        for (int h = 0; h < 2; ++h)
+          for (int hh = 0; hh < 2; ++hh) {
+            uint32_t a[4];
+            for (int p = 0; p < 4; ++p)
+              a[p] = load_le<uint32_t>(blk + 128 + 32 * h + q6_k_r16_value(0, 4 * hh + p, 0));
+            transpose_2bit_fields(a);
+            for (int m = 0; m < 4; ++m)
+              store_le32(out + kQ6KR16Qh + (4 * h + m) * 128 + hh * 64 + ri * 4, a[m]);
+          }
         for (int sb = 0; sb < 16; ++sb) out[kQ6KR16Sc + sb * 16 + ri] = blk[192 + sb];
         std::memcpy(out + kQ6KR16D + ri * 2, blk + 208, 2);
         if (ri == 0) std::memset(out + kQ6KR16D + 32, 0, kQ6KR16SuperBytes - kQ6KR16D - 32);
@@ -176,8 +222,24 @@ int q5_0_r16_value(int n, int k) {
 }
 
 // Bit k of x (k < 4) moved to bit 0 of byte k.
-uint32_t spread_bits4(uint32_t x) {
+constexpr uint32_t spread_bits4(uint32_t x) {
   return (x & 1) | ((x & 2) << 7) | ((x & 4) << 14) | ((x & 8) << 21);
+}
+
+// For a byte x: bit k of its low nibble at bit 8k, of its high nibble at bit 8k + 2.
+constexpr std::array<uint32_t, 256> make_nibble_pair_spread() {
+  std::array<uint32_t, 256> t{};
+  for (uint32_t x = 0; x < 256; ++x) t[x] = spread_bits4(x & 0xF) | (spread_bits4(x >> 4) << 2);
+  return t;
+}
+constexpr std::array<uint32_t, 256> kNibblePairSpread = make_nibble_pair_spread();
+
+// The Q5_0 r16 qh word of a plain qh: bit n of byte k is bit q5_0_r16_value(n, k) of qh. Nibble i
+// of qh (values 4i..4i+3) feeds bit n = 2i (i < 4) or 2 (i - 4) + 1, so byte m of qh (nibbles
+// 2m, 2m + 1) lands, spread, at bits {0, 2} + {0, 4, 1, 5}[m] of every output byte.
+uint32_t q5_0_r16_qh(uint32_t qh) {
+  return kNibblePairSpread[qh & 0xFF] | (kNibblePairSpread[(qh >> 8) & 0xFF] << 4) |
+         (kNibblePairSpread[(qh >> 16) & 0xFF] << 1) | (kNibblePairSpread[qh >> 24] << 5);
 }
 
 // Q5_0 block (22 bytes): d f16 @0, qh u32 @2, qs[16] @6 (gguf.md §5.3).
@@ -190,11 +252,8 @@ void interleave_q5_0_rows(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t
                    std::memcpy(out + (b * kRows + ri) * 2, blk, 2);
                    for (int c = 0; c < 4; ++c)
                      std::memcpy(ob + c * 64 + ri * 4, blk + 6 + 4 * c, 4);
-                   const uint32_t qh = load_le<uint32_t>(blk + 2);
-                   uint32_t v = 0;  // byte k, bit n: the fifth bit of value q5_0_r16_value(n, k)
-                   for (int n = 0; n < 8; ++n)
-                     v |= spread_bits4((qh >> q5_0_r16_value(n, 0)) & 0xF) << n;
-                   store_le32(ob + kQ5_0R16Qh + ri * 4, v);
+                   // byte k, bit n: the fifth bit of value q5_0_r16_value(n, k)
+                   store_le32(ob + kQ5_0R16Qh + ri * 4, q5_0_r16_qh(load_le<uint32_t>(blk + 2)));
                  });
 }
 
@@ -204,12 +263,15 @@ void interleave_q8_0_rows(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t
   for (int64_t g = r0 / kRows; g < r1 / kRows; ++g) {
     uint8_t* out = dst + static_cast<size_t>(g) * group;
     std::memset(out, 0, qoff);
-    for (int ri = 0; ri < kRows; ++ri) {
-      const uint8_t* row = w.row(g * kRows + ri);
-      for (int64_t b = 0; b < nb; ++b) {
-        const uint8_t* blk = row + b * kBlockBytes;
+    const uint8_t* rows[kRows];
+    for (int ri = 0; ri < kRows; ++ri) rows[ri] = w.row(g * kRows + ri);
+    for (int64_t b = 0; b < nb; ++b) {  // block-major, as for_each_block
+      for (int ri = 0; ri < kRows; ++ri) {
+        const uint8_t* blk = rows[ri] + b * kBlockBytes;
         std::memcpy(out + (b * kRows + ri) * 2, blk, 2);
-        for (int i = 0; i < 32; ++i) out[qoff + quant_index(b, ri, i)] = blk[2 + i] ^ 0x80;
+        uint8_t* q = out + qoff + quant_index(b, ri, 0);
+        for (int c = 0; c < 8; ++c)  // values 4c..4c+3, each + 128
+          store_le32(q + c * 64, load_le<uint32_t>(blk + 2 + 4 * c) ^ 0x80808080u);
       }
     }
   }
