@@ -66,7 +66,7 @@ const TypeCols kTypes[] = {{GgmlType::Q8_0, {32, 96, 224, 544, 1056}},
                            {GgmlType::Q6_K, {256, 768, 1280}},
                            {GgmlType::Q5_0, {32, 96, 224, 544, 1408}}};
 const int64_t kRows[] = {16, 48, 80};  // 80: four groups streamed together + one; pairs + one
-const int64_t kTokens[] = {1, 2, 3, 5, 8, 9, 17};
+const int64_t kTokens[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 17};  // each tile width, then several tiles
 
 std::string type_str(GgmlType t) {
   return type_name(t);

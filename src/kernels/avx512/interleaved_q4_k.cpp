@@ -126,7 +126,7 @@ FRUGAL_INLINE void q4_or_5_k_r16_tile(const GemmArgs& a, int64_t g0, int64_t t0)
 }
 
 template <bool kFive>
-struct Q4Or5KR16 : r16::GroupTiled<Q4Or5KR16<kFive>> {
+struct Q4Or5KR16 : r16::GroupTiled<Q4Or5KR16<kFive>, 8> {
   template <int G, int T>
   static void tile(const GemmArgs& a, int64_t g0, int64_t t0) {
     q4_or_5_k_r16_tile<G, T, kFive>(a, g0, t0);

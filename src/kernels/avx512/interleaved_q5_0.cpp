@@ -72,7 +72,7 @@ FRUGAL_INLINE void q5_0_r16_tile(const GemmArgs& a, int64_t g0, int64_t t0) {
   r16::store_groups<G, T>(a, g0, t0, acc);
 }
 
-struct Q5_0R16 : r16::GroupTiled<Q5_0R16> {
+struct Q5_0R16 : r16::GroupTiled<Q5_0R16, 8> {
   template <int G, int T>
   static void tile(const GemmArgs& a, int64_t g0, int64_t t0) {
     q5_0_r16_tile<G, T>(a, g0, t0);

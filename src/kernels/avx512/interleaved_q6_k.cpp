@@ -97,7 +97,7 @@ FRUGAL_INLINE void q6_k_r16_tile(const GemmArgs& a, int64_t g0, int64_t t0) {
   r16::store_groups<G, T>(a, g0, t0, acc);
 }
 
-struct Q6KR16 : r16::GroupTiled<Q6KR16> {
+struct Q6KR16 : r16::GroupTiled<Q6KR16, 8> {
   template <int G, int T>
   static void tile(const GemmArgs& a, int64_t g0, int64_t t0) {
     q6_k_r16_tile<G, T>(a, g0, t0);
