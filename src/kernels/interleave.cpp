@@ -50,16 +50,12 @@ bool fits(const WeightMatrix& w, const R16Layout& l) {
   return w.interleave == 1 && w.rows % kRows == 0 && w.cols % l.col_block == 0;
 }
 
-// Two 4-value quads of 4-bit parts packed as the r16 layouts want: nibble `sel` of each byte of
-// a (values 4c..4c+3) in the low nibbles, of b (values 16 + 4c..) in the high ones.
-uint32_t pack_nibbles(uint32_t a, uint32_t b, int sel) {
-  constexpr uint32_t kLow = 0x0F0F0F0F;
-  return sel == 0 ? (a & kLow) | ((b & kLow) << 4) : ((a >> 4) & kLow) | (b & ~kLow);
-}
-
-// pack_nibbles on two quads at once (bytes 0-3: the first quad, 4-7: the next).
-uint64_t pack_nibbles64(uint64_t a, uint64_t b, int sel) {
-  constexpr uint64_t kLow = 0x0F0F0F0F0F0F0F0Full;
+// Quads of 4-bit parts packed as the r16 layouts want: nibble `sel` of each byte of a (values
+// 4c..4c+3 of each quad) in the low nibbles, of b (values 16 + 4c..) in the high ones. U is
+// uint32_t (one quad) or uint64_t (two quads: bytes 0-3 the first, 4-7 the next).
+template <typename U>
+U pack_nibbles(U a, U b, int sel) {
+  constexpr U kLow = static_cast<U>(0x0F0F0F0F0F0F0F0Full);
   return sel == 0 ? (a & kLow) | ((b & kLow) << 4) : ((a >> 4) & kLow) | (b & ~kLow);
 }
 
@@ -137,7 +133,7 @@ void interleave_q4_or_5_k_rows(const WeightMatrix& w, int64_t r0, int64_t r1, ui
                        const uint64_t a = load_le<uint64_t>(qs + 4 * c),
                                       bq = load_le<uint64_t>(qs + 16 + 4 * c);
                        for (int half = 0; half < 2; ++half) {
-                         const uint64_t v = pack_nibbles64(a, bq, half);
+                         const uint64_t v = pack_nibbles(a, bq, half);
                          uint8_t* o = out + kQ4KR16Qs + (2 * p + half) * 256 + c * 64 + ri * 4;
                          store_le32(o, static_cast<uint32_t>(v));
                          store_le32(o + 64, static_cast<uint32_t>(v >> 32));
@@ -194,8 +190,8 @@ void interleave_q6_k_rows(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t
           const uint8_t* ql = blk + 64 * h + 32 * (m % 2);
           for (int c = 0; c < 4; ++c) {
             store_le32(out + j * 256 + c * 64 + ri * 4,
-                       pack_nibbles(load_le<uint32_t>(ql + 4 * c),
-                                    load_le<uint32_t>(ql + 16 + 4 * c), m / 2));
+                       pack_nibbles<uint32_t>(load_le<uint32_t>(ql + 4 * c),
+                                              load_le<uint32_t>(ql + 16 + 4 * c), m / 2));
           }
         }
         // qh vector hh of chunk j = 4h + m: bits 2p, 2p + 1 of byte k are bits 2m, 2m + 1 of
@@ -258,23 +254,15 @@ void interleave_q5_0_rows(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t
 }
 
 void interleave_q8_0_rows(const WeightMatrix& w, int64_t r0, int64_t r1, uint8_t* dst) {
-  const int64_t nb = w.cols / 32;
-  const size_t group = q8_0_r16_group_bytes(w.cols), qoff = q8_0_r16_quants_offset(w.cols);
-  for (int64_t g = r0 / kRows; g < r1 / kRows; ++g) {
-    uint8_t* out = dst + static_cast<size_t>(g) * group;
-    std::memset(out, 0, qoff);
-    const uint8_t* rows[kRows];
-    for (int ri = 0; ri < kRows; ++ri) rows[ri] = w.row(g * kRows + ri);
-    for (int64_t b = 0; b < nb; ++b) {  // block-major, as for_each_block
-      for (int ri = 0; ri < kRows; ++ri) {
-        const uint8_t* blk = rows[ri] + b * kBlockBytes;
-        std::memcpy(out + (b * kRows + ri) * 2, blk, 2);
-        uint8_t* q = out + qoff + quant_index(b, ri, 0);
-        for (int c = 0; c < 8; ++c)  // values 4c..4c+3, each + 128
-          store_le32(q + c * 64, load_le<uint32_t>(blk + 2 + 4 * c) ^ 0x80808080u);
-      }
-    }
-  }
+  const size_t qoff = q8_0_r16_quants_offset(w.cols);
+  for_each_block(w, r0, r1, dst, 32, kBlockBytes,
+                 [qoff](const uint8_t* blk, uint8_t* out, int64_t b, int ri) {
+                   if (b == 0 && ri == 0) std::memset(out, 0, qoff);  // the scales' padding
+                   std::memcpy(out + (b * kRows + ri) * 2, blk, 2);
+                   uint8_t* q = out + qoff + quant_index(b, ri, 0);
+                   for (int c = 0; c < 8; ++c)  // values 4c..4c+3, each + 128
+                     store_le32(q + c * 64, load_le<uint32_t>(blk + 2 + 4 * c) ^ 0x80808080u);
+                 });
 }
 
 void dequantize_q8_0_r16_row(const WeightMatrix& w, int64_t r, float* out) {
